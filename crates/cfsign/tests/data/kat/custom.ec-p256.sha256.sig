@@ -1,0 +1,1 @@
+MEUCIQDmOtt4dldCvVW4gYrApOMYA6dNWXkpBBdD8VKodNSl-AIgNtFqR7VFHxykrVYHoO-gKzzCEthrYpvw~jm3mWd9kRo_
