@@ -1,1 +1,45 @@
-fn main() {}
+//! `cfsign`: sign Amazon CloudFront URLs and cookies. A thin binary over the
+//! `cfsign` library: parse flags, validate them into a config, run.
+
+mod cli;
+mod commands;
+mod signing;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Url(a) => commands::url::run(a),
+        Command::Cookies(a) => commands::cookies::run(a),
+        Command::Policy(a) => commands::policy::run(a),
+        Command::Keygen(a) => commands::keygen::run(a),
+        Command::Quickstart(a) => commands::quickstart::run(a),
+        Command::Batch(a) => match commands::batch::run(a) {
+            Ok(outcome) if outcome.failed > 0 => return ExitCode::from(1),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                // `cfsign batch ... | head`: the reader left; not an error.
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -80,13 +80,12 @@ pub enum PolicyError {
     #[error("an expiry is required (DateLessThan): give an absolute time or a duration from now")]
     MissingExpiry,
     /// A time value was refused.
-    #[error("{field}: {source}")]
+    #[error("{field}: {error}")]
     Time {
         /// Which value (`DateLessThan`, `DateGreaterThan`).
         field: &'static str,
-        /// Why.
-        #[source]
-        source: TimeError,
+        /// Why. (Included in the message, so not exposed as `source()`.)
+        error: TimeError,
     },
     /// Expiry at or before now.
     #[error(
@@ -229,7 +228,7 @@ impl When {
         match self {
             When::At(t) => Ok(t),
             When::In(d) => {
-                time::add_duration(now, d).map_err(|source| PolicyError::Time { field, source })
+                time::add_duration(now, d).map_err(|error| PolicyError::Time { field, error })
             }
         }
     }
@@ -361,13 +360,13 @@ fn checked_epoch(
     if s < 0 {
         return Err(PolicyError::Time {
             field,
-            source: TimeError::Negative { value: s },
+            error: TimeError::Negative { value: s },
         });
     }
     if s > time::MAX_EPOCH_SECONDS {
         return Err(PolicyError::Time {
             field,
-            source: TimeError::TooLarge { value: s },
+            error: TimeError::TooLarge { value: s },
         });
     }
     Ok(convert(t))
@@ -617,12 +616,10 @@ impl EpochJson {
         let structure = |m: String| PolicyError::Structure(format!("{field}: {m}"));
         match &self.epoch {
             serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => {
-                    EpochSeconds::new(i).map_err(|source| PolicyError::Time { field, source })
-                }
+                Some(i) => EpochSeconds::new(i).map_err(|error| PolicyError::Time { field, error }),
                 None if n.is_u64() => Err(PolicyError::Time {
                     field,
-                    source: TimeError::TooLarge { value: i64::MAX },
+                    error: TimeError::TooLarge { value: i64::MAX },
                 }),
                 None => Err(structure(format!(
                     "AWS:EpochTime {n} must be a whole number of seconds"

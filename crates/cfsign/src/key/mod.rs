@@ -63,22 +63,20 @@ pub enum KeyError {
     #[error("the key is empty (0 bytes of key data)")]
     Empty,
     /// Reading the file failed.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (included in the message, so not exposed as `source()`).
+        error: std::io::Error,
     },
     /// An error in a named file.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     InFile {
         /// The path.
         path: PathBuf,
-        /// What is wrong with its content.
-        #[source]
-        source: Box<KeyError>,
+        /// What is wrong with its content (included in the message).
+        error: Box<KeyError>,
     },
     /// A public key was given where the private key is needed (or the reverse).
     #[error("{0}")]
@@ -162,13 +160,13 @@ impl PrivateKey {
     /// Loads a key from a file (PEM or DER, detected).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| KeyError::Io {
+        let bytes = std::fs::read(path).map_err(|error| KeyError::Io {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Self::from_bytes(&bytes).map_err(|e| KeyError::InFile {
             path: path.to_owned(),
-            source: Box::new(e),
+            error: Box::new(e),
         })
     }
 
@@ -387,13 +385,13 @@ impl PublicKey {
     /// Loads a public key from a file (PEM or DER).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| KeyError::Io {
+        let bytes = std::fs::read(path).map_err(|error| KeyError::Io {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Self::from_bytes(&bytes).map_err(|e| KeyError::InFile {
             path: path.to_owned(),
-            source: Box::new(e),
+            error: Box::new(e),
         })
     }
 

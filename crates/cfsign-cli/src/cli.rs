@@ -1,0 +1,327 @@
+//! Command-line definitions (parsed by clap, then validated into configs by
+//! [`crate::signing`] and the commands).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Sign Amazon CloudFront URLs and cookies byte-for-byte as CloudFront expects \
+                     (RSA-2048 or ECDSA P-256, SHA-1 or SHA-256)";
+
+const AFTER_HELP: &str = "\
+Start with `cfsign quickstart` (no AWS account needed).
+
+Exit codes: 0 success; 1 `batch` finished but some lines failed; 2 bad usage or input
+(the message on stderr names the input and the fix).";
+
+/// The `cfsign` command.
+#[derive(Debug, Parser)]
+#[command(name = "cfsign", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Sign one URL and print it
+    #[command(after_help = URL_EXAMPLES)]
+    Url(UrlArgs),
+    /// Sign cookies and print one Set-Cookie line per cookie
+    #[command(after_help = COOKIES_EXAMPLES)]
+    Cookies(CookiesArgs),
+    /// Print the policy JSON that would be signed, and lint it (no key needed)
+    #[command(after_help = POLICY_EXAMPLES)]
+    Policy(PolicyArgs),
+    /// Generate a key pair: private_key.pem (0600) and public_key.pem for CloudFront
+    #[command(after_help = KEYGEN_EXAMPLES)]
+    Keygen(KeygenArgs),
+    /// Sign many URLs: one per input line, one signed URL per output line, same order
+    #[command(after_help = BATCH_EXAMPLES)]
+    Batch(BatchArgs),
+    /// Make a throwaway key pair, sign a sample URL and cookies, and explain each part
+    #[command(after_help = "Example:\n  cfsign quickstart")]
+    Quickstart(QuickstartArgs),
+}
+
+const URL_EXAMPLES: &str = "\
+Examples:
+  # Canned policy, valid for 15 minutes
+  cfsign url 'https://d111111abcdef8.cloudfront.net/videos/intro.mp4' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 15m
+
+  # Custom policy: not before a time, only from one network, SHA-256
+  cfsign url 'https://d111111abcdef8.cloudfront.net/report.pdf' --key-pair-id K2JCJMDEHXQW5F \\
+      --private-key private_key.pem --expires 2030-01-01T00:00:00Z \\
+      --not-before 2029-12-31T00:00:00Z --ip 203.0.113.0/24 --hash sha256
+
+  # Sign a wildcard, deliver a specific URL (the same signature works for every file under /album/)
+  cfsign url 'https://d111111abcdef8.cloudfront.net/album/1.jpg' --resource 'https://d111111abcdef8.cloudfront.net/album/*' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 1h
+
+  # A raw URL with spaces or non-ASCII: --encode percent-encodes it first, then signs what it prints
+  cfsign url 'https://d111111abcdef8.cloudfront.net/Résumé 2026.pdf' --encode \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 1h
+
+  # Drop-in for `aws cloudfront sign`
+  cfsign url --url 'https://d111111abcdef8.cloudfront.net/a.jpg' --key-pair-id K2JCJMDEHXQW5F \\
+      --private-key file://private_key.pem --date-less-than 2030-01-01
+
+The URL must be exactly what the client will request: absolute http(s), percent-encoded, ASCII,
+no fragment, none of Expires, Policy, Signature, Key-Pair-Id, Hash-Algorithm. It is never re-encoded.
+TIME: epoch seconds, YYYY-MM-DD (00:00 UTC), YYYY-MM-DDThh:mm:ss (UTC), or with Z / +hh:mm.
+DURATION: 90s, 15m, 2h, 7d, 1h30m.";
+
+const COOKIES_EXAMPLES: &str = "\
+Examples:
+  # Everything under /course-42/ for 4 hours, on your alternate domain
+  cfsign cookies 'https://media.example.com/course-42/*' --key-pair-id K2JCJMDEHXQW5F \\
+      --private-key private_key.pem --expires-in 4h --domain media.example.com --path /course-42/
+
+  # JSON for an application to set
+  cfsign cookies 'https://d111111abcdef8.cloudfront.net/*' --key-pair-id K2JCJMDEHXQW5F \\
+      --private-key private_key.pem --expires-in 1h --json
+
+Defaults: Secure, HttpOnly, SameSite=Lax, Path=/, host-only (no Domain), session cookies.
+A URL without wildcards gives a canned policy, valid for that one URL only (you are warned).";
+
+const POLICY_EXAMPLES: &str = "\
+Examples:
+  cfsign policy 'https://d111111abcdef8.cloudfront.net/videos/*' --expires-in 1h --ip 192.0.2.0/24
+  cfsign policy 'https://d111111abcdef8.cloudfront.net/a.jpg' --expires 2030-01-01 --json
+  cfsign policy 'https://d111111abcdef8.cloudfront.net/a.jpg' --policy my-policy.json   # lint a file
+
+The JSON goes to stdout exactly as it would be signed; warnings go to stderr.";
+
+const KEYGEN_EXAMPLES: &str = "\
+Examples:
+  cfsign keygen                       # RSA-2048 into the current folder
+  cfsign keygen --type ecdsa --out keys/   # ECDSA P-256: shorter URLs, faster signing";
+
+const BATCH_EXAMPLES: &str = "\
+Examples:
+  # One URL per line in, one signed URL per line out (same order), all cores
+  cfsign batch --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 1h < urls.txt > signed.txt
+
+  # Sign one wildcard policy once and stamp it on every URL (HLS segments, galleries)
+  cfsign batch --resource 'https://d111111abcdef8.cloudfront.net/hls/show-7/*' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 6h --input segments.txt
+
+  # JSON lines with per-line options
+  echo '{\"url\":\"https://d111111abcdef8.cloudfront.net/a.jpg\",\"expires_in\":\"10m\",\"ip\":\"192.0.2.1\"}' |
+      cfsign batch --jsonl --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 1h
+
+A bad line is reported on stderr with its line number; its output line is left empty (plain mode)
+or holds {\"line\":N,\"error\":...} (JSON lines), and the exit code is 1. The others are signed.
+JSON-lines fields: url (required), expires, expires_in, not_before, ip, resource, encode.";
+
+/// Options shared by every command that signs.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct SigningArgs {
+    /// ID of the CloudFront public key (e.g. K2JCJMDEHXQW5F)
+    #[arg(
+        long,
+        env = "CFSIGN_KEY_PAIR_ID",
+        hide_env_values = true,
+        value_name = "ID"
+    )]
+    pub(crate) key_pair_id: Option<String>,
+
+    /// Private key file (PEM or DER; PKCS#1, PKCS#8 or SEC1). `file://PATH` is accepted.
+    /// The key's contents can instead be given in $CFSIGN_PRIVATE_KEY_PEM
+    #[arg(
+        long,
+        env = "CFSIGN_PRIVATE_KEY",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
+    pub(crate) private_key: Option<String>,
+
+    /// Hash: sha1 (CloudFront's default) or sha256 (adds Hash-Algorithm=SHA256)
+    #[arg(
+        long,
+        alias = "hash-algorithm",
+        value_name = "sha1|sha256",
+        ignore_case = true
+    )]
+    pub(crate) hash: Option<HashArg>,
+
+    #[command(flatten)]
+    pub(crate) policy: PolicyOptions,
+}
+
+/// Options that shape the policy.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct PolicyOptions {
+    /// When access ends (DateLessThan): epoch seconds, YYYY-MM-DD, YYYY-MM-DDThh:mm:ss[Z|±hh:mm]
+    #[arg(
+        long,
+        alias = "date-less-than",
+        value_name = "TIME",
+        conflicts_with = "expires_in"
+    )]
+    pub(crate) expires: Option<String>,
+
+    /// When access ends, from now: 90s, 15m, 2h, 7d
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) expires_in: Option<String>,
+
+    /// When access starts (DateGreaterThan; makes the policy custom)
+    #[arg(long, alias = "date-greater-than", value_name = "TIME")]
+    pub(crate) not_before: Option<String>,
+
+    /// Only viewers from this IPv4 address or CIDR (IpAddress; a bare address gets /32)
+    #[arg(long, alias = "ip-address", value_name = "CIDR")]
+    pub(crate) ip: Option<String>,
+
+    /// The policy resource when it differs from the URL, e.g. a wildcard
+    /// 'https://host/videos/*' (makes the policy custom)
+    #[arg(long, alias = "policy-resource", value_name = "PATTERN")]
+    pub(crate) resource: Option<String>,
+
+    /// Sign this custom policy JSON file exactly as written (`-` for stdin)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["expires", "expires_in", "not_before", "ip", "resource"])]
+    pub(crate) policy: Option<String>,
+
+    /// Percent-encode the URL first (spaces, non-ASCII, ...) and sign what that prints
+    #[arg(long)]
+    pub(crate) encode: bool,
+
+    /// Accept an expiry that is already past (for reproducing old URLs)
+    #[arg(long)]
+    pub(crate) allow_past_expiry: bool,
+
+    /// Use this time as "now" instead of the system clock (TIME as for --expires)
+    #[arg(long, value_name = "TIME")]
+    pub(crate) now: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HashArg {
+    Sha1,
+    Sha256,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UrlArgs {
+    /// The URL exactly as the client will request it
+    #[arg(value_name = "URL", required_unless_present = "url_flag")]
+    pub(crate) url: Option<String>,
+
+    /// Same as the positional URL (for `aws cloudfront sign` compatibility)
+    #[arg(long = "url", value_name = "URL", conflicts_with = "url")]
+    pub(crate) url_flag: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) signing: SigningArgs,
+
+    /// Print JSON with the URL, the policy and its parts
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CookiesArgs {
+    /// What the cookies grant: a URL or a wildcard pattern ('https://host/path/*')
+    #[arg(value_name = "URL_OR_PATTERN")]
+    pub(crate) target: String,
+
+    #[command(flatten)]
+    pub(crate) signing: SigningArgs,
+
+    /// Cookie Domain (default: none, i.e. only the host that sets them)
+    #[arg(long, value_name = "DOMAIN")]
+    pub(crate) domain: Option<String>,
+
+    /// Cookie Path, a literal prefix such as /videos/ (default: /)
+    #[arg(long, value_name = "PATH", default_value = "/")]
+    pub(crate) path: String,
+
+    /// SameSite: lax (default), strict, or none (cross-site embedding; requires Secure)
+    #[arg(long, value_name = "lax|strict|none", default_value = "lax")]
+    pub(crate) same_site: String,
+
+    /// Max-Age (default: session cookies, as AWS recommends)
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) max_age: Option<String>,
+
+    /// Leave out Secure (only for plain-http testing; browsers treat localhost as secure anyway)
+    #[arg(long)]
+    pub(crate) no_secure: bool,
+
+    /// Leave out HttpOnly (lets page scripts read the cookies)
+    #[arg(long)]
+    pub(crate) no_http_only: bool,
+
+    /// Print JSON instead of Set-Cookie lines
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicyArgs {
+    /// The URL (or pattern) the policy is for
+    #[arg(value_name = "URL_OR_PATTERN")]
+    pub(crate) target: String,
+
+    #[command(flatten)]
+    pub(crate) policy: PolicyOptions,
+
+    /// Key type for the URL-length estimate (default: rsa, the longer signature)
+    #[arg(long = "type", value_enum, value_name = "rsa|ecdsa")]
+    pub(crate) key_type: Option<KeyTypeArg>,
+
+    /// Print JSON with the policy, its form and the warnings
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyTypeArg {
+    Rsa,
+    Ecdsa,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Key type: rsa (RSA-2048) or ecdsa (P-256)
+    #[arg(long = "type", value_enum, default_value = "rsa")]
+    pub(crate) key_type: KeyTypeArg,
+
+    /// Folder to write private_key.pem and public_key.pem to (created if missing)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub(crate) out: PathBuf,
+
+    /// Replace existing files
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BatchArgs {
+    /// Read from this file instead of stdin
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
+
+    /// Input and output are JSON lines with per-line options
+    #[arg(long)]
+    pub(crate) jsonl: bool,
+
+    /// Worker threads (default: all cores)
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+
+    /// Do not show a progress bar even on a terminal
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+
+    #[command(flatten)]
+    pub(crate) signing: SigningArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QuickstartArgs {
+    /// Key type for the throwaway key pair
+    #[arg(long = "type", value_enum, default_value = "ecdsa")]
+    pub(crate) key_type: KeyTypeArg,
+}

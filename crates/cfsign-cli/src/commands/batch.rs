@@ -1,0 +1,276 @@
+//! `cfsign batch`: sign many URLs, in order, on all cores.
+//!
+//! The key is parsed once. Input is read in chunks; each chunk is signed in
+//! parallel (a rayon pool; plain sequential code for `--threads 1`) and written in
+//! input order. A bad line is reported with its line number and leaves an empty
+//! output line (plain mode) or an error object (JSON lines), so output lines stay
+//! aligned with input lines; the others are signed.
+
+use std::io::{BufRead, BufWriter, IsTerminal as _, Write as _};
+
+use anyhow::{Context as _, Result, anyhow};
+use cfsign::SignedPolicy;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::cli::BatchArgs;
+use crate::signing::{Overrides, SigningConfig};
+
+/// Lines per chunk: large enough to keep every core busy, small enough to stream.
+const CHUNK_LINES: usize = 4096;
+
+/// Longest accepted input line (CloudFront refuses URLs over 8,192 bytes; JSON
+/// lines carry a few options more).
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// What happened to the lines.
+pub(crate) struct BatchOutcome {
+    pub(crate) lines: usize,
+    pub(crate) failed: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonLine {
+    url: String,
+    expires: Option<serde_json::Value>,
+    expires_in: Option<String>,
+    not_before: Option<serde_json::Value>,
+    ip: Option<String>,
+    resource: Option<String>,
+    encode: Option<bool>,
+}
+
+/// Signs one URL with the shared settings (reusing a pre-signed wildcard if any).
+struct LineSigner {
+    config: SigningConfig,
+    stamp: Option<SignedPolicy>,
+    jsonl: bool,
+}
+
+impl LineSigner {
+    fn new(config: SigningConfig, jsonl: bool) -> Result<Self> {
+        // With --resource, sign the policy once and stamp it on every line.
+        let stamp = match &config.policy.resource {
+            Some(resource) => {
+                let policy = config
+                    .policy
+                    .policy_for_resource(resource.clone())
+                    .context("--resource")?;
+                Some(config.signer.sign_policy(&policy)?)
+            }
+            None => None,
+        };
+        Ok(Self {
+            config,
+            stamp,
+            jsonl,
+        })
+    }
+
+    fn sign_plain(&self, line: &str) -> Result<String> {
+        let url = self.config.policy.url(line)?;
+        match &self.stamp {
+            Some(stamp) => Ok(stamp.apply_to(&url)?.into_string()),
+            None => {
+                let policy = self.config.policy.policy_for(&url)?;
+                Ok(self.config.signer.sign_url(&url, &policy)?.into_string())
+            }
+        }
+    }
+
+    fn sign_json(&self, line: &str) -> Result<String> {
+        let parsed: JsonLine = serde_json::from_str(line).context("not a JSON-lines record")?;
+        let expires = parsed.expires.as_ref().map(value_text);
+        let not_before = parsed.not_before.as_ref().map(value_text);
+        let overrides = Overrides {
+            expires: expires.as_deref(),
+            expires_in: parsed.expires_in.as_deref(),
+            not_before: not_before.as_deref(),
+            ip: parsed.ip.as_deref(),
+            resource: parsed.resource.as_deref(),
+            encode: parsed.encode,
+        };
+        let plain_override = overrides.expires.is_none()
+            && overrides.expires_in.is_none()
+            && overrides.not_before.is_none()
+            && overrides.ip.is_none()
+            && overrides.resource.is_none()
+            && overrides.encode.is_none();
+        if plain_override {
+            return self.sign_plain(&parsed.url);
+        }
+        // Per-line options change the policy, so it is signed for this line.
+        let config = self.config.policy.with_overrides(&overrides)?;
+        let url = config.url(&parsed.url)?;
+        let policy = config.policy_for(&url)?;
+        Ok(self.config.signer.sign_url(&url, &policy)?.into_string())
+    }
+
+    /// The output line for one input line, and whether it failed.
+    fn process(&self, number: usize, line: &Result<String, String>) -> (String, Option<String>) {
+        let result = match line {
+            Err(e) => Err(anyhow!("{e}")),
+            Ok(l) if l.is_empty() => Err(anyhow!("empty line")),
+            Ok(l) if self.jsonl => self.sign_json(l),
+            Ok(l) => self.sign_plain(l),
+        };
+        match result {
+            Ok(url) if self.jsonl => (
+                serde_json::json!({ "line": number, "url": url }).to_string(),
+                None,
+            ),
+            Ok(url) => (url, None),
+            Err(e) => {
+                let message = format!("{e:#}");
+                let out = if self.jsonl {
+                    serde_json::json!({ "line": number, "error": message }).to_string()
+                } else {
+                    String::new()
+                };
+                (out, Some(message))
+            }
+        }
+    }
+}
+
+fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
+    let config = SigningConfig::from_args(&args.signing)?;
+    let threads = match args.threads {
+        Some(0) => return Err(anyhow!("--threads must be at least 1")),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    };
+    let signer = LineSigner::new(config, args.jsonl)?;
+    let pool = if threads > 1 {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .context("starting worker threads")?,
+        )
+    } else {
+        None
+    };
+    let input: Box<dyn BufRead> = match &args.input {
+        Some(path) => Box::new(std::io::BufReader::with_capacity(
+            256 * 1024,
+            std::fs::File::open(path)
+                .with_context(|| format!("--input: cannot open {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufReader::with_capacity(
+            256 * 1024,
+            std::io::stdin().lock(),
+        )),
+    };
+    let progress = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos} URLs signed ({per_sec}) {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+    let mut reader = LineReader { input, number: 0 };
+    let mut outcome = BatchOutcome {
+        lines: 0,
+        failed: 0,
+    };
+    loop {
+        let chunk = reader.next_chunk(CHUNK_LINES)?;
+        if chunk.is_empty() {
+            break;
+        }
+        let first = reader.number - chunk.len() + 1;
+        let results: Vec<(String, Option<String>)> = match &pool {
+            Some(pool) => pool.install(|| {
+                chunk
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, line)| signer.process(first + i, line))
+                    .collect()
+            }),
+            None => chunk
+                .iter()
+                .enumerate()
+                .map(|(i, line)| signer.process(first + i, line))
+                .collect(),
+        };
+        for (i, (line, error)) in results.iter().enumerate() {
+            if let Some(e) = error {
+                outcome.failed += 1;
+                if let Some(bar) = &progress {
+                    bar.suspend(|| eprintln!("line {}: {e}", first + i));
+                } else {
+                    eprintln!("line {}: {e}", first + i);
+                }
+            }
+            out.write_all(line.as_bytes())
+                .context("writing to stdout")?;
+            out.write_all(b"\n").context("writing to stdout")?;
+        }
+        outcome.lines += chunk.len();
+        if let Some(bar) = &progress {
+            bar.set_position(outcome.lines as u64);
+        }
+    }
+    out.flush().context("writing to stdout")?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if outcome.failed > 0 {
+        eprintln!(
+            "{} of {} lines failed (see the messages above); the others were signed",
+            outcome.failed, outcome.lines
+        );
+    }
+    Ok(outcome)
+}
+
+/// Reads lines as bytes so that one invalid line (not UTF-8, too long) is an
+/// error for that line only.
+struct LineReader {
+    input: Box<dyn BufRead>,
+    number: usize,
+}
+
+impl LineReader {
+    fn next_chunk(&mut self, max: usize) -> Result<Vec<Result<String, String>>> {
+        let mut chunk = Vec::with_capacity(max);
+        let mut buf = Vec::with_capacity(512);
+        while chunk.len() < max {
+            buf.clear();
+            let n = std::io::Read::take(&mut self.input, MAX_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut buf)
+                .context("reading input")?;
+            if n == 0 {
+                break;
+            }
+            self.number += 1;
+            if buf.len() > MAX_LINE_BYTES && !buf.ends_with(b"\n") {
+                // Skip the rest of the over-long line.
+                let mut rest = Vec::new();
+                self.input
+                    .read_until(b'\n', &mut rest)
+                    .context("reading input")?;
+                chunk.push(Err(format!("line longer than {MAX_LINE_BYTES} bytes")));
+                continue;
+            }
+            let line = match std::str::from_utf8(&buf) {
+                Ok(s) => Ok(s.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned()),
+                Err(e) => Err(format!("not UTF-8 text ({e})")),
+            };
+            chunk.push(line);
+        }
+        Ok(chunk)
+    }
+}

@@ -1,0 +1,85 @@
+//! `cfsign keygen`: a key pair for CloudFront.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use cfsign::{KeyType, PrivateKey};
+
+use crate::cli::{KeyTypeArg, KeygenArgs};
+
+pub(crate) fn key_type(arg: KeyTypeArg) -> KeyType {
+    match arg {
+        KeyTypeArg::Rsa => KeyType::Rsa2048,
+        KeyTypeArg::Ecdsa => KeyType::EcdsaP256,
+    }
+}
+
+pub(crate) fn run(args: &KeygenArgs) -> Result<()> {
+    let key_type = key_type(args.key_type);
+    let (private_path, public_path) = write_key_pair(&args.out, key_type, args.force)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Generated a {key_type} key pair:\n  {}  private key, mode 0600: keep it secret (a secret store, not git)\n  {}  public key (SubjectPublicKeyInfo PEM)\n\nNext steps:\n  1. CloudFront console > Key management > Public keys > Create public key: paste {}\n     (or: aws cloudfront create-public-key ...). Note the ID it gets, e.g. K2JCJMDEHXQW5F.\n  2. Key groups > Create key group with that public key.\n  3. On the distribution's cache behavior: Restrict viewer access > Trusted key groups > your group.\n  4. Sign: cfsign url 'https://YOUR-DOMAIN/path/file' --key-pair-id THAT-ID --private-key {} --expires-in 1h",
+        private_path.display(),
+        public_path.display(),
+        public_path.display(),
+        private_path.display(),
+    )
+    .context("writing to stdout")?;
+    Ok(())
+}
+
+/// Writes `private_key.pem` (0600, refusing to overwrite unless `force`) and
+/// `public_key.pem` into `dir`.
+pub(crate) fn write_key_pair(
+    dir: &Path,
+    key_type: KeyType,
+    force: bool,
+) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let private_path = dir.join("private_key.pem");
+    let public_path = dir.join("public_key.pem");
+    if !force {
+        for p in [&private_path, &public_path] {
+            if p.exists() {
+                bail!(
+                    "{} already exists; pass --force to replace it, or --out another folder",
+                    p.display()
+                );
+            }
+        }
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--out: cannot create {}", dir.display()))?;
+    let key = PrivateKey::generate(key_type)?;
+    let private_pem = key.to_pkcs8_pem()?;
+    let public_pem = key.public_key()?.to_pem()?;
+    write_file(&private_path, private_pem.as_bytes(), 0o600, force)?;
+    write_file(&public_path, public_pem.as_bytes(), 0o644, force)?;
+    Ok((private_path, public_path))
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
+    if replace && path.exists() {
+        // Remove first so the new file gets `mode` even if the old one was wider.
+        std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! `cfsign quickstart`: a guided first run with no AWS account.
+//!
+//! Makes a throwaway key pair in a new temporary folder (kept, so the files can
+//! be looked at and reused), signs a sample URL (canned policy) and a set of
+//! cookies (custom wildcard policy), checks both signatures with the public key,
+//! and explains every part.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, ensure};
+use cfsign::{
+    CookieAttributes, HashAlgorithm, KeyPairId, Policy, PrivateKey, Resource, SignableUrl, Signer,
+    cloudfront_base64,
+};
+
+use crate::cli::QuickstartArgs;
+use crate::commands::keygen::{key_type, write_key_pair};
+
+const DOMAIN: &str = "d111111abcdef8.cloudfront.net";
+const KEY_PAIR_ID: &str = "K2JCJMDEHXQW5F";
+
+pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("cfsign-quickstart-")
+        .tempdir()
+        .context("creating a temporary folder")?
+        .keep();
+    let key_type = key_type(args.key_type);
+    let (private_path, public_path) = write_key_pair(&dir, key_type, false)?;
+    let key = PrivateKey::from_file(&private_path)?;
+    let public = key.public_key()?;
+    let signer = Signer::new(KeyPairId::new(KEY_PAIR_ID)?, key);
+
+    let url = SignableUrl::parse(&format!("https://{DOMAIN}/private/welcome.txt"))?;
+    let url_policy = Policy::builder(Resource::Url(url.clone()))
+        .expires_in(Duration::from_secs(3600))
+        .build()?;
+    let stamp = signer.sign_policy(&url_policy)?;
+    let signed = stamp.apply_to(&url)?;
+    let url_ok = public.verify(
+        HashAlgorithm::Sha1,
+        url_policy.json().as_bytes(),
+        &cloudfront_base64::decode(stamp.signature())?,
+    );
+    ensure!(
+        url_ok,
+        "internal error: the sample URL signature does not verify"
+    );
+
+    let pattern = format!("https://{DOMAIN}/private/*");
+    let cookie_policy = Policy::builder(Resource::pattern(&pattern)?)
+        .expires_in(Duration::from_secs(3600))
+        .build()?;
+    let cookie_stamp = signer.sign_policy(&cookie_policy)?;
+    let cookies = cookie_stamp.to_cookies();
+    let cookie_ok = public.verify(
+        HashAlgorithm::Sha1,
+        cookie_policy.json().as_bytes(),
+        &cloudfront_base64::decode(cookie_stamp.signature())?,
+    );
+    ensure!(
+        cookie_ok,
+        "internal error: the sample cookie signature does not verify"
+    );
+    let headers = cookies.set_cookie_headers(&CookieAttributes::default().path("/private/"))?;
+
+    let expires = url_policy.date_less_than();
+    let short = |s: &str| {
+        if s.len() > 24 {
+            format!("{}...{} ({} chars)", &s[..12], &s[s.len() - 8..], s.len())
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "cfsign quickstart: signed CloudFront URLs and cookies, no AWS account needed\n"
+    );
+    let _ = writeln!(
+        t,
+        "1. A throwaway {key_type} key pair, in {}",
+        dir.display()
+    );
+    let _ = writeln!(
+        t,
+        "   {}  signs; keep it secret (mode 0600)",
+        private_path.display()
+    );
+    let _ = writeln!(
+        t,
+        "   {}  what you upload to CloudFront (Public keys), then put in a key group",
+        public_path.display()
+    );
+    let _ = writeln!(
+        t,
+        "   Key-Pair-Id {KEY_PAIR_ID} stands for the ID CloudFront gives the uploaded public key.\n"
+    );
+    let _ = writeln!(t, "2. A signed URL (canned policy, valid for 1 hour):\n");
+    let _ = writeln!(t, "   {signed}\n");
+    let _ = writeln!(
+        t,
+        "   {:<28} the file, exactly as the browser requests it (never re-encoded)",
+        url.as_str().split('/').next_back().unwrap_or("")
+    );
+    let _ = writeln!(
+        t,
+        "   {:<28} access ends at {} (epoch seconds, UTC)",
+        format!("Expires={expires}"),
+        expires.to_timestamp()
+    );
+    let _ = writeln!(
+        t,
+        "   {:<28} {key_type} signature of the policy below, SHA-1, CloudFront base64",
+        format!("Signature={}", short(stamp.signature()))
+    );
+    let _ = writeln!(
+        t,
+        "   {:<28} which public key CloudFront checks it with",
+        format!("Key-Pair-Id={KEY_PAIR_ID}")
+    );
+    let _ = writeln!(
+        t,
+        "   The policy is not sent: CloudFront rebuilds it from the URL and Expires, byte for byte:"
+    );
+    let _ = writeln!(t, "   {}", url_policy.json());
+    let _ = writeln!(
+        t,
+        "   Checked: the signature verifies with {}.\n",
+        public_path.display()
+    );
+    let _ = writeln!(
+        t,
+        "3. Signed cookies for everything under {pattern} (custom policy, 1 hour):\n"
+    );
+    for h in &headers {
+        let (name, rest) = h.split_once('=').unwrap_or((h, ""));
+        let (value, attrs) = rest.split_once(';').unwrap_or((rest, ""));
+        let _ = writeln!(t, "   Set-Cookie: {name}={};{attrs}", short(value));
+    }
+    let _ = writeln!(
+        t,
+        "\n   CloudFront-Policy is the policy JSON, CloudFront base64; the wildcard makes it custom:"
+    );
+    let _ = writeln!(t, "   {}", cookie_policy.json());
+    let _ = writeln!(
+        t,
+        "   Secure, HttpOnly and SameSite=Lax are on; they are session cookies (no Max-Age), as AWS advises."
+    );
+    let _ = writeln!(
+        t,
+        "   Checked: the signature verifies with {}.\n",
+        public_path.display()
+    );
+    let _ = writeln!(t, "4. Your turn:");
+    let _ = writeln!(
+        t,
+        "   cfsign url 'https://{DOMAIN}/private/report.pdf' --key-pair-id {KEY_PAIR_ID} \\\n       --private-key {} --expires-in 15m",
+        private_path.display()
+    );
+    let _ = writeln!(
+        t,
+        "   cfsign cookies 'https://{DOMAIN}/private/*' --key-pair-id {KEY_PAIR_ID} \\\n       --private-key {} --expires-in 1h --path /private/",
+        private_path.display()
+    );
+    let _ = writeln!(
+        t,
+        "   cfsign keygen --out keys/     # a real key pair; then upload keys/public_key.pem to CloudFront"
+    );
+    std::io::stdout()
+        .lock()
+        .write_all(t.as_bytes())
+        .context("writing to stdout")?;
+    Ok(())
+}
