@@ -1,0 +1,875 @@
+//! The `cfsign` binary, run for real.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use proptest::prelude::*;
+
+fn data(path: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cfsign/tests/data");
+    root.join(path).to_string_lossy().into_owned()
+}
+
+fn kat(name: &str) -> String {
+    std::fs::read_to_string(data(&format!("kat/{name}"))).unwrap()
+}
+
+fn cfsign() -> Command {
+    let mut c = Command::cargo_bin("cfsign").unwrap();
+    c.env_remove("CFSIGN_KEY_PAIR_ID")
+        .env_remove("CFSIGN_PRIVATE_KEY")
+        .env_remove("CFSIGN_PRIVATE_KEY_PEM");
+    c
+}
+
+/// Runs and returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = cfsign().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+const CANNED_URL: &str =
+    "https://d111111abcdef8.cloudfront.net/images/image.jpg?color=red&size=medium";
+
+#[test]
+fn url_canned_known_answer() {
+    let key = data("keys/rsa2048.pkcs1.pem");
+    let (code, out, err) = run(&[
+        "url",
+        CANNED_URL,
+        "--key-pair-id",
+        "K2JCJMDEHXQW5F",
+        "--private-key",
+        &key,
+        "--expires",
+        "1767290400",
+        "--now",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let expected = format!(
+        "{CANNED_URL}&Expires=1767290400&Signature={}&Key-Pair-Id=K2JCJMDEHXQW5F\n",
+        kat("canned.rsa2048.sha1.sig")
+    );
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn url_custom_known_answer_with_sha256() {
+    let key = data("keys/rsa2048.pkcs8.der");
+    let (code, out, err) = run(&[
+        "url",
+        "https://d111111abcdef8.cloudfront.net/videos/a.mp4",
+        "--resource",
+        "https://d111111abcdef8.cloudfront.net/videos/*",
+        "--key-pair-id",
+        "K2JCJMDEHXQW5F",
+        "--private-key",
+        &key,
+        "--hash",
+        "sha256",
+        "--expires",
+        "2026-01-01T18:00:00Z",
+        "--not-before",
+        "1767200000",
+        "--ip",
+        "192.0.2.0/24",
+        "--now",
+        "2025-12-31T00:00:00Z",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let policy = cfsign::cloudfront_base64::encode(kat("custom.json").as_bytes());
+    assert_eq!(
+        out,
+        format!(
+            "https://d111111abcdef8.cloudfront.net/videos/a.mp4?Policy={policy}&Signature={}&Key-Pair-Id=K2JCJMDEHXQW5F&Hash-Algorithm=SHA256\n",
+            kat("custom.rsa2048.sha256.sig")
+        )
+    );
+    // the IP condition is valid but deserves the IPv6 warning
+    assert!(err.contains("warning[ip-condition-ipv6]"), "{err}");
+}
+
+#[test]
+fn aws_cli_aliases_give_identical_output() {
+    let key = data("keys/rsa2048.pkcs1.pem");
+    let native = run(&[
+        "url",
+        "https://x.example.com/a.jpg",
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+        "--expires",
+        "2030-01-01",
+        "--not-before",
+        "2029-01-01",
+        "--ip",
+        "10.0.0.1",
+        "--resource",
+        "https://x.example.com/*",
+        "--hash",
+        "sha1",
+        "--now",
+        "2028-06-01",
+    ]);
+    let file_key = format!("file://{key}");
+    let aliases = run(&[
+        "url",
+        "--url",
+        "https://x.example.com/a.jpg",
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &file_key,
+        "--date-less-than",
+        "2030-01-01",
+        "--date-greater-than",
+        "2029-01-01",
+        "--ip-address",
+        "10.0.0.1",
+        "--policy-resource",
+        "https://x.example.com/*",
+        "--hash-algorithm",
+        "SHA1",
+        "--now",
+        "2028-06-01",
+    ]);
+    assert_eq!(native.0, 0, "{}", native.2);
+    assert_eq!(native, aliases);
+}
+
+#[test]
+fn key_and_id_from_environment() {
+    let pem = std::fs::read_to_string(data("keys/ec-p256.sec1.pem")).unwrap();
+    let out = cfsign()
+        .args(["url", "https://x.example.com/a.jpg", "--expires-in", "5m"])
+        .env("CFSIGN_KEY_PAIR_ID", "KENV")
+        .env("CFSIGN_PRIVATE_KEY_PEM", pem.replace('\n', "\\n"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        url.starts_with("https://x.example.com/a.jpg?Expires=")
+            && url.ends_with("&Key-Pair-Id=KENV\n"),
+        "{url}"
+    );
+    let out = cfsign()
+        .args([
+            "url",
+            "https://x.example.com/a.jpg",
+            "--key-pair-id",
+            "K1",
+            "--expires-in",
+            "5m",
+        ])
+        .env("CFSIGN_PRIVATE_KEY", data("keys/rsa2048.pkcs8.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn json_output() {
+    let key = data("keys/ec-p256.pkcs8.pem");
+    let (code, out, _) = run(&[
+        "url",
+        "https://x.example.com/a.jpg",
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+        "--expires",
+        "1767290400",
+        "--now",
+        "1767200000",
+        "--json",
+        "--hash",
+        "sha256",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["policy_form"], "canned");
+    assert_eq!(v["expires"], 1_767_290_400);
+    assert_eq!(v["expires_at"], "2026-01-01T18:00:00Z");
+    assert_eq!(v["hash_algorithm"], "SHA256");
+    assert_eq!(v["key_type"], "ECDSA P-256");
+    assert!(
+        v["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("&Key-Pair-Id=K1&Hash-Algorithm=SHA256")
+    );
+    assert_eq!(
+        v["policy"],
+        r#"{"Statement":[{"Resource":"https://x.example.com/a.jpg","Condition":{"DateLessThan":{"AWS:EpochTime":1767290400}}}]}"#
+    );
+}
+
+#[test]
+fn refusals_exit_2_with_nothing_on_stdout() {
+    let rsa = data("keys/rsa2048.pkcs1.pem");
+    let base = |url: &str| -> Vec<String> {
+        [
+            "url",
+            url,
+            "--key-pair-id",
+            "K1",
+            "--private-key",
+            &rsa,
+            "--expires-in",
+            "1h",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let with = |mut v: Vec<String>, extra: &[&str]| {
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (base("https://x.example.com/a b.jpg"), "%20"),
+        (base("https://x.example.com/ä.jpg"), "%C3%A4"),
+        (base("https://x.example.com/a.jpg#t=10"), "fragment"),
+        (
+            base("https://x.example.com/a.jpg?Signature=abc"),
+            "reserves",
+        ),
+        (base("ftp://x.example.com/a.jpg"), "http:// or https://"),
+        (base("x.example.com/a.jpg"), "http:// or https://"),
+        (
+            with(
+                base("https://x.example.com/a.jpg"),
+                &["--ip", "2001:db8::/32"],
+            ),
+            "IPv4 only",
+        ),
+        (
+            with(base("https://x.example.com/a.jpg"), &["--ip", "1.2.3"]),
+            "--ip",
+        ),
+        (
+            with(
+                base("https://x.example.com/a.jpg"),
+                &["--not-before", "2099-01-01"],
+            ),
+            "must be before the expiry",
+        ),
+        (
+            with(
+                base("https://x.example.com/a.jpg"),
+                &["--resource", "https://x.example.com/b/*"],
+            ),
+            "does not cover",
+        ),
+        (
+            with(base("https://x.example.com/a.jpg"), &["--hash", "md5"]),
+            "md5",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--private-key".into(),
+                rsa.clone(),
+                "--expires".into(),
+                "1767290400000".into(),
+            ],
+            "milliseconds",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--private-key".into(),
+                rsa.clone(),
+                "--expires".into(),
+                "20300101".into(),
+            ],
+            "for a date write 2030-01-01",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--private-key".into(),
+                rsa.clone(),
+            ],
+            "no expiry",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--private-key".into(),
+                rsa.clone(),
+                "--expires-in".into(),
+                "1h".into(),
+            ],
+            "--key-pair-id",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "AKIAIOSFODNN7EXAMPLE".into(),
+                "--private-key".into(),
+                rsa.clone(),
+                "--expires-in".into(),
+                "1h".into(),
+            ],
+            "access key ID",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--expires-in".into(),
+                "1h".into(),
+            ],
+            "no private key",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--private-key".into(),
+                data("keys/rsa4096.pkcs1.pem"),
+                "--expires-in".into(),
+                "1h".into(),
+            ],
+            "RSA-4096",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--private-key".into(),
+                data("keys/rsa2048.encrypted-pkcs8.pem"),
+                "--expires-in".into(),
+                "1h".into(),
+            ],
+            "encrypted",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--private-key".into(),
+                data("keys/empty.pem"),
+                "--expires-in".into(),
+                "1h".into(),
+            ],
+            "empty",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--private-key".into(),
+                rsa.clone(),
+                "--expires-in".into(),
+                "90".into(),
+            ],
+            "no unit",
+        ),
+        (
+            vec![
+                "url".into(),
+                "https://x.example.com/a.jpg".into(),
+                "--key-pair-id".into(),
+                "K1".into(),
+                "--private-key".into(),
+                rsa.clone(),
+                "--expires".into(),
+                "1h".into(),
+            ],
+            "not a time",
+        ),
+        (vec!["frobnicate".into()], "unrecognized subcommand"),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}\nstderr: {err}");
+        assert_eq!(out, "", "{args:?} printed to stdout");
+        assert!(
+            err.contains(needle),
+            "{args:?}\nstderr {err:?} lacks {needle:?}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any URL with a character a client would not send as-is is refused with exit
+    /// code 2 and no URL on stdout; the same URL with that character percent-encoded
+    /// (as `--encode` does) is signed.
+    #[test]
+    fn refused_urls_never_produce_output(
+        segment in "[a-z0-9]{1,12}",
+        bad in prop::sample::select(vec![' ', '"', '<', '>', '\\', '^', '`', '{', '|', '}', 'é', '日', '\t']),
+        position in 0usize..12,
+    ) {
+        let rsa = data("keys/ec-p256.sec1.pem");
+        let at = position.min(segment.len());
+        let raw = format!("https://x.example.com/{}{}{}", &segment[..at], bad, &segment[at..]);
+        let (code, out, err) = run(&["url", &raw, "--key-pair-id", "K1", "--private-key", &rsa, "--expires-in", "1h"]);
+        prop_assert_eq!(code, 2, "{}", err);
+        prop_assert_eq!(out, "");
+        let (code, out, _) = run(&["url", &raw, "--encode", "--key-pair-id", "K1", "--private-key", &rsa, "--expires-in", "1h"]);
+        prop_assert_eq!(code, 0);
+        prop_assert!(out.starts_with("https://x.example.com/") && out.contains("%"), "{}", out);
+    }
+}
+
+#[test]
+fn keygen_writes_0600_private_key_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("keys");
+    let out = out_dir.to_str().unwrap();
+    for t in ["rsa", "ecdsa"] {
+        let (code, stdout, err) = run(&["keygen", "--type", t, "--out", out, "--force"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(stdout.contains("Next steps"), "{stdout}");
+        let private = out_dir.join("private_key.pem");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{t}");
+        }
+        let key = cfsign::PrivateKey::from_file(&private).unwrap();
+        let public = cfsign::PublicKey::from_file(out_dir.join("public_key.pem")).unwrap();
+        assert_eq!(key.key_type(), public.key_type());
+        assert_eq!(
+            key.public_key().unwrap().to_pem().unwrap(),
+            std::fs::read_to_string(out_dir.join("public_key.pem")).unwrap()
+        );
+        let expected = if t == "rsa" {
+            cfsign::KeyType::Rsa2048
+        } else {
+            cfsign::KeyType::EcdsaP256
+        };
+        assert_eq!(key.key_type(), expected);
+    }
+    let before = std::fs::read(out_dir.join("private_key.pem")).unwrap();
+    let (code, _, err) = run(&["keygen", "--out", out]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join("private_key.pem")).unwrap(),
+        before,
+        "an existing key must not be touched"
+    );
+}
+
+fn batch(args: &[&str], input: &str) -> (i32, String, String) {
+    let out = cfsign()
+        .arg("batch")
+        .args(args)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn batch_keeps_order_across_threads_and_matches_single_url_signing() {
+    let key = data("keys/rsa2048.pkcs1.pem");
+    let urls: Vec<String> = (0..9000)
+        .map(|i| format!("https://x.example.com/f/{i}.jpg?v={i}"))
+        .collect();
+    let input = urls.join("\n") + "\n";
+    let common = [
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+        "--expires",
+        "2030-01-01",
+        "--no-progress",
+    ];
+    let one = batch(&[&common[..], &["--threads", "1"]].concat(), &input);
+    let two = batch(&[&common[..], &["--threads", "2"]].concat(), &input);
+    assert_eq!(one.0, 0, "{}", one.2);
+    assert_eq!(
+        one, two,
+        "RSA is deterministic: thread count must not change a byte"
+    );
+    let lines: Vec<&str> = one.1.lines().collect();
+    assert_eq!(lines.len(), urls.len());
+    for (i, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("{}&Expires=1893456000&Signature=", urls[i])),
+            "line {i}: {line}"
+        );
+    }
+    // line 4567 equals what `cfsign url` prints for that URL
+    let (_, single, _) = run(&[
+        "url",
+        &urls[4567],
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+        "--expires",
+        "2030-01-01",
+    ]);
+    assert_eq!(format!("{}\n", lines[4567]), single);
+}
+
+#[test]
+fn batch_reports_bad_lines_without_stopping_or_reordering() {
+    let key = data("keys/ec-p256.sec1.pem");
+    let input = "https://x.example.com/1.jpg\n\nhttps://x.example.com/3 x.jpg\r\nhttps://x.example.com/4.jpg?Expires=1\n  https://x.example.com/5.jpg  \n";
+    let (code, out, err) = batch(
+        &[
+            "--key-pair-id",
+            "K1",
+            "--private-key",
+            &key,
+            "--expires-in",
+            "1h",
+            "--threads",
+            "2",
+        ],
+        input,
+    );
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = out.split('\n').collect();
+    assert_eq!(lines.len(), 6, "{out:?}"); // 5 lines + trailing empty
+    assert!(lines[0].starts_with("https://x.example.com/1.jpg?Expires="));
+    assert_eq!((lines[1], lines[2], lines[3]), ("", "", ""));
+    assert!(lines[4].starts_with("https://x.example.com/5.jpg?Expires="));
+    for needle in [
+        "line 2: empty line",
+        "line 3: ",
+        "%20",
+        "line 4: ",
+        "\"Expires\"",
+        "3 of 5 lines failed",
+    ] {
+        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    }
+}
+
+#[test]
+fn batch_reuses_one_wildcard_signature() {
+    let key = data("keys/ec-p256.sec1.pem");
+    let input = "https://x.example.com/hls/a/1.ts\nhttps://x.example.com/hls/a/2.ts\nhttps://x.example.com/other/3.ts\n";
+    let (code, out, err) = batch(
+        &[
+            "--resource",
+            "https://x.example.com/hls/a/*",
+            "--key-pair-id",
+            "K1",
+            "--private-key",
+            &key,
+            "--expires-in",
+            "1h",
+        ],
+        input,
+    );
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    let params = |l: &str| l.split_once('?').unwrap().1.to_owned();
+    assert_eq!(
+        params(lines[0]),
+        params(lines[1]),
+        "one signature stamped on both"
+    );
+    assert!(params(lines[0]).starts_with("Policy="));
+    assert_eq!(lines[2], "");
+    assert!(
+        err.contains("line 3") && err.contains("does not cover"),
+        "{err}"
+    );
+}
+
+#[test]
+fn batch_json_lines_with_per_line_options() {
+    let key = data("keys/rsa2048.pkcs8.pem");
+    let input = concat!(
+        r#"{"url":"https://x.example.com/a.jpg"}"#,
+        "\n",
+        r#"{"url":"https://x.example.com/b.jpg","expires":1893456000,"ip":"192.0.2.1"}"#,
+        "\n",
+        r#"{"url":"https://x.example.com/c d.jpg","encode":true}"#,
+        "\n",
+        r#"{"url":"https://x.example.com/e.jpg","expires":"2030-01-01","expires_in":"1h"}"#,
+        "\n",
+        "not json\n",
+    );
+    let (code, out, _) = batch(
+        &[
+            "--jsonl",
+            "--key-pair-id",
+            "K1",
+            "--private-key",
+            &key,
+            "--expires-in",
+            "1h",
+        ],
+        input,
+    );
+    assert_eq!(code, 1);
+    let v: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 5);
+    assert!(v[0]["url"].as_str().unwrap().contains("?Expires="));
+    assert!(
+        v[1]["url"].as_str().unwrap().contains("?Policy="),
+        "IP makes it custom"
+    );
+    assert!(
+        v[2]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://x.example.com/c%20d.jpg?Expires=")
+    );
+    assert!(v[3]["error"].as_str().unwrap().contains("not both"));
+    assert_eq!(v[4]["line"], 5);
+    assert!(v[4]["error"].as_str().unwrap().contains("JSON"));
+}
+
+#[test]
+fn cookies_lines_and_json() {
+    let key = data("keys/ec-p256.pkcs8.pem");
+    let (code, out, err) = run(&[
+        "cookies",
+        "https://x.example.com/course/*",
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+        "--expires-in",
+        "1h",
+        "--path",
+        "/course/",
+        "--domain",
+        "x.example.com",
+        "--hash",
+        "sha256",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4);
+    for (line, name) in lines.iter().zip([
+        "CloudFront-Policy",
+        "CloudFront-Signature",
+        "CloudFront-Key-Pair-Id",
+        "CloudFront-Hash-Algorithm",
+    ]) {
+        assert!(line.starts_with(&format!("Set-Cookie: {name}=")), "{line}");
+        assert!(
+            line.ends_with("; Domain=x.example.com; Path=/course/; Secure; HttpOnly; SameSite=Lax"),
+            "{line}"
+        );
+    }
+    let (code, out, _) = run(&[
+        "cookies",
+        "https://x.example.com/a.jpg",
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+        "--expires-in",
+        "1h",
+        "--json",
+        "--same-site",
+        "strict",
+        "--max-age",
+        "1h",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["policy_form"], "canned");
+    assert_eq!(v["cookies"][0]["name"], "CloudFront-Expires");
+    let codes: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"canned-cookie") && codes.contains(&"persistent-cookie"),
+        "{codes:?}"
+    );
+    assert!(
+        v["set_cookie"][0]
+            .as_str()
+            .unwrap()
+            .contains("; Max-Age=3600; Secure; HttpOnly; SameSite=Strict")
+    );
+    let (code, _, err) = run(&[
+        "cookies",
+        "https://x.example.com/*",
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+        "--expires-in",
+        "1h",
+        "--same-site",
+        "none",
+        "--no-secure",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("SameSite=None requires Secure"), "{err}");
+}
+
+#[test]
+fn policy_prints_exact_json_and_lints() {
+    let (code, out, err) = run(&[
+        "policy",
+        "https://x.example.com/v/*",
+        "--expires",
+        "1767290400",
+        "--now",
+        "1767200000",
+        "--ip",
+        "192.0.2.9/24",
+        "--not-before",
+        "1767200010",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "{\"Statement\":[{\"Resource\":\"https://x.example.com/v/*\",\"Condition\":{\"DateLessThan\":{\"AWS:EpochTime\":1767290400},\"IpAddress\":{\"AWS:SourceIp\":\"192.0.2.9/24\"},\"DateGreaterThan\":{\"AWS:EpochTime\":1767200010}}}]}\n"
+    );
+    for code in ["ip-host-bits", "start-near-now", "ip-condition-ipv6"] {
+        assert!(err.contains(&format!("warning[{code}]")), "{err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.json");
+    std::fs::write(&file, "{\"Statement\":[{\"Resource\":\"https://x.example.com/*\",\"Condition\":{\"DateLessThan\":{\"AWS:EpochTime\":1767290400000}}}]}").unwrap();
+    let (code, out, err) = run(&[
+        "policy",
+        "https://x.example.com/a",
+        "--policy",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("milliseconds"), "{err}");
+}
+
+#[test]
+fn policy_file_is_signed_exactly_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.json");
+    let text = "{\"Statement\":[{\"Resource\":\"https://x.example.com/*\",\"Condition\":{\"DateLessThan\":{\"AWS:EpochTime\":1893456000}}}]}\n";
+    std::fs::write(&file, text).unwrap();
+    let key = data("keys/rsa2048.pkcs1.pem");
+    let (code, out, err) = run(&[
+        "url",
+        "https://x.example.com/any/thing.mp4",
+        "--policy",
+        file.to_str().unwrap(),
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let policy = out
+        .split("Policy=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert_eq!(
+        cfsign::cloudfront_base64::decode(policy).unwrap(),
+        text.as_bytes()
+    );
+    let (code, _, err) = run(&[
+        "url",
+        "https://other.example.com/a",
+        "--policy",
+        file.to_str().unwrap(),
+        "--key-pair-id",
+        "K1",
+        "--private-key",
+        &key,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("does not cover"), "{err}");
+}
+
+#[test]
+fn quickstart_runs_without_arguments() {
+    let (code, out, err) = run(&["quickstart"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.matches("Checked: the signature verifies").count(),
+        2,
+        "{out}"
+    );
+    let url = out
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("https://") && l.contains("Signature="))
+        .unwrap();
+    assert!(
+        url.contains("?Expires=") && url.ends_with("&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        "{url}"
+    );
+    assert_eq!(out.matches("Set-Cookie: CloudFront-").count(), 3);
+    let dir = out
+        .lines()
+        .find_map(|l| l.split(" key pair, in ").nth(1))
+        .unwrap()
+        .trim();
+    let key_path = std::path::Path::new(dir).join("private_key.pem");
+    assert!(key_path.exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    for cmd in ["url", "cookies", "policy", "keygen", "batch", "quickstart"] {
+        let (code, out, _) = run(&[cmd, "--help"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("Example"), "{cmd} --help has no examples");
+    }
+}
