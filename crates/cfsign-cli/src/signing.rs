@@ -188,7 +188,7 @@ impl PolicyConfig {
         }
         let (resource, differs) = match &self.resource {
             Some(r) => (r.clone(), r.as_str() != url.as_str()),
-            None => (Resource::parse(url.as_str()).context("URL")?, false),
+            None => (Resource::from(url.clone()), false),
         };
         self.build(resource, differs)
     }

@@ -153,6 +153,29 @@ impl Resource {
     }
 }
 
+/// A validated URL as a resource: [`Resource::Url`], or [`Resource::Pattern`] if it
+/// contains `*` (which a policy treats as a wildcard). No re-validation: a valid
+/// [`SignableUrl`] is always a valid pattern.
+///
+/// ```
+/// use cfsign::{Resource, SignableUrl};
+///
+/// let exact = Resource::from(SignableUrl::parse("https://x.net/a.jpg")?);
+/// assert!(matches!(exact, Resource::Url(_)));
+/// let star = Resource::from(SignableUrl::parse("https://x.net/a*.jpg")?);
+/// assert!(matches!(star, Resource::Pattern(_)));
+/// # Ok::<(), cfsign::UrlError>(())
+/// ```
+impl From<SignableUrl> for Resource {
+    fn from(url: SignableUrl) -> Self {
+        if url.as_str().contains('*') {
+            Resource::Pattern(ResourcePattern(url.as_str().to_owned()))
+        } else {
+            Resource::Url(url)
+        }
+    }
+}
+
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

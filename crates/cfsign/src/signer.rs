@@ -363,7 +363,7 @@ impl Signer {
     pub fn sign_url(&self, url: &SignableUrl, policy: &Policy) -> Result<SignedUrl, SignError> {
         // Check first so that a mistake costs no private-key operation.
         SignedPolicy::check_covers(policy.form(), policy.resource(), url)?;
-        self.sign_policy(policy)?.apply_to(url)
+        Ok(self.sign_policy(policy)?.append_to(url))
     }
 
     /// Signs cookies for `policy` (custom policies are what cookies are for; a
@@ -447,15 +447,20 @@ impl SignedPolicy {
     /// query), after checking that the policy covers it. The URL is not re-encoded.
     pub fn apply_to(&self, url: &SignableUrl) -> Result<SignedUrl, SignError> {
         Self::check_covers(self.form, self.resource.as_ref(), url)?;
+        Ok(self.append_to(url))
+    }
+
+    /// Appends the parameters; the caller has checked coverage.
+    fn append_to(&self, url: &SignableUrl) -> SignedUrl {
         let mut text = String::with_capacity(url.as_str().len() + 1 + self.query.len());
         text.push_str(url.as_str());
         text.push(url.parameter_separator());
         text.push_str(&self.query);
-        Ok(SignedUrl {
+        SignedUrl {
             text,
             form: self.form,
             expires: self.expires,
-        })
+        }
     }
 
     /// For a legacy RTMP stream policy: the stream name with the signing
