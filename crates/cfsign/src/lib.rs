@@ -36,6 +36,7 @@
 //! - [`SigningKey`]: the pluggable private-key operation (KMS, HSM).
 //! - [`Signer`], [`SignedPolicy`], [`SignedUrl`], [`SignedCookies`]: the output.
 //! - [`lint`]: warnings for valid but probably wrong policies.
+//! - [`verify`]: decide a request as CloudFront's edge would, with the reason for every denial.
 //! - [`cloudfront_base64`], [`time`]: the wire encodings of bytes and times.
 
 pub mod cloudfront_base64;
@@ -48,6 +49,7 @@ pub mod resource;
 pub mod signer;
 pub mod time;
 pub mod url;
+pub mod verify;
 
 pub use cookies::{CookieAttributes, CookieError, SameSite, SignedCookies};
 pub use key::{KeyError, KeyType, PrivateKey, PublicKey};

@@ -204,6 +204,19 @@ impl PublicMaterial {
     }
 }
 
+/// SHA-256 over length-prefixed parts (so that no two different part lists collide
+/// by concatenation). Used as the verifier's signature-cache key.
+pub(crate) fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for part in parts {
+        context.update(&(part.len() as u64).to_be_bytes());
+        context.update(part);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(context.finish().as_ref());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,715 @@
+//! Verification: decide a request as a CloudFront edge would, and say why.
+//!
+//! A [`Verifier`] holds the trusted public keys (by key-pair ID, grouped like
+//! CloudFront key groups), parsed once. [`Verifier::verify`] takes a
+//! [`ViewerRequest`] and the time and returns [`Decision::Allowed`] (with the key
+//! used, the policy and the URL to forward to the origin) or
+//! [`Decision::Denied`] with CloudFront's status, `<Code>`, `<Message>` and the
+//! precise [`DenialReason`].
+//!
+//! Order of checks (spec §6.2): credentials from the query if it carries any
+//! CloudFront parameter, else from cookies; `Key-Pair-Id` present
+//! (`MissingKey`); unambiguous credentials; key trusted (`InvalidKey`);
+//! signature decodable (`MalformedSignature`); hash; policy bytes (decoded
+//! `Policy`, or the canned policy rebuilt from the URL without its signing
+//! parameters) and policy validity (`MalformedPolicy`); signature
+//! (`AccessDenied`); `DateLessThan`, `DateGreaterThan`, `IpAddress`, `Resource`
+//! (`AccessDenied`). Undocumented points take the strict reading; they are listed
+//! in one place, [`strict`]. Any doubt is a denial.
+//!
+//! ```
+//! use std::time::Duration;
+//! use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
+//! use cfsign::verify::{Decision, DenialCode, Verifier, ViewerRequest};
+//!
+//! let key = PrivateKey::generate(KeyType::EcdsaP256)?;
+//! let id = KeyPairId::new("K2JCJMDEHXQW5F")?;
+//! let verifier = Verifier::new().with_key(id.clone(), key.public_key()?);
+//!
+//! let url = SignableUrl::parse("https://d111111abcdef8.cloudfront.net/a.jpg?size=2")?;
+//! let now = jiff::Timestamp::now();
+//! let policy = Policy::builder(Resource::Url(url.clone())).expires_in(Duration::from_secs(60)).build_at(now)?;
+//! let signed = Signer::new(id, key).sign_url(&url, &policy)?;
+//!
+//! match verifier.verify(&ViewerRequest::new(signed.as_str()), now) {
+//!     Decision::Allowed(a) => assert_eq!(a.forward_url(), "https://d111111abcdef8.cloudfront.net/a.jpg?size=2"),
+//!     Decision::Denied(d) => panic!("{d}"),
+//! }
+//!
+//! let tampered = signed.as_str().replace("size=2", "size=3");
+//! let Decision::Denied(denial) = verifier.verify(&ViewerRequest::new(&tampered), now) else { panic!() };
+//! assert_eq!(denial.code(), DenialCode::AccessDenied);
+//! assert_eq!(denial.xml_body(), r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access denied</Message></Error>"#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod request;
+pub mod strict;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+pub use request::{
+    CredentialProblem, CredentialSource, Credentials, MAX_COOKIE_HEADER_BYTES,
+    MAX_REQUEST_URL_BYTES, RequestError, ViewerRequest, credentials,
+};
+
+use crate::cloudfront_base64::{self, DecodeError};
+use crate::key::PublicKey;
+use crate::policy::{Policy, PolicyError, PolicyForm, SourceIp, canned_policy_json};
+use crate::resource::Resource;
+use crate::signer::{HashAlgorithm, KeyPairId};
+use crate::time::EpochSeconds;
+
+/// CloudFront's error codes for signed requests (all HTTP 403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DenialCode {
+    /// No `Key-Pair-Id`, or no credentials at all.
+    MissingKey,
+    /// The key-pair ID is not trusted here.
+    InvalidKey,
+    /// The signature is not valid CloudFront base64.
+    MalformedSignature,
+    /// The policy cannot be decoded or is not a valid policy.
+    MalformedPolicy,
+    /// Everything else: wrong signature, expired, not yet valid, IP, resource.
+    AccessDenied,
+}
+
+impl DenialCode {
+    /// The `<Code>` value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenialCode::MissingKey => "MissingKey",
+            DenialCode::InvalidKey => "InvalidKey",
+            DenialCode::MalformedSignature => "MalformedSignature",
+            DenialCode::MalformedPolicy => "MalformedPolicy",
+            DenialCode::AccessDenied => "AccessDenied",
+        }
+    }
+
+    /// CloudFront's exact `<Message>`.
+    #[must_use]
+    pub fn message(self) -> &'static str {
+        match self {
+            DenialCode::MissingKey => "Missing Key-Pair-Id query parameter or cookie value",
+            DenialCode::InvalidKey => "Unknown Key",
+            DenialCode::MalformedSignature => "Could not unencode Signature",
+            DenialCode::MalformedPolicy => "Malformed Policy",
+            DenialCode::AccessDenied => "Access denied",
+        }
+    }
+
+    /// The HTTP status (always 403).
+    #[must_use]
+    pub fn status(self) -> u16 {
+        403
+    }
+
+    /// CloudFront's one-line XML body (`Content-Type: text/xml`).
+    #[must_use]
+    pub fn xml_body(self) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{}</Code><Message>{}</Message></Error>"#,
+            self.as_str(),
+            self.message()
+        )
+    }
+}
+
+impl fmt::Display for DenialCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request was denied: every rule has its own reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DenialReason {
+    /// The request URL cannot be read.
+    BadRequest(RequestError),
+    /// No CloudFront parameters and no CloudFront cookies.
+    NoCredentials,
+    /// Credentials without a (non-empty) key-pair ID.
+    MissingKeyPairId(CredentialSource),
+    /// A parameter or cookie appears twice.
+    Duplicate(String),
+    /// A parameter name is a case variant of a CloudFront one.
+    CaseVariant(String),
+    /// The key-pair ID is not in the trusted key groups.
+    UnknownKey(String),
+    /// No `Signature`.
+    MissingSignature,
+    /// `Signature` is not CloudFront base64.
+    UndecodableSignature(DecodeError),
+    /// `Hash-Algorithm` is not `SHA1` or `SHA256`.
+    UnknownHashAlgorithm(String),
+    /// Both `Expires` and `Policy`.
+    BothExpiresAndPolicy,
+    /// Neither `Expires` nor `Policy`.
+    NoPolicy,
+    /// `Policy` is not CloudFront base64 of UTF-8 text.
+    UndecodablePolicy(String),
+    /// The policy (given or rebuilt) is not valid.
+    InvalidPolicy(PolicyError),
+    /// The URL cannot be put in a canned policy verbatim.
+    UnrebuildableUrl,
+    /// The signature does not match the policy and key.
+    SignatureMismatch,
+    /// `now >= DateLessThan`.
+    Expired {
+        /// `DateLessThan`.
+        date_less_than: EpochSeconds,
+        /// The time of the decision.
+        now: Timestamp,
+    },
+    /// `now <= DateGreaterThan`.
+    NotYetValid {
+        /// `DateGreaterThan`.
+        date_greater_than: EpochSeconds,
+        /// The time of the decision.
+        now: Timestamp,
+    },
+    /// The policy has an IP condition but the client IP is unknown.
+    NoClientIp,
+    /// The client is IPv6 and the policy has an (IPv4-only) IP condition.
+    Ipv6Client(IpAddr),
+    /// The client IP is outside `AWS:SourceIp`.
+    IpNotAllowed {
+        /// The client.
+        client: IpAddr,
+        /// The allowed range.
+        range: SourceIp,
+    },
+    /// The URL is not covered by the policy's `Resource`.
+    ResourceMismatch {
+        /// The resource.
+        resource: String,
+        /// The URL without signing parameters.
+        url: String,
+    },
+}
+
+impl DenialReason {
+    /// The CloudFront code this reason produces.
+    #[must_use]
+    pub fn code(&self) -> DenialCode {
+        use DenialReason as R;
+        match self {
+            R::NoCredentials | R::MissingKeyPairId(_) => DenialCode::MissingKey,
+            R::UnknownKey(_) => DenialCode::InvalidKey,
+            R::MissingSignature | R::UndecodableSignature(_) => DenialCode::MalformedSignature,
+            R::BothExpiresAndPolicy => strict::BOTH_EXPIRES_AND_POLICY,
+            R::NoPolicy | R::UndecodablePolicy(_) | R::InvalidPolicy(_) => {
+                DenialCode::MalformedPolicy
+            }
+            R::Duplicate(_) => strict::DUPLICATE,
+            R::CaseVariant(_) => strict::CASE_VARIANT,
+            R::UnknownHashAlgorithm(_) => strict::UNKNOWN_HASH,
+            R::UnrebuildableUrl => strict::UNREBUILDABLE_URL,
+            R::BadRequest(_)
+            | R::SignatureMismatch
+            | R::Expired { .. }
+            | R::NotYetValid { .. }
+            | R::NoClientIp
+            | R::Ipv6Client(_)
+            | R::IpNotAllowed { .. }
+            | R::ResourceMismatch { .. } => DenialCode::AccessDenied,
+        }
+    }
+}
+
+impl fmt::Display for DenialReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use DenialReason as R;
+        match self {
+            R::BadRequest(e) => write!(f, "{e}"),
+            R::NoCredentials => f.write_str("the request has no CloudFront signing parameters and no CloudFront cookies"),
+            R::MissingKeyPairId(source) => write!(f, "the credentials in the {source} have no Key-Pair-Id value"),
+            R::Duplicate(name) => write!(f, "{name} appears more than once (strict reading: CloudFront's choice is undocumented)"),
+            R::CaseVariant(name) => write!(f, "the query parameter {name:?} differs from a CloudFront parameter only in letter case (strict reading: denied)"),
+            R::UnknownKey(id) => write!(f, "the key-pair ID {id:?} is not one of the trusted public keys"),
+            R::MissingSignature => f.write_str("there is no Signature value"),
+            R::UndecodableSignature(e) => write!(f, "the Signature cannot be decoded: {e}"),
+            R::UnknownHashAlgorithm(v) => write!(f, "Hash-Algorithm {v:?} is not SHA1 or SHA256"),
+            R::BothExpiresAndPolicy => f.write_str("both Expires (canned) and Policy (custom) are present"),
+            R::NoPolicy => f.write_str("there is neither an Expires (canned) nor a Policy (custom) value"),
+            R::UndecodablePolicy(e) => write!(f, "the Policy cannot be decoded: {e}"),
+            R::InvalidPolicy(e) => write!(f, "{e}"),
+            R::UnrebuildableUrl => f.write_str("the URL contains characters that cannot be rebuilt into a canned policy (non-ASCII, spaces, quotes, backslashes)"),
+            R::SignatureMismatch => f.write_str("the signature does not match the policy with this key and hash"),
+            R::Expired { date_less_than, now } => write!(f, "expired at {} (DateLessThan {date_less_than}); now is {now}", date_less_than.to_timestamp()),
+            R::NotYetValid { date_greater_than, now } => write!(f, "not valid until after {} (DateGreaterThan {date_greater_than}); now is {now}", date_greater_than.to_timestamp()),
+            R::NoClientIp => f.write_str("the policy restricts the client IP, but the client IP is unknown"),
+            R::Ipv6Client(ip) => write!(f, "the client {ip} is IPv6, and CloudFront IP conditions are IPv4-only"),
+            R::IpNotAllowed { client, range } => write!(f, "the client {client} is outside {range}"),
+            R::ResourceMismatch { resource, url } => write!(f, "the policy's Resource {resource:?} does not cover {url:?}"),
+        }
+    }
+}
+
+/// A denial: CloudFront's code and our reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    reason: DenialReason,
+}
+
+impl Denial {
+    /// CloudFront's code.
+    #[must_use]
+    pub fn code(&self) -> DenialCode {
+        self.reason.code()
+    }
+
+    /// The precise reason.
+    #[must_use]
+    pub fn reason(&self) -> &DenialReason {
+        &self.reason
+    }
+
+    /// HTTP status: 403.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.code().status()
+    }
+
+    /// CloudFront's XML body.
+    #[must_use]
+    pub fn xml_body(&self) -> String {
+        self.code().xml_body()
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = self.code();
+        write!(
+            f,
+            "403 {}: {} ({})",
+            code.as_str(),
+            code.message(),
+            self.reason
+        )
+    }
+}
+
+impl From<DenialReason> for Denial {
+    fn from(reason: DenialReason) -> Self {
+        Self { reason }
+    }
+}
+
+/// A request CloudFront would serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    key_pair_id: String,
+    group: Arc<str>,
+    hash: HashAlgorithm,
+    source: CredentialSource,
+    form: PolicyForm,
+    policy_json: String,
+    date_less_than: EpochSeconds,
+    date_greater_than: Option<EpochSeconds>,
+    source_ip: Option<SourceIp>,
+    resource: Option<String>,
+    forward_url: String,
+}
+
+impl Allowed {
+    /// The key-pair ID whose public key verified the signature.
+    #[must_use]
+    pub fn key_pair_id(&self) -> &str {
+        &self.key_pair_id
+    }
+
+    /// The key group that key belongs to.
+    #[must_use]
+    pub fn key_group(&self) -> &str {
+        &self.group
+    }
+
+    /// The hash used.
+    #[must_use]
+    pub fn hash_algorithm(&self) -> HashAlgorithm {
+        self.hash
+    }
+
+    /// Query string or cookies.
+    #[must_use]
+    pub fn source(&self) -> CredentialSource {
+        self.source
+    }
+
+    /// Canned or custom.
+    #[must_use]
+    pub fn form(&self) -> PolicyForm {
+        self.form
+    }
+
+    /// The policy bytes that were verified.
+    #[must_use]
+    pub fn policy_json(&self) -> &str {
+        &self.policy_json
+    }
+
+    /// `DateLessThan`.
+    #[must_use]
+    pub fn date_less_than(&self) -> EpochSeconds {
+        self.date_less_than
+    }
+
+    /// `DateGreaterThan`.
+    #[must_use]
+    pub fn date_greater_than(&self) -> Option<EpochSeconds> {
+        self.date_greater_than
+    }
+
+    /// `AWS:SourceIp`.
+    #[must_use]
+    pub fn source_ip(&self) -> Option<SourceIp> {
+        self.source_ip
+    }
+
+    /// The policy's resource (None: the policy has no Resource).
+    #[must_use]
+    pub fn resource(&self) -> Option<&str> {
+        self.resource.as_deref()
+    }
+
+    /// The URL to request from the origin: the viewer's URL without
+    /// `Expires`, `Policy`, `Signature`, `Key-Pair-Id`, `Hash-Algorithm`.
+    #[must_use]
+    pub fn forward_url(&self) -> &str {
+        &self.forward_url
+    }
+}
+
+/// The outcome of [`Verifier::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// CloudFront would serve the request.
+    Allowed(Box<Allowed>),
+    /// CloudFront would answer 403.
+    Denied(Denial),
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    #[must_use]
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allowed(_))
+    }
+
+    /// The denial, if denied.
+    #[must_use]
+    pub fn denial(&self) -> Option<&Denial> {
+        match self {
+            Decision::Denied(d) => Some(d),
+            Decision::Allowed(_) => None,
+        }
+    }
+}
+
+/// A named set of trusted public keys, like a CloudFront key group.
+#[derive(Debug, Clone)]
+pub struct KeyGroup {
+    name: String,
+    keys: Vec<(KeyPairId, PublicKey)>,
+}
+
+impl KeyGroup {
+    /// An empty group.
+    #[must_use]
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            keys: Vec::new(),
+        }
+    }
+
+    /// Adds a key.
+    #[must_use]
+    pub fn with_key(mut self, id: KeyPairId, key: PublicKey) -> Self {
+        self.keys.push((id, key));
+        self
+    }
+
+    /// The group's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The keys.
+    #[must_use]
+    pub fn keys(&self) -> &[(KeyPairId, PublicKey)] {
+        &self.keys
+    }
+}
+
+#[derive(Clone)]
+struct TrustedKey {
+    key: PublicKey,
+    group: Arc<str>,
+}
+
+/// Decides requests as a CloudFront edge would. `Send + Sync`; build it once.
+#[derive(Clone, Default)]
+pub struct Verifier {
+    keys: HashMap<String, TrustedKey>,
+    cache: Option<Arc<quick_cache::sync::Cache<[u8; 32], ()>>>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ids: Vec<&String> = self.keys.keys().collect();
+        ids.sort();
+        f.debug_struct("Verifier")
+            .field("keys", &ids)
+            .field("cache", &self.cache.is_some())
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier that trusts no key yet (and so denies everything).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts one key (in a group named `default`).
+    #[must_use]
+    pub fn with_key(self, id: KeyPairId, key: PublicKey) -> Self {
+        self.with_key_group(KeyGroup::new("default").with_key(id, key))
+    }
+
+    /// Trusts every key of a group. A key-pair ID already trusted keeps its first key.
+    #[must_use]
+    pub fn with_key_group(mut self, group: KeyGroup) -> Self {
+        let name: Arc<str> = Arc::from(group.name.as_str());
+        for (id, key) in group.keys {
+            self.keys
+                .entry(id.as_str().to_owned())
+                .or_insert(TrustedKey {
+                    key,
+                    group: Arc::clone(&name),
+                });
+        }
+        self
+    }
+
+    /// Remembers up to `capacity` verified signatures, so that a signature seen
+    /// again (many requests with one wildcard policy or cookie) skips the
+    /// public-key operation. Only successful verifications are stored, keyed by a
+    /// SHA-256 of key ID, hash, policy and signature; time, IP and resource are
+    /// checked on every request.
+    #[must_use]
+    pub fn with_signature_cache(mut self, capacity: usize) -> Self {
+        self.cache = (capacity > 0).then(|| Arc::new(quick_cache::sync::Cache::new(capacity)));
+        self
+    }
+
+    /// The trusted public key for an ID.
+    #[must_use]
+    pub fn key(&self, id: &str) -> Option<&PublicKey> {
+        self.keys.get(id).map(|k| &k.key)
+    }
+
+    /// The trusted key-pair IDs, sorted.
+    #[must_use]
+    pub fn key_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Decides `request` at `now`.
+    #[must_use]
+    pub fn verify(&self, request: &ViewerRequest<'_>, now: Timestamp) -> Decision {
+        match self.evaluate(request, now) {
+            Ok(allowed) => Decision::Allowed(Box::new(allowed)),
+            Err(reason) => Decision::Denied(Denial { reason }),
+        }
+    }
+
+    fn evaluate(
+        &self,
+        request: &ViewerRequest<'_>,
+        now: Timestamp,
+    ) -> Result<Allowed, DenialReason> {
+        use DenialReason as R;
+        let creds = credentials(request).map_err(R::BadRequest)?;
+        if creds.source == CredentialSource::None {
+            return Err(match creds.problem {
+                Some(CredentialProblem::CaseVariant(name)) => R::CaseVariant(name),
+                _ => R::NoCredentials,
+            });
+        }
+        let id = creds
+            .key_pair_id
+            .filter(|id| !id.is_empty())
+            .ok_or(R::MissingKeyPairId(creds.source))?;
+        match creds.problem {
+            Some(CredentialProblem::Duplicate(name)) => return Err(R::Duplicate(name)),
+            Some(CredentialProblem::CaseVariant(name)) => return Err(R::CaseVariant(name)),
+            None => {}
+        }
+        let trusted = self
+            .keys
+            .get(id)
+            .ok_or_else(|| R::UnknownKey(id.to_owned()))?;
+        let signature = cloudfront_base64::decode(creds.signature.ok_or(R::MissingSignature)?)
+            .map_err(R::UndecodableSignature)?;
+        let hash = strict::hash_algorithm(creds.hash_algorithm).ok_or_else(|| {
+            R::UnknownHashAlgorithm(creds.hash_algorithm.unwrap_or_default().to_owned())
+        })?;
+        let url = creds.unsigned_url.as_ref();
+        let (form, policy_json, parsed) = match (creds.expires, creds.policy) {
+            (Some(_), Some(_)) => return Err(R::BothExpiresAndPolicy),
+            (None, None) => return Err(R::NoPolicy),
+            (Some(expires), None) => {
+                let expires = parse_expires(expires).map_err(R::InvalidPolicy)?;
+                if !strict::rebuildable(url) {
+                    return Err(R::UnrebuildableUrl);
+                }
+                (PolicyForm::Canned, canned_policy_json(url, expires), None)
+            }
+            (None, Some(encoded)) => {
+                let bytes = cloudfront_base64::decode(encoded)
+                    .map_err(|e| R::UndecodablePolicy(e.to_string()))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| R::UndecodablePolicy("not UTF-8 text".to_owned()))?;
+                let policy = Policy::from_json(&text).map_err(R::InvalidPolicy)?;
+                (PolicyForm::Custom, text, Some(policy))
+            }
+        };
+        if !self.signature_valid(id, &trusted.key, hash, policy_json.as_bytes(), &signature) {
+            return Err(R::SignatureMismatch);
+        }
+        let (date_less_than, date_greater_than, source_ip, resource) = match &parsed {
+            Some(p) => (
+                p.date_less_than(),
+                p.date_greater_than(),
+                p.source_ip(),
+                p.resource(),
+            ),
+            None => (
+                parse_expires(creds.expires.unwrap_or_default()).map_err(R::InvalidPolicy)?,
+                None,
+                None,
+                None,
+            ),
+        };
+        let now_s = now.as_second();
+        if !strict::before_expiry(now_s, date_less_than.get()) {
+            return Err(R::Expired {
+                date_less_than,
+                now,
+            });
+        }
+        if let Some(start) = date_greater_than
+            && !strict::after_start(now_s, start.get())
+        {
+            return Err(R::NotYetValid {
+                date_greater_than: start,
+                now,
+            });
+        }
+        if let Some(range) = source_ip {
+            let ip = request.ip().ok_or(R::NoClientIp)?;
+            let v4 = match ip {
+                IpAddr::V4(v4) => v4,
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().ok_or(R::Ipv6Client(ip))?,
+            };
+            if !range.contains(v4) {
+                return Err(R::IpNotAllowed { client: ip, range });
+            }
+        }
+        if form == PolicyForm::Custom
+            && let Some(resource) = resource
+            && !resource_covers(resource, url)
+        {
+            return Err(R::ResourceMismatch {
+                resource: resource.as_str().to_owned(),
+                url: url.to_owned(),
+            });
+        }
+        let resource_text = match (&parsed, form) {
+            (_, PolicyForm::Canned) => Some(url.to_owned()),
+            (Some(p), _) => p.resource().map(|r| r.as_str().to_owned()),
+            (None, _) => None,
+        };
+        Ok(Allowed {
+            key_pair_id: id.to_owned(),
+            group: Arc::clone(&trusted.group),
+            hash,
+            source: creds.source,
+            form,
+            policy_json,
+            date_less_than,
+            date_greater_than,
+            source_ip,
+            resource: resource_text,
+            forward_url: creds.unsigned_url.into_owned(),
+        })
+    }
+
+    fn signature_valid(
+        &self,
+        id: &str,
+        key: &PublicKey,
+        hash: HashAlgorithm,
+        policy: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let Some(cache) = &self.cache else {
+            return key.verify(hash, policy, signature);
+        };
+        let hash_tag: &[u8] = match hash {
+            HashAlgorithm::Sha1 => b"\x01",
+            HashAlgorithm::Sha256 => b"\x02",
+        };
+        let fingerprint = crate::crypto::fingerprint(&[id.as_bytes(), hash_tag, policy, signature]);
+        if cache.get(&fingerprint).is_some() {
+            return true;
+        }
+        let valid = key.verify(hash, policy, signature);
+        if valid {
+            cache.insert(fingerprint, ());
+        }
+        valid
+    }
+}
+
+/// `Expires`: decimal digits only, then the usual epoch checks.
+fn parse_expires(text: &str) -> Result<EpochSeconds, PolicyError> {
+    let structure =
+        || PolicyError::Structure(format!("Expires {text:?} is not a whole number of seconds"));
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(structure());
+    }
+    let value: i64 = text.parse().map_err(|_| structure())?;
+    EpochSeconds::new(value).map_err(|error| PolicyError::Time {
+        field: "Expires",
+        error,
+    })
+}
+
+/// Whether a custom policy's resource covers the (unsigned) request URL.
+fn resource_covers(resource: &Resource, url: &str) -> bool {
+    match resource {
+        Resource::Url(u) => u.as_str() == url,
+        Resource::Pattern(p) => p.matches_str(url),
+        Resource::RtmpStream(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,434 @@
+//! One test per rule of the verifier.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::*;
+use crate::{KeyPairId, PrivateKey, Resource, SignableUrl, Signer};
+
+fn key(name: &str) -> PrivateKey {
+    PrivateKey::from_file(format!(
+        "{}/tests/data/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn public(name: &str) -> PublicKey {
+    PublicKey::from_file(format!(
+        "{}/tests/data/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+const NOW: i64 = 1_767_200_000;
+
+fn now() -> Timestamp {
+    Timestamp::from_second(NOW).unwrap()
+}
+
+fn at(s: i64) -> Timestamp {
+    Timestamp::from_second(s).unwrap()
+}
+
+fn verifier() -> Verifier {
+    Verifier::new().with_key_group(
+        KeyGroup::new("main")
+            .with_key(KeyPairId::new("KRSA").unwrap(), public("rsa2048.pub.pem"))
+            .with_key(KeyPairId::new("KEC").unwrap(), public("ec-p256.pub.pem")),
+    )
+}
+
+fn signer(id: &str, file: &str, hash: HashAlgorithm) -> Signer {
+    Signer::new(KeyPairId::new(id).unwrap(), key(file))
+        .with_hash_algorithm(hash)
+        .unwrap()
+}
+
+fn canned(url: &str, expires: i64) -> String {
+    let u = SignableUrl::parse(url).unwrap();
+    let p = Policy::builder(Resource::Url(u.clone()))
+        .expires_at(at(expires))
+        .build_at(now())
+        .unwrap();
+    signer("KRSA", "rsa2048.pkcs8.pem", HashAlgorithm::Sha1)
+        .sign_url(&u, &p)
+        .unwrap()
+        .into_string()
+}
+
+fn reason(url: &str) -> DenialReason {
+    reason_with(&ViewerRequest::new(url), now())
+}
+
+fn reason_with(request: &ViewerRequest<'_>, t: Timestamp) -> DenialReason {
+    match verifier().verify(request, t) {
+        Decision::Denied(d) => d.reason().clone(),
+        Decision::Allowed(a) => panic!("allowed: {a:?}"),
+    }
+}
+
+fn allowed(request: &ViewerRequest<'_>, t: Timestamp) -> Allowed {
+    match verifier().verify(request, t) {
+        Decision::Allowed(a) => *a,
+        Decision::Denied(d) => panic!("{d}"),
+    }
+}
+
+#[test]
+fn canned_url_is_allowed_and_forwarded_without_parameters() {
+    let url = canned("https://x.net/a.jpg?b=1", NOW + 60);
+    let a = allowed(&ViewerRequest::new(&url), now());
+    assert_eq!(a.key_pair_id(), "KRSA");
+    assert_eq!(a.key_group(), "main");
+    assert_eq!(a.form(), PolicyForm::Canned);
+    assert_eq!(a.forward_url(), "https://x.net/a.jpg?b=1");
+    assert_eq!(a.source(), CredentialSource::Query);
+    assert_eq!(a.resource(), Some("https://x.net/a.jpg?b=1"));
+}
+
+#[test]
+fn all_four_key_and_hash_combinations_verify() {
+    for (id, file) in [("KRSA", "rsa2048.pkcs1.pem"), ("KEC", "ec-p256.sec1.pem")] {
+        for hash in [HashAlgorithm::Sha1, HashAlgorithm::Sha256] {
+            let s = signer(id, file, hash);
+            let p = Policy::builder(Resource::pattern("https://x.net/v/*").unwrap())
+                .expires_at(at(NOW + 60))
+                .build_at(now())
+                .unwrap();
+            let stamp = s.sign_policy(&p).unwrap();
+            let url = stamp
+                .apply_to(&SignableUrl::parse("https://x.net/v/1.ts").unwrap())
+                .unwrap();
+            let a = allowed(&ViewerRequest::new(url.as_str()), now());
+            assert_eq!((a.key_pair_id(), a.hash_algorithm()), (id, hash));
+            let cookies = stamp.to_cookies().cookie_header();
+            let r = ViewerRequest::new("https://x.net/v/2.ts").cookie_header(&cookies);
+            let a = allowed(&r, now());
+            assert_eq!(a.source(), CredentialSource::Cookies);
+        }
+    }
+}
+
+#[test]
+fn missing_key() {
+    assert_eq!(reason("https://x.net/a.jpg"), DenialReason::NoCredentials);
+    assert_eq!(
+        reason("https://x.net/a.jpg?Expires=1&Signature=x"),
+        DenialReason::MissingKeyPairId(CredentialSource::Query)
+    );
+    assert_eq!(
+        reason("https://x.net/a.jpg?Key-Pair-Id=&Expires=1"),
+        DenialReason::MissingKeyPairId(CredentialSource::Query)
+    );
+    let r = ViewerRequest::new("https://x.net/a.jpg").cookie_header("CloudFront-Signature=abc");
+    assert_eq!(
+        reason_with(&r, now()),
+        DenialReason::MissingKeyPairId(CredentialSource::Cookies)
+    );
+    assert_eq!(
+        DenialReason::NoCredentials.code().xml_body().len(),
+        146,
+        "CloudFront's MissingKey body is 146 bytes"
+    );
+}
+
+#[test]
+fn invalid_key_and_malformed_signature() {
+    let url = canned("https://x.net/a.jpg", NOW + 60);
+    assert_eq!(
+        reason(&url.replace("Key-Pair-Id=KRSA", "Key-Pair-Id=KOTHER")),
+        DenialReason::UnknownKey("KOTHER".into())
+    );
+    let sig = url
+        .split("Signature=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let damaged = url.replace(sig, &sig.replace('~', "%7E").replace('-', "+"));
+    assert!(
+        matches!(reason(&damaged), DenialReason::UndecodableSignature(_)),
+        "{damaged}"
+    );
+    let unpadded = url.replace(sig, sig.trim_end_matches('_'));
+    assert!(matches!(
+        reason(&unpadded),
+        DenialReason::UndecodableSignature(_)
+    ));
+    assert_eq!(
+        reason("https://x.net/a.jpg?Expires=1&Key-Pair-Id=KRSA"),
+        DenialReason::MissingSignature
+    );
+}
+
+#[test]
+fn malformed_policy_cases() {
+    let url = canned("https://x.net/a.jpg", NOW + 60);
+    let ms = url.replace(
+        &format!("Expires={}", NOW + 60),
+        &format!("Expires={}000", NOW + 60),
+    );
+    assert!(matches!(
+        reason(&ms),
+        DenialReason::InvalidPolicy(PolicyError::Time {
+            error: crate::TimeError::Milliseconds { .. },
+            ..
+        })
+    ));
+    assert_eq!(
+        reason(&url.replace("Expires=", "Policy=eyJ9&Expires=")).code(),
+        DenialCode::MalformedPolicy
+    );
+    assert_eq!(
+        reason(&url.replace("Expires=", "Policy=eyJ9&Expires=")),
+        DenialReason::BothExpiresAndPolicy
+    );
+    let no_policy = url.replace(&format!("Expires={}&", NOW + 60), "");
+    assert_eq!(reason(&no_policy), DenialReason::NoPolicy);
+    let garbage = url.replace(&format!("Expires={}", NOW + 60), "Policy=bm90IGpzb24_");
+    assert_eq!(reason(&garbage).code(), DenialCode::MalformedPolicy);
+    let bad_b64 = url.replace(&format!("Expires={}", NOW + 60), "Policy=%%%");
+    assert!(matches!(
+        reason(&bad_b64),
+        DenialReason::UndecodablePolicy(_)
+    ));
+    assert!(matches!(
+        reason(&url.replace(&format!("Expires={}", NOW + 60), "Expires=12x")),
+        DenialReason::InvalidPolicy(_)
+    ));
+}
+
+#[test]
+fn strict_readings() {
+    let url = canned("https://x.net/a.jpg", NOW + 60);
+    assert_eq!(
+        reason(&format!("{url}&Key-Pair-Id=KRSA")),
+        DenialReason::Duplicate("Key-Pair-Id".into())
+    );
+    assert_eq!(
+        reason(&format!("{url}&signature=x")),
+        DenialReason::CaseVariant("signature".into())
+    );
+    assert_eq!(
+        reason(&format!("{url}&Hash-Algorithm=sha256")),
+        DenialReason::UnknownHashAlgorithm("sha256".into())
+    );
+    // SHA1 spelled out is accepted
+    assert!(
+        verifier()
+            .verify(
+                &ViewerRequest::new(&format!("{url}&Hash-Algorithm=SHA1")),
+                now()
+            )
+            .is_allowed()
+    );
+    // canned URL with characters JSON would need to escape
+    let r = reason("https://x.net/a\"b?Expires=1767200060&Signature=AAAA&Key-Pair-Id=KRSA");
+    assert_eq!(r, DenialReason::UnrebuildableUrl);
+}
+
+#[test]
+fn signature_mismatch_cases() {
+    let url = canned("https://x.net/a.jpg?b=1", NOW + 60);
+    for tampered in [
+        url.replace("b=1", "b=2"),
+        url.replace("https://", "http://"),
+        url.replace("x.net", "y.net"),
+        url.replace(
+            &format!("Expires={}", NOW + 60),
+            &format!("Expires={}", NOW + 61),
+        ),
+        url.replace("?b=1&", "?b=1&c=3&"),
+        format!("{url}&Hash-Algorithm=SHA256"),
+        url.replace("KRSA", "KEC"),
+    ] {
+        assert_eq!(
+            reason(&tampered),
+            DenialReason::SignatureMismatch,
+            "{tampered}"
+        );
+    }
+}
+
+#[test]
+fn time_boundaries() {
+    let url = canned("https://x.net/a.jpg", NOW + 60);
+    assert!(
+        verifier()
+            .verify(&ViewerRequest::new(&url), at(NOW + 59))
+            .is_allowed()
+    );
+    assert!(matches!(
+        reason_with(&ViewerRequest::new(&url), at(NOW + 60)),
+        DenialReason::Expired { .. }
+    ));
+    assert!(matches!(
+        reason_with(&ViewerRequest::new(&url), at(NOW + 61)),
+        DenialReason::Expired { .. }
+    ));
+    let s = signer("KEC", "ec-p256.pkcs8.pem", HashAlgorithm::Sha256);
+    let p = Policy::builder(Resource::pattern("https://x.net/*").unwrap())
+        .expires_at(at(NOW + 600))
+        .not_before(at(NOW + 100))
+        .build_at(now())
+        .unwrap();
+    let url = s
+        .sign_url(&SignableUrl::parse("https://x.net/a").unwrap(), &p)
+        .unwrap()
+        .into_string();
+    for (t, ok) in [
+        (NOW + 99, false),
+        (NOW + 100, false),
+        (NOW + 101, true),
+        (NOW + 599, true),
+        (NOW + 600, false),
+    ] {
+        assert_eq!(
+            verifier()
+                .verify(&ViewerRequest::new(&url), at(t))
+                .is_allowed(),
+            ok,
+            "t = now + {}",
+            t - NOW
+        );
+    }
+}
+
+#[test]
+fn ip_conditions() {
+    let s = signer("KEC", "ec-p256.pkcs8.pem", HashAlgorithm::Sha1);
+    let p = Policy::builder(Resource::pattern("https://x.net/*").unwrap())
+        .expires_at(at(NOW + 600))
+        .source_ip("192.0.2.0/24".parse().unwrap())
+        .build_at(now())
+        .unwrap();
+    let url = s
+        .sign_url(&SignableUrl::parse("https://x.net/a").unwrap(), &p)
+        .unwrap()
+        .into_string();
+    let with = |ip: &str| ViewerRequest::new(&url).client_ip(ip.parse::<IpAddr>().unwrap());
+    assert!(verifier().verify(&with("192.0.2.255"), now()).is_allowed());
+    assert!(
+        verifier()
+            .verify(&with("::ffff:192.0.2.1"), now())
+            .is_allowed()
+    );
+    assert!(matches!(
+        reason_with(&with("192.0.3.0"), now()),
+        DenialReason::IpNotAllowed { .. }
+    ));
+    assert!(matches!(
+        reason_with(&with("192.0.1.255"), now()),
+        DenialReason::IpNotAllowed { .. }
+    ));
+    assert!(matches!(
+        reason_with(&with("2001:db8::1"), now()),
+        DenialReason::Ipv6Client(_)
+    ));
+    assert_eq!(
+        reason_with(&ViewerRequest::new(&url), now()),
+        DenialReason::NoClientIp
+    );
+}
+
+#[test]
+fn resource_matching() {
+    let s = signer("KRSA", "rsa2048.pkcs8.pem", HashAlgorithm::Sha1);
+    let p = Policy::builder(Resource::pattern("https://x.net/v/*.ts").unwrap())
+        .expires_at(at(NOW + 600))
+        .build_at(now())
+        .unwrap();
+    let stamp = s.sign_policy(&p).unwrap();
+    let params = stamp.query_parameters();
+    assert!(
+        verifier()
+            .verify(
+                &ViewerRequest::new(&format!("https://x.net/v/a/1.ts?{params}")),
+                now()
+            )
+            .is_allowed()
+    );
+    for other in [
+        "https://x.net/v/1.mp4",
+        "http://x.net/v/1.ts",
+        "https://y.net/v/1.ts",
+        "https://x.net/v/1.ts?extra=1",
+    ] {
+        let sep = if other.contains('?') { '&' } else { '?' };
+        let r = reason(&format!("{other}{sep}{params}"));
+        assert!(
+            matches!(r, DenialReason::ResourceMismatch { .. }),
+            "{other}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn query_credentials_win_over_cookies() {
+    let url = canned("https://x.net/a.jpg", NOW + 60);
+    let bad_query = url.replace("Key-Pair-Id=KRSA", "Key-Pair-Id=KNOPE");
+    let good_cookie = {
+        let s = signer("KRSA", "rsa2048.pkcs8.pem", HashAlgorithm::Sha1);
+        let p = Policy::builder(Resource::pattern("https://x.net/*").unwrap())
+            .expires_at(at(NOW + 60))
+            .build_at(now())
+            .unwrap();
+        s.sign_cookies(&p).unwrap().cookie_header()
+    };
+    let r = ViewerRequest::new(&bad_query).cookie_header(&good_cookie);
+    assert_eq!(
+        reason_with(&r, now()),
+        DenialReason::UnknownKey("KNOPE".into())
+    );
+    let r = ViewerRequest::new("https://x.net/a.jpg").cookie_header(&good_cookie);
+    assert!(verifier().verify(&r, now()).is_allowed());
+    let both = format!("{good_cookie}; CloudFront-Expires=1767200060");
+    let r = ViewerRequest::new("https://x.net/a.jpg").cookie_header(&both);
+    assert_eq!(reason_with(&r, now()), DenialReason::BothExpiresAndPolicy);
+}
+
+#[test]
+fn signature_cache_only_skips_the_public_key_operation() {
+    let v = verifier().with_signature_cache(100);
+    let url = canned("https://x.net/a.jpg", NOW + 60);
+    assert!(v.verify(&ViewerRequest::new(&url), now()).is_allowed());
+    assert!(
+        v.verify(&ViewerRequest::new(&url), now()).is_allowed(),
+        "cached"
+    );
+    // the cache never turns a failure into success: expiry is still checked
+    assert!(
+        !v.verify(&ViewerRequest::new(&url), at(NOW + 60))
+            .is_allowed()
+    );
+    // and a different (tampered) signature is still verified
+    let tampered = url.replace("Signature=", "Signature=AAAA");
+    assert!(!v.verify(&ViewerRequest::new(&tampered), now()).is_allowed());
+}
+
+#[test]
+fn verifier_is_send_sync_and_cheap_to_share() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<Verifier>();
+}
+
+#[test]
+fn signature_length_does_not_panic() {
+    let _ = Duration::from_secs(1);
+    for sig in ["", "AA__", "AAAA"] {
+        let url = format!(
+            "https://x.net/a?Expires={}&Signature={sig}&Key-Pair-Id=KEC",
+            NOW + 60
+        );
+        assert!(
+            !verifier()
+                .verify(&ViewerRequest::new(&url), now())
+                .is_allowed()
+        );
+    }
+}
