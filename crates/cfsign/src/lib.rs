@@ -36,12 +36,14 @@
 //! - [`SigningKey`]: the pluggable private-key operation (KMS, HSM).
 //! - [`Signer`], [`SignedPolicy`], [`SignedUrl`], [`SignedCookies`]: the output.
 //! - [`lint`]: warnings for valid but probably wrong policies.
+//! - [`explain`]: turn a denial into a diagnosis with the fix.
 //! - [`verify`]: decide a request as CloudFront's edge would, with the reason for every denial.
 //! - [`cloudfront_base64`], [`time`]: the wire encodings of bytes and times.
 
 pub mod cloudfront_base64;
 pub mod cookies;
 mod crypto;
+pub mod explain;
 pub mod key;
 pub mod lint;
 pub mod policy;
