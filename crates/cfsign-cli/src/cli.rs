@@ -11,8 +11,8 @@ const ABOUT: &str = "Sign Amazon CloudFront URLs and cookies byte-for-byte as Cl
 const AFTER_HELP: &str = "\
 Start with `cfsign quickstart` (no AWS account needed).
 
-Exit codes: 0 success; 1 `batch` finished but some lines failed; 2 bad usage or input
-(the message on stderr names the input and the fix).";
+Exit codes: 0 success; 1 `verify`/`explain` denied, or `batch` finished but some lines failed;
+2 bad usage or input (the message on stderr names the input and the fix).";
 
 /// The `cfsign` command.
 #[derive(Debug, Parser)]
@@ -39,9 +39,89 @@ pub(crate) enum Command {
     /// Sign many URLs: one per input line, one signed URL per output line, same order
     #[command(after_help = BATCH_EXAMPLES)]
     Batch(BatchArgs),
+    /// Decide a signed URL or cookies as CloudFront would: `allowed`, or the 403 and why
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+    /// Diagnose why CloudFront would deny a signed URL or cookies, and how to fix it
+    #[command(after_help = EXPLAIN_EXAMPLES)]
+    Explain(VerifyArgs),
+    /// Decode a signed URL or a Cookie header: parameters and policy, no verdict
+    #[command(after_help = INSPECT_EXAMPLES)]
+    Inspect(InspectArgs),
     /// Make a throwaway key pair, sign a sample URL and cookies, and explain each part
     #[command(after_help = "Example:\n  cfsign quickstart")]
     Quickstart(QuickstartArgs),
+}
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  cfsign verify 'https://d111111abcdef8.cloudfront.net/a.jpg?Expires=...&Signature=...&Key-Pair-Id=K2JCJMDEHXQW5F' \\
+      --public-key K2JCJMDEHXQW5F=public_key.pem
+
+  # Signed cookies, an IP-restricted policy, a given time
+  cfsign verify 'https://d111111abcdef8.cloudfront.net/videos/1.ts' --public-key K2JCJMDEHXQW5F=public_key.pem \\
+      --cookie 'CloudFront-Policy=...; CloudFront-Signature=...; CloudFront-Key-Pair-Id=K2JCJMDEHXQW5F' \\
+      --client-ip 203.0.113.7 --now 2026-06-01T12:00:00Z
+
+  # Bulk check of URLs from a log: one verdict line per input line
+  cut -f 8 access.log | cfsign verify - --public-key K2JCJMDEHXQW5F=public_key.pem
+
+Exit codes: 0 allowed (all allowed with -); 1 denied (first line: 403 <Code>: <Message>, then the reason);
+2 bad usage. Several --public-key options form the trusted key group.";
+
+const EXPLAIN_EXAMPLES: &str = "\
+Examples:
+  cfsign explain 'https://d111111abcdef8.cloudfront.net/a.jpg?Expires=...&Signature=...&Key-Pair-Id=K2JCJMDEHXQW5F' \\
+      --public-key K2JCJMDEHXQW5F=public_key.pem
+  cfsign explain 'https://d111111abcdef8.cloudfront.net/a.jpg?Expires=...'   # decode-only, no key
+
+It tries the usual causes of 403s (missing Hash-Algorithm, a re-encoded URL, a parameter added after
+signing, a wildcard in a canned policy, the wrong key, expiry in milliseconds, ...) and names the one
+that fits. Exit code 0 when allowed or nothing is wrong that could be seen, 1 otherwise.";
+
+const INSPECT_EXAMPLES: &str = "\
+Examples:
+  cfsign inspect 'https://d111111abcdef8.cloudfront.net/a.jpg?Policy=...&Signature=...&Key-Pair-Id=K2JCJMDEHXQW5F'
+  cfsign inspect 'CloudFront-Policy=...; CloudFront-Signature=...; CloudFront-Key-Pair-Id=K2JCJMDEHXQW5F'";
+
+/// Options of `verify` and `explain`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The URL as the viewer requests it (signed, or plain with --cookie); `-` reads one URL per line
+    #[arg(value_name = "SIGNED_URL")]
+    pub(crate) url: String,
+
+    /// A trusted public key: the key-pair ID and the public key file (SPKI PEM, as uploaded to CloudFront)
+    #[arg(long, value_name = "KEYID=PATH")]
+    pub(crate) public_key: Vec<String>,
+
+    /// The request's Cookie header (the part after `Cookie: `)
+    #[arg(long, value_name = "COOKIE_HEADER")]
+    pub(crate) cookie: Option<String>,
+
+    /// The viewer's IP address (for policies with an IP condition)
+    #[arg(long, value_name = "IP")]
+    pub(crate) client_ip: Option<String>,
+
+    /// Decide at this time instead of now (TIME as for `cfsign url --expires`)
+    #[arg(long, value_name = "TIME")]
+    pub(crate) now: Option<String>,
+
+    /// Print JSON (one object per line with -)
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Options of `inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// A signed URL, or a Cookie header with CloudFront-* cookies
+    #[arg(value_name = "SIGNED_URL_OR_COOKIE_HEADER")]
+    pub(crate) input: String,
+
+    /// Print JSON
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 const URL_EXAMPLES: &str = "\

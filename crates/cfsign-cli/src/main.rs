@@ -19,6 +19,17 @@ fn main() -> ExitCode {
         Command::Policy(a) => commands::policy::run(a),
         Command::Keygen(a) => commands::keygen::run(a),
         Command::Quickstart(a) => commands::quickstart::run(a),
+        Command::Verify(a) => match commands::verify::verify(a) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Command::Explain(a) => match commands::verify::explain(a) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Command::Inspect(a) => commands::verify::inspect(a),
         Command::Batch(a) => match commands::batch::run(a) {
             Ok(outcome) if outcome.failed > 0 => return ExitCode::from(1),
             Ok(_) => Ok(()),

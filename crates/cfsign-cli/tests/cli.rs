@@ -867,7 +867,17 @@ fn quickstart_runs_without_arguments() {
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for cmd in ["url", "cookies", "policy", "keygen", "batch", "quickstart"] {
+    for cmd in [
+        "url",
+        "cookies",
+        "policy",
+        "keygen",
+        "batch",
+        "quickstart",
+        "verify",
+        "explain",
+        "inspect",
+    ] {
         let (code, out, _) = run(&[cmd, "--help"]);
         assert_eq!(code, 0);
         assert!(out.contains("Example"), "{cmd} --help has no examples");

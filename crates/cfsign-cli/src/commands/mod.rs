@@ -6,6 +6,7 @@ pub(crate) mod keygen;
 pub(crate) mod policy;
 pub(crate) mod quickstart;
 pub(crate) mod url;
+pub(crate) mod verify;
 
 use std::io::Write as _;
 
