@@ -571,7 +571,7 @@ impl Verifier {
             R::UnknownHashAlgorithm(creds.hash_algorithm.unwrap_or_default().to_owned())
         })?;
         let url = creds.unsigned_url.as_ref();
-        let (form, policy_json, parsed) = match (creds.expires, creds.policy) {
+        let (form, policy_json, parsed, canned_expires) = match (creds.expires, creds.policy) {
             (Some(_), Some(_)) => return Err(R::BothExpiresAndPolicy),
             (None, None) => return Err(R::NoPolicy),
             (Some(expires), None) => {
@@ -579,7 +579,12 @@ impl Verifier {
                 if !strict::rebuildable(url) {
                     return Err(R::UnrebuildableUrl);
                 }
-                (PolicyForm::Canned, canned_policy_json(url, expires), None)
+                (
+                    PolicyForm::Canned,
+                    canned_policy_json(url, expires),
+                    None,
+                    Some(expires),
+                )
             }
             (None, Some(encoded)) => {
                 let bytes = cloudfront_base64::decode(encoded)
@@ -587,26 +592,23 @@ impl Verifier {
                 let text = String::from_utf8(bytes)
                     .map_err(|_| R::UndecodablePolicy("not UTF-8 text".to_owned()))?;
                 let policy = Policy::from_json(&text).map_err(R::InvalidPolicy)?;
-                (PolicyForm::Custom, text, Some(policy))
+                (PolicyForm::Custom, text, Some(policy), None)
             }
         };
         if !self.signature_valid(id, &trusted.key, hash, policy_json.as_bytes(), &signature) {
             return Err(R::SignatureMismatch);
         }
-        let (date_less_than, date_greater_than, source_ip, resource) = match &parsed {
-            Some(p) => (
-                p.date_less_than(),
-                p.date_greater_than(),
-                p.source_ip(),
-                p.resource(),
-            ),
-            None => (
-                parse_expires(creds.expires.unwrap_or_default()).map_err(R::InvalidPolicy)?,
-                None,
-                None,
-                None,
-            ),
-        };
+        let (date_less_than, date_greater_than, source_ip, resource) =
+            match (&parsed, canned_expires) {
+                (Some(p), _) => (
+                    p.date_less_than(),
+                    p.date_greater_than(),
+                    p.source_ip(),
+                    p.resource(),
+                ),
+                (None, Some(expires)) => (expires, None, None, None),
+                (None, None) => return Err(R::NoPolicy),
+            };
         let now_s = now.as_second();
         if !strict::before_expiry(now_s, date_less_than.get()) {
             return Err(R::Expired {
