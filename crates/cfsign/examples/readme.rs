@@ -3,6 +3,7 @@
 //!
 //! Run it with a key from `cfsign keygen`: `cargo run -p cfsign --example readme`.
 
+use cfsign::verify::{Verifier, ViewerRequest};
 use cfsign::{
     CookieAttributes, HashAlgorithm, KeyPairId, Policy, PrivateKey, Resource, SignableUrl, Signer,
 };
@@ -10,11 +11,10 @@ use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Parse the key once; a Signer is Send + Sync and cheap to clone.
-    let signer = Signer::new(
-        KeyPairId::new("K2JCJMDEHXQW5F")?,
-        PrivateKey::from_file("private_key.pem")?,
-    )
-    .with_hash_algorithm(HashAlgorithm::Sha256)?;
+    let key = PrivateKey::from_file("private_key.pem")?;
+    let id = KeyPairId::new("K2JCJMDEHXQW5F")?;
+    let verifier = Verifier::new().with_key(id.clone(), key.public_key()?);
+    let signer = Signer::new(id, key).with_hash_algorithm(HashAlgorithm::Sha256)?;
 
     // One URL: canned policy.
     let url = SignableUrl::parse("https://d111111abcdef8.cloudfront.net/videos/intro%20final.mp4")?;
@@ -39,6 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for header in cookies.set_cookie_headers(&CookieAttributes::default().path("/album/"))? {
         println!("Set-Cookie: {header}");
     }
+
+    // Decide a request as CloudFront's edge would (tests, your own gateway).
+    let decision = verifier.verify(&ViewerRequest::new(photo.as_str()), jiff::Timestamp::now());
+    assert!(decision.is_allowed());
     println!("{signed}\n{photo}");
     Ok(())
 }
