@@ -169,6 +169,16 @@ pub enum UrlError {
         /// "query" or "parameter".
         what: &'static str,
     },
+    /// A `.` or `..` path segment (also `%2E`-encoded).
+    #[error(
+        "the path has the segment {segment:?}; browsers and CloudFront remove '.' and '..' segments \
+         (also written %2E) before the request is matched, so the URL as signed is never the URL \
+         requested: sign the normalised path"
+    )]
+    DotSegment {
+        /// The segment as written.
+        segment: String,
+    },
     /// The URL is longer than CloudFront accepts.
     #[error("the URL is {length} bytes; CloudFront refuses URLs over {MAX_URL_LENGTH} bytes")]
     TooLong {
@@ -248,6 +258,12 @@ impl SignableUrl {
         }
         if let Some(q) = query_start {
             check_query(&url[q + 1..])?;
+        }
+        let path = &url[path_start..query_start.unwrap_or(url.len())];
+        if let Some(segment) = path.split('/').find(|s| is_dot_segment(s)) {
+            return Err(UrlError::DotSegment {
+                segment: segment.to_owned(),
+            });
         }
         Ok(Self {
             text: url.to_owned(),
@@ -470,6 +486,12 @@ fn check_query(query: &str) -> Result<(), UrlError> {
     Ok(())
 }
 
+/// `.` or `..`, literally or with `%2E`/`%2e` (as the WHATWG URL standard reads them).
+pub(crate) fn is_dot_segment(segment: &str) -> bool {
+    let decoded = segment.replace("%2E", ".").replace("%2e", ".");
+    decoded == "." || decoded == ".."
+}
+
 fn fragment_error(url: &str, position: usize) -> UrlError {
     UrlError::Fragment {
         fragment: url[position..].to_owned(),
@@ -583,6 +605,10 @@ mod tests {
             ("https://example.com/a?q=<x>", "in the query"),
             ("https://example.com/[x]", "%5B"),
             ("https:///a", "is empty"),
+            ("https://example.com/a/../b", "\"..\""),
+            ("https://example.com/./b", "\".\""),
+            ("https://example.com/a/%2e%2E/b", "%2e%2E"),
+            ("https://example.com/a/.%2E", "normalised"),
         ];
         for (input, needle) in cases {
             let err = SignableUrl::parse(input).expect_err(input).to_string();

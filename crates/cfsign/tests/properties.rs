@@ -83,7 +83,13 @@ struct Input {
 
 /// A path segment of unreserved characters and %XX escapes.
 fn segment() -> impl Strategy<Value = String> {
-    "([A-Za-z0-9._~-]|%[0-9A-Fa-f]{2}){1,8}"
+    "([A-Za-z0-9._~-]|%[0-9A-Fa-f]{2}){1,8}".prop_filter(
+        "no dot segments (refused by the contract)",
+        |s| {
+            let d = s.replace("%2E", ".").replace("%2e", ".");
+            d != "." && d != ".."
+        },
+    )
 }
 
 fn url() -> impl Strategy<Value = String> {

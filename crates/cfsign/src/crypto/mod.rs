@@ -156,6 +156,8 @@ pub(crate) struct PublicMaterial {
     key_type: KeyType,
     sha1: ParsedPublicKey,
     sha256: ParsedPublicKey,
+    /// SubjectPublicKeyInfo DER, whatever form the key was given in.
+    spki: Vec<u8>,
 }
 
 impl PublicMaterial {
@@ -179,10 +181,14 @@ impl PublicMaterial {
                 .parse()
                 .map_err(|e| e.to_string())
         };
+        let sha256 = parse(a256)?;
+        let spki: PublicKeyX509Der<'_> = sha256.as_der().map_err(|e| e.to_string())?;
+        let spki = spki.as_ref().to_vec();
         Ok(Self {
             key_type,
             sha1: parse(a1)?,
-            sha256: parse(a256)?,
+            sha256,
+            spki,
         })
     }
 
@@ -198,9 +204,8 @@ impl PublicMaterial {
         key.verify_sig(message, sig).is_ok()
     }
 
-    pub(crate) fn spki_der(&self) -> Result<Vec<u8>, String> {
-        let der: PublicKeyX509Der<'_> = self.sha256.as_der().map_err(|e| e.to_string())?;
-        Ok(der.as_ref().to_vec())
+    pub(crate) fn spki_der(&self) -> &[u8] {
+        &self.spki
     }
 }
 

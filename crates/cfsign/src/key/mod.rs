@@ -477,8 +477,13 @@ impl PublicKey {
     /// The key as SPKI PEM (`BEGIN PUBLIC KEY`), ready to paste into CloudFront's
     /// "Create public key".
     pub fn to_pem(&self) -> Result<String, KeyError> {
-        let der = self.0.spki_der().map_err(KeyError::Malformed)?;
-        Ok(encode_pem("PUBLIC KEY", der))
+        Ok(encode_pem("PUBLIC KEY", self.0.spki_der().to_vec()))
+    }
+
+    /// The key as SubjectPublicKeyInfo DER.
+    #[must_use]
+    pub fn spki_der(&self) -> &[u8] {
+        self.0.spki_der()
     }
 
     /// Whether `signature` is a valid signature of `message` with `hash`.

@@ -160,6 +160,8 @@ pub enum DenialReason {
     InvalidPolicy(PolicyError),
     /// The URL cannot be put in a canned policy verbatim.
     UnrebuildableUrl,
+    /// The path has `.` or `..` segments.
+    DotSegments,
     /// The signature does not match the policy and key.
     SignatureMismatch,
     /// `now >= DateLessThan`.
@@ -213,6 +215,7 @@ impl DenialReason {
             R::CaseVariant(_) => strict::CASE_VARIANT,
             R::UnknownHashAlgorithm(_) => strict::UNKNOWN_HASH,
             R::UnrebuildableUrl => strict::UNREBUILDABLE_URL,
+            R::DotSegments => strict::DOT_SEGMENTS,
             R::BadRequest(_)
             | R::SignatureMismatch
             | R::Expired { .. }
@@ -243,6 +246,7 @@ impl fmt::Display for DenialReason {
             R::UndecodablePolicy(e) => write!(f, "the Policy cannot be decoded: {e}"),
             R::InvalidPolicy(e) => write!(f, "{e}"),
             R::UnrebuildableUrl => f.write_str("the URL contains characters that cannot be rebuilt into a canned policy (non-ASCII, spaces, quotes, backslashes)"),
+            R::DotSegments => f.write_str("the path has '.' or '..' segments, which CloudFront normalises away before matching; request the normalised path"),
             R::SignatureMismatch => f.write_str("the signature does not match the policy with this key and hash"),
             R::Expired { date_less_than, now } => write!(f, "expired at {} (DateLessThan {date_less_than}); now is {now}", date_less_than.to_timestamp()),
             R::NotYetValid { date_greater_than, now } => write!(f, "not valid until after {} (DateGreaterThan {date_greater_than}); now is {now}", date_greater_than.to_timestamp()),
@@ -457,6 +461,10 @@ impl KeyGroup {
 struct TrustedKey {
     key: PublicKey,
     group: Arc<str>,
+    /// SHA-256 of the key's SPKI: the signature cache is keyed by the key
+    /// itself, never by its ID (verifiers that share a cache may map one ID to
+    /// different keys).
+    fingerprint: [u8; 32],
 }
 
 /// Decides requests as a CloudFront edge would. `Send + Sync`; build it once.
@@ -495,11 +503,13 @@ impl Verifier {
     pub fn with_key_group(mut self, group: KeyGroup) -> Self {
         let name: Arc<str> = Arc::from(group.name.as_str());
         for (id, key) in group.keys {
+            let fingerprint = crate::crypto::fingerprint(&[key.spki_der()]);
             self.keys
                 .entry(id.as_str().to_owned())
                 .or_insert(TrustedKey {
                     key,
                     group: Arc::clone(&name),
+                    fingerprint,
                 });
         }
         self
@@ -561,6 +571,9 @@ impl Verifier {
             Some(CredentialProblem::CaseVariant(name)) => return Err(R::CaseVariant(name)),
             None => {}
         }
+        if strict::has_dot_segments(&creds.unsigned_url) {
+            return Err(R::DotSegments);
+        }
         let trusted = self
             .keys
             .get(id)
@@ -595,7 +608,7 @@ impl Verifier {
                 (PolicyForm::Custom, text, Some(policy), None)
             }
         };
-        if !self.signature_valid(id, &trusted.key, hash, policy_json.as_bytes(), &signature) {
+        if !self.signature_valid(trusted, hash, policy_json.as_bytes(), &signature) {
             return Err(R::SignatureMismatch);
         }
         let (date_less_than, date_greater_than, source_ip, resource) =
@@ -665,12 +678,12 @@ impl Verifier {
 
     fn signature_valid(
         &self,
-        id: &str,
-        key: &PublicKey,
+        trusted: &TrustedKey,
         hash: HashAlgorithm,
         policy: &[u8],
         signature: &[u8],
     ) -> bool {
+        let key = &trusted.key;
         let Some(cache) = &self.cache else {
             return key.verify(hash, policy, signature);
         };
@@ -678,7 +691,8 @@ impl Verifier {
             HashAlgorithm::Sha1 => b"\x01",
             HashAlgorithm::Sha256 => b"\x02",
         };
-        let fingerprint = crate::crypto::fingerprint(&[id.as_bytes(), hash_tag, policy, signature]);
+        let fingerprint =
+            crate::crypto::fingerprint(&[&trusted.fingerprint, hash_tag, policy, signature]);
         if cache.get(&fingerprint).is_some() {
             return true;
         }
@@ -692,9 +706,12 @@ impl Verifier {
 
 /// `Expires`: decimal digits only, then the usual epoch checks.
 fn parse_expires(text: &str) -> Result<EpochSeconds, PolicyError> {
-    let structure =
-        || PolicyError::Structure(format!("Expires {text:?} is not a whole number of seconds"));
-    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    let structure = || {
+        PolicyError::Structure(format!(
+            "Expires {text:?} is not a whole number of seconds in canonical form"
+        ))
+    };
+    if text.len() > 19 || !strict::canonical_expires(text) {
         return Err(structure());
     }
     let value: i64 = text.parse().map_err(|_| structure())?;

@@ -12,6 +12,8 @@
 //! | Percent-encoded signing values (`%7E` for `~`) | not decoded: deny as malformed |
 //! | Neither `Expires` nor `Policy` (§6.2 step 6) | deny, `MalformedPolicy` |
 //! | Epochs above 9223372036 s (§2.7) | deny, `MalformedPolicy` |
+//! | `Expires` not in canonical decimal (leading zeros, a sign) | deny, `MalformedPolicy` |
+//! | Dot segments in the path (`/./`, `/../`, also `%2E`-encoded), which CloudFront normalises before matching | deny, `AccessDenied` |
 //! | `now == DateLessThan` (§6.4) | deny (access requires `now < DateLessThan`) |
 //! | `now == DateGreaterThan` | deny (documented: refused "on or before") |
 //! | Malformed policy vs bad signature order (§6.2) | policy format is checked first |
@@ -69,6 +71,31 @@ pub(crate) fn before_expiry(now: i64, date_less_than: i64) -> bool {
 /// Whether access has started at `now` (documented: refused on or before).
 pub(crate) fn after_start(now: i64, date_greater_than: i64) -> bool {
     now > date_greater_than
+}
+
+/// Code for a request path with dot segments.
+pub(crate) const DOT_SEGMENTS: DenialCode = DenialCode::AccessDenied;
+
+/// Whether `Expires` is written canonically: decimal digits, no leading zero
+/// (so that the rebuilt canned policy cannot differ from the text that was sent).
+pub(crate) fn canonical_expires(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'))
+}
+
+/// Whether a URL's path has `.` or `..` segments, literally or percent-encoded.
+/// CloudFront normalises them before matching; a wildcard resource must not be
+/// escaped with `/videos/../private`, so such requests are denied.
+pub(crate) fn has_dot_segments(url: &str) -> bool {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let path = match rest.find('/') {
+        Some(i) => &rest[i..],
+        None => return false,
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    path.split('/').any(crate::url::is_dot_segment)
 }
 
 /// Whether a URL can be inserted into the canned-policy template verbatim.
