@@ -1,0 +1,7 @@
+//! # cfsign-edge
+//!
+//! A CloudFront-compatible signed-access gateway: the `cfsign` verifier as a tower
+//! layer, origins behind one trait, and the edge server that puts them together.
+
+pub mod access;
+pub mod origin;

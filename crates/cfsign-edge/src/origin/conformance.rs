@@ -1,0 +1,1 @@
+//! The conformance suite every origin runs (filled in by the origin tests).
