@@ -52,12 +52,12 @@ fn bad_request(message: &'static str) -> Response<Body> {
 }
 
 /// Decides a request; on success returns the URI without signing parameters.
+/// The error is the message of a 400 response.
 pub(crate) fn check<B>(
     request: &Request<B>,
     config: &AccessConfig,
-) -> Result<(Uri, Decision), Response<Body>> {
-    let url =
-        viewer_url(request, config).map_err(|_| bad_request("bad or missing Host header\n"))?;
+) -> Result<(Uri, Decision), &'static str> {
+    let url = viewer_url(request, config).map_err(|_| "bad or missing Host header\n")?;
     let mut cookies = String::new();
     for value in request.headers().get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };
@@ -66,7 +66,7 @@ pub(crate) fn check<B>(
         }
         cookies.push_str(text);
         if cookies.len() > MAX_COOKIE_BYTES {
-            return Err(bad_request("Cookie headers too large\n"));
+            return Err("Cookie headers too large\n");
         }
     }
     let peer = request
@@ -92,12 +92,8 @@ pub(crate) fn check<B>(
         .find('/')
         .map_or("/", |i| &forward[after_scheme + i..]);
     let mut parts = request.uri().clone().into_parts();
-    parts.path_and_query = Some(
-        path_and_query
-            .parse()
-            .map_err(|_| bad_request("bad request URI\n"))?,
-    );
-    let uri = Uri::from_parts(parts).map_err(|_| bad_request("bad request URI\n"))?;
+    parts.path_and_query = Some(path_and_query.parse().map_err(|_| "bad request URI\n")?);
+    let uri = Uri::from_parts(parts).map_err(|_| "bad request URI\n")?;
     Ok((uri, decision))
 }
 
@@ -120,7 +116,10 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         match check(&request, &self.config) {
-            Err(response) => Box::pin(async move { Ok(response) }),
+            Err(message) => {
+                let response = bad_request(message);
+                Box::pin(async move { Ok(response) })
+            }
             Ok((_, Decision::Denied(denial))) => {
                 let response = denial_response(&denial);
                 Box::pin(async move { Ok(response) })
