@@ -51,6 +51,53 @@ pub(crate) enum Command {
     /// Make a throwaway key pair, sign a sample URL and cookies, and explain each part
     #[command(after_help = "Example:\n  cfsign quickstart")]
     Quickstart(QuickstartArgs),
+    /// Serve a directory the way a CloudFront distribution with restricted viewer access does
+    #[command(after_help = EDGE_EXAMPLES)]
+    Edge(EdgeArgs),
+}
+
+const EDGE_EXAMPLES: &str = "\
+Examples:
+  # Serve ./media; only URLs and cookies signed with the key K2JCJMDEHXQW5F are served
+  cfsign edge --root ./media --public-key K2JCJMDEHXQW5F=public_key.pem --listen 127.0.0.1:8080
+
+  # Then, in another terminal
+  curl -i \"$(cfsign url http://127.0.0.1:8080/video.mp4 --key-pair-id K2JCJMDEHXQW5F \\
+      --private-key private_key.pem --expires-in 10m)\"
+
+  # Behind a load balancer that terminates TLS for cdn.example.com
+  cfsign edge --root /srv/media --public-key K2JCJMDEHXQW5F=public_key.pem --listen 0.0.0.0:8080 \\
+      --public-base-url https://cdn.example.com --trusted-proxy 10.0.0.0/8
+
+Denials are CloudFront's 403 XML bodies and codes. GET and HEAD, ranges and conditional
+requests are answered like S3 behind CloudFront. Ctrl-C or SIGTERM stops it gracefully.";
+
+/// Options of `edge`.
+#[derive(Debug, Args)]
+pub(crate) struct EdgeArgs {
+    /// The directory to serve
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub(crate) root: std::path::PathBuf,
+
+    /// A trusted public key: KEYID=PATH (repeat for a key group)
+    #[arg(long, value_name = "KEYID=PATH")]
+    pub(crate) public_key: Vec<String>,
+
+    /// Serve without checking signatures (an unrestricted behavior)
+    #[arg(long, conflicts_with = "public_key")]
+    pub(crate) public: bool,
+
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+
+    /// Viewer URLs start with this (e.g. https://cdn.example.com) instead of http:// and the Host header
+    #[arg(long, value_name = "URL")]
+    pub(crate) public_base_url: Option<String>,
+
+    /// Believe X-Forwarded-For from peers in this range (repeatable)
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) trusted_proxy: Vec<String>,
 }
 
 const VERIFY_EXAMPLES: &str = "\

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Inspect(a) => commands::verify::inspect(a),
+        Command::Edge(a) => commands::edge::run(a),
         Command::Batch(a) => match commands::batch::run(a) {
             Ok(outcome) if outcome.failed > 0 => return ExitCode::from(1),
             Ok(_) => Ok(()),

@@ -5,3 +5,5 @@
 
 pub mod access;
 pub mod origin;
+pub mod serve;
+pub mod server;

@@ -2,6 +2,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod cookies;
+pub(crate) mod edge;
 pub(crate) mod keygen;
 pub(crate) mod policy;
 pub(crate) mod quickstart;

@@ -77,6 +77,21 @@ impl Inputs {
     }
 }
 
+/// The key group given by `--public-key KEYID=PATH` options.
+pub(crate) fn key_group(specs: &[String]) -> Result<KeyGroup> {
+    let mut group = KeyGroup::new("command line");
+    for spec in specs {
+        let (id, path) = spec.split_once('=').ok_or_else(|| {
+            anyhow!("--public-key {spec:?}: write KEYID=PATH, e.g. K2JCJMDEHXQW5F=public_key.pem")
+        })?;
+        let id = KeyPairId::new(id).with_context(|| format!("--public-key {spec}"))?;
+        let key = PublicKey::from_file(path.strip_prefix("file://").unwrap_or(path))
+            .with_context(|| format!("--public-key {spec}"))?;
+        group = group.with_key(id, key);
+    }
+    Ok(group)
+}
+
 /// `cfsign verify`: true when everything was allowed.
 pub(crate) fn verify(args: &VerifyArgs) -> Result<bool> {
     let inputs = Inputs::from_args(args, true)?;

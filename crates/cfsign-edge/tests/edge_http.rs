@@ -1,0 +1,261 @@
+//! The edge through a real socket on 127.0.0.1: access control and HTTP semantics
+//! over the directory origin.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cfsign::verify::Verifier;
+use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
+use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
+use cfsign_edge::origin::{DirectoryOrigin, Origin};
+use cfsign_edge::server;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::oneshot;
+
+struct Edge {
+    base: String,
+    signer: Signer,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+    big: Vec<u8>,
+}
+
+async fn start() -> Edge {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("root/media")).unwrap();
+    std::fs::write(dir.path().join("root/media/hello.txt"), "hello edge\n").unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("root/media/big.bin"), &big).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "SECRET").unwrap();
+    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let id = KeyPairId::new("KEDGE").unwrap();
+    let verifier =
+        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
+    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path().join("root")).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = server::router(origin, Some(AccessConfig::new(verifier, Scheme::Http)));
+    let task = tokio::spawn(server::serve(listener, app, async {
+        let _ = stopped.await;
+    }));
+    Edge {
+        base: format!("http://{addr}"),
+        signer: Signer::new(id, key),
+        stop: Some(stop),
+        task,
+        _dir: dir,
+        big,
+    }
+}
+
+impl Edge {
+    fn signed(&self, path: &str, expires_in: i64) -> String {
+        let url = SignableUrl::parse(&format!("{}{path}", self.base)).unwrap();
+        let now = jiff::Timestamp::now();
+        let policy = Policy::builder(Resource::Url(url.clone()))
+            .expires_at(now + jiff::SignedDuration::from_secs(expires_in))
+            .allow_past_expiry(true)
+            .build_at(now)
+            .unwrap();
+        self.signer.sign_url(&url, &policy).unwrap().into_string()
+    }
+
+    fn cookies(&self, pattern: &str) -> String {
+        let policy =
+            Policy::builder(Resource::pattern(&format!("{}{pattern}", self.base)).unwrap())
+                .expires_in(Duration::from_secs(60))
+                .build()
+                .unwrap();
+        self.signer.sign_cookies(&policy).unwrap().cookie_header()
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+    chunks: usize,
+}
+
+async fn fetch(method: Method, url: &str, headers: &[(&str, &str)]) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut request = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(request.body(Empty::new()).unwrap()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    let mut chunks = 0;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            chunks += 1;
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Reply {
+        status,
+        headers,
+        body: Bytes::from(bytes),
+        chunks,
+    }
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
+    fetch(Method::GET, url, headers).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_control_over_a_socket() {
+    let edge = start().await;
+    let ok = get(&edge.signed("/media/hello.txt", 60), &[]).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.body, "hello edge\n");
+    assert_eq!(ok.headers["content-type"], "text/plain");
+    assert_eq!(ok.headers["content-length"], "11");
+    assert_eq!(ok.headers["accept-ranges"], "bytes");
+    assert_eq!(ok.headers["x-cache"], "Miss from cfsign");
+    assert_eq!(ok.headers["via"], "1.1 cfsign-edge");
+    assert!(ok.headers.contains_key("etag") && ok.headers.contains_key("last-modified"));
+
+    let unsigned = get(&format!("{}/media/hello.txt", edge.base), &[]).await;
+    assert_eq!(unsigned.status, StatusCode::FORBIDDEN);
+    assert_eq!(unsigned.headers["content-type"], "text/xml");
+    assert_eq!(
+        unsigned.body,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>MissingKey</Code><Message>Missing Key-Pair-Id query parameter or cookie value</Message></Error>"#
+    );
+
+    let expired = get(&edge.signed("/media/hello.txt", -1), &[]).await;
+    assert_eq!(expired.status, StatusCode::FORBIDDEN);
+    assert!(
+        std::str::from_utf8(&expired.body)
+            .unwrap()
+            .contains("<Code>AccessDenied</Code>")
+    );
+
+    let cookie = edge.cookies("/media/*");
+    let with_cookie = get(
+        &format!("{}/media/hello.txt", edge.base),
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(with_cookie.status, StatusCode::OK);
+    // the cookie does not cover other paths, and '..' never escapes its prefix
+    let outside = get(&format!("{}/other.txt", edge.base), &[("cookie", &cookie)]).await;
+    assert_eq!(outside.status, StatusCode::FORBIDDEN);
+    let escape = get(
+        &format!("{}/media/%2e%2e/secret.txt", edge.base),
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(escape.status, StatusCode::FORBIDDEN);
+    assert_ne!(escape.body, "SECRET");
+
+    let missing = get(&edge.signed("/media/none.txt", 60), &[]).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let post = fetch(Method::POST, &edge.signed("/media/hello.txt", 60), &[]).await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_conditionals_and_streaming() {
+    let edge = start().await;
+    let url = edge.signed("/media/big.bin", 60);
+    let full = get(&url, &[]).await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.body.as_ref(), edge.big.as_slice());
+    assert!(
+        full.chunks > 1,
+        "a 3 MB body must be streamed, got {} chunk(s)",
+        full.chunks
+    );
+    let etag = full.headers["etag"].to_str().unwrap().to_owned();
+    let modified = full.headers["last-modified"].to_str().unwrap().to_owned();
+
+    let part = get(&url, &[("range", "bytes=10-19")]).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.headers["content-range"], "bytes 10-19/3000000");
+    assert_eq!(part.body.as_ref(), &edge.big[10..20]);
+    let suffix = get(&url, &[("range", "bytes=-5")]).await;
+    assert_eq!(
+        (suffix.status, suffix.body.as_ref()),
+        (StatusCode::PARTIAL_CONTENT, &edge.big[2_999_995..])
+    );
+    let past = get(&url, &[("range", "bytes=3000000-")]).await;
+    assert_eq!(past.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(past.headers["content-range"], "bytes */3000000");
+    let multi = get(&url, &[("range", "bytes=0-1,5-6")]).await;
+    assert_eq!(
+        (multi.status, multi.body.len()),
+        (StatusCode::OK, 3_000_000)
+    );
+
+    assert_eq!(
+        get(&url, &[("if-none-match", &etag)]).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        get(&url, &[("if-modified-since", &modified)]).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        get(&url, &[("if-match", "\"nope\"")]).await.status,
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(
+        get(
+            &url,
+            &[("if-unmodified-since", "Thu, 01 Jan 1970 00:00:00 GMT")]
+        )
+        .await
+        .status,
+        StatusCode::PRECONDITION_FAILED
+    );
+    let stale = get(&url, &[("range", "bytes=0-9"), ("if-range", "\"old\"")]).await;
+    assert_eq!(
+        (stale.status, stale.body.len()),
+        (StatusCode::OK, 3_000_000)
+    );
+    let fresh = get(&url, &[("range", "bytes=0-9"), ("if-range", &etag)]).await;
+    assert_eq!(
+        (fresh.status, fresh.body.len()),
+        (StatusCode::PARTIAL_CONTENT, 10)
+    );
+
+    let head = fetch(Method::HEAD, &url, &[]).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.headers["content-length"], "3000000");
+    assert!(head.body.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes() {
+    let mut edge = start().await;
+    assert_eq!(
+        get(&edge.signed("/media/hello.txt", 60), &[]).await.status,
+        StatusCode::OK
+    );
+    edge.stop.take().unwrap().send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), &mut edge.task).await;
+    assert!(
+        matches!(result, Ok(Ok(Ok(())))),
+        "the server did not stop within 10 s: {result:?}"
+    );
+}
