@@ -49,7 +49,9 @@ pub(crate) enum Command {
     #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
     /// Make a throwaway key pair, sign a sample URL and cookies, and explain each part
-    #[command(after_help = "Example:\n  cfsign quickstart")]
+    #[command(
+        after_help = "Examples:\n  cfsign quickstart\n  cfsign quickstart --serve   # keep the local edge running for a browser"
+    )]
     Quickstart(QuickstartArgs),
     /// Serve a directory the way a CloudFront distribution with restricted viewer access does
     #[command(after_help = EDGE_EXAMPLES)]
@@ -451,4 +453,8 @@ pub(crate) struct QuickstartArgs {
     /// Key type for the throwaway key pair
     #[arg(long = "type", value_enum, default_value = "ecdsa")]
     pub(crate) key_type: KeyTypeArg,
+
+    /// Keep the local edge running and print a signed URL to open in a browser
+    #[arg(long)]
+    pub(crate) serve: bool,
 }

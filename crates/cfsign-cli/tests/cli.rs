@@ -855,6 +855,18 @@ fn quickstart_runs_without_arguments() {
         "{url}"
     );
     assert_eq!(out.matches("Set-Cookie: CloudFront-").count(), 3);
+    // the local edge answered the four requests as CloudFront would
+    for needle in [
+        "GET signed URL                     -> 200 OK",
+        "GET unsigned URL                   -> 403 MissingKey: Missing Key-Pair-Id query parameter or cookie value",
+        "GET expired URL                    -> 403 AccessDenied: Access denied",
+        "-> 206 Partial Content, Content-Range: bytes 0-6/79, body \"Welcome\"",
+    ] {
+        assert!(
+            out.contains(needle),
+            "quickstart output lacks {needle:?}:\n{out}"
+        );
+    }
     let dir = out
         .lines()
         .find_map(|l| l.split(" key pair, in ").nth(1))

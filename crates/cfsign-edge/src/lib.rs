@@ -4,6 +4,7 @@
 //! layer, origins behind one trait, and the edge server that puts them together.
 
 pub mod access;
+pub mod fetch;
 pub mod origin;
 pub mod serve;
 pub mod server;

@@ -3,17 +3,27 @@
 //! Makes a throwaway key pair in a new temporary folder (kept, so the files can
 //! be looked at and reused), signs a sample URL (canned policy) and a set of
 //! cookies (custom wildcard policy), checks both signatures with the public key,
-//! and explains every part.
+//! and explains every part. Then it starts a local edge on 127.0.0.1 over a
+//! sample folder and fetches a signed URL (200), an unsigned one (403 MissingKey),
+//! an expired one (403 AccessDenied) and a range (206); `--serve` keeps it running.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
+use cfsign::verify::Verifier;
 use cfsign::{
-    CookieAttributes, HashAlgorithm, KeyPairId, Policy, PrivateKey, Resource, SignableUrl, Signer,
-    cloudfront_base64,
+    CookieAttributes, HashAlgorithm, KeyPairId, Policy, PrivateKey, PublicKey, Resource,
+    SignableUrl, Signer, cloudfront_base64,
 };
+use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
+use cfsign_edge::fetch::{Fetched, fetch};
+use cfsign_edge::origin::{DirectoryOrigin, Origin};
+use cfsign_edge::server;
+use http::{Method, StatusCode};
 
 use crate::cli::QuickstartArgs;
 use crate::commands::keygen::{key_type, write_key_pair};
@@ -154,7 +164,12 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
         "   Checked: the signature verifies with {}.\n",
         public_path.display()
     );
-    let _ = writeln!(t, "4. Your turn:");
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("private")).context("creating the sample site")?;
+    std::fs::write(site.join("private/welcome.txt"), WELCOME).context("writing the sample file")?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(local_edge(&signer, &public, &site, args.serve, &mut t))?;
+    let _ = writeln!(t, "5. Your turn:");
     let _ = writeln!(
         t,
         "   cfsign url 'https://{DOMAIN}/private/report.pdf' --key-pair-id {KEY_PAIR_ID} \\\n       --private-key {} --expires-in 15m",
@@ -169,9 +184,140 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
         t,
         "   cfsign keygen --out keys/     # a real key pair; then upload keys/public_key.pem to CloudFront"
     );
+    let _ = writeln!(
+        t,
+        "   cfsign edge --root ./media --public-key {KEY_PAIR_ID}={}   # your own local edge\n   \
+         cfsign quickstart --serve      # keep this one running for a browser",
+        public_path.display()
+    );
     std::io::stdout()
         .lock()
         .write_all(t.as_bytes())
         .context("writing to stdout")?;
     Ok(())
+}
+
+/// Request headers as (name, value) pairs.
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
+const WELCOME: &str =
+    "Welcome to cfsign: this file is only served with a valid CloudFront signature.\n";
+
+/// Section 4: a real edge on 127.0.0.1 and four requests to it.
+async fn local_edge(
+    signer: &Signer,
+    public: &PublicKey,
+    site: &Path,
+    serve: bool,
+    t: &mut String,
+) -> Result<()> {
+    let verifier = Verifier::new().with_key(KeyPairId::new(KEY_PAIR_ID)?, public.clone());
+    let access = AccessConfig::new(SharedVerifier::new(verifier), Scheme::Http);
+    let origin: Arc<dyn Origin> =
+        Arc::new(DirectoryOrigin::new(site).context("opening the sample site")?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("listening on 127.0.0.1")?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().context("reading the address")?
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve(
+        listener,
+        server::router(origin, Some(access)),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let url = SignableUrl::parse(&format!("{base}/private/welcome.txt"))?;
+    let now = jiff::Timestamp::now();
+    let sign_until = |seconds: i64| -> Result<String> {
+        let policy = Policy::builder(Resource::Url(url.clone()))
+            .expires_at(now + jiff::SignedDuration::from_secs(seconds))
+            .allow_past_expiry(true)
+            .build_at(now)?;
+        Ok(signer.sign_url(&url, &policy)?.into_string())
+    };
+    let signed = sign_until(3600)?;
+    let expired = sign_until(-60)?;
+    let _ = writeln!(
+        t,
+        "4. A local edge on {base}, serving {} the way CloudFront would:\n",
+        site.display()
+    );
+    let timeout = Duration::from_secs(10);
+    let requests: [(&str, &str, Headers<'_>); 4] = [
+        ("GET signed URL", signed.as_str(), &[]),
+        ("GET unsigned URL", url.as_str(), &[]),
+        ("GET expired URL", expired.as_str(), &[]),
+        (
+            "GET signed URL, Range: bytes=0-6",
+            signed.as_str(),
+            &[("range", "bytes=0-6")],
+        ),
+    ];
+    for (label, target, headers) in requests {
+        let reply = fetch(Method::GET, target, headers, timeout)
+            .await
+            .with_context(|| format!("{label}: {target}"))?;
+        let _ = writeln!(t, "   {label:<34} -> {}", describe(&reply));
+    }
+    let _ = writeln!(t);
+    if serve {
+        let _ = writeln!(
+            t,
+            "   Serving until Ctrl-C. Open in a browser (valid for 1 hour):\n   {signed}\n"
+        );
+        std::io::stdout()
+            .lock()
+            .write_all(t.as_bytes())
+            .context("writing to stdout")?;
+        t.clear();
+        server::shutdown_signal().await;
+    }
+    let _ = stop.send(());
+    server
+        .await
+        .context("stopping the local edge")?
+        .context("the local edge failed")?;
+    Ok(())
+}
+
+/// One line for a reply: the status, and CloudFront's code and message for a 403.
+fn describe(reply: &Fetched) -> String {
+    let status = reply.status;
+    let reason = status.canonical_reason().unwrap_or("");
+    let body = String::from_utf8_lossy(&reply.body);
+    if status == StatusCode::FORBIDDEN {
+        let between = |open: &str, close: &str| {
+            body.split(open)
+                .nth(1)
+                .and_then(|r| r.split(close).next())
+                .unwrap_or("")
+                .to_owned()
+        };
+        return format!(
+            "{} {}: {}",
+            status.as_u16(),
+            between("<Code>", "</Code>"),
+            between("<Message>", "</Message>")
+        );
+    }
+    match reply
+        .headers
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(range) => format!(
+            "{} {reason}, Content-Range: {range}, body {body:?}",
+            status.as_u16()
+        ),
+        None => format!(
+            "{} {reason}, {} bytes: {:?}",
+            status.as_u16(),
+            reply.body.len(),
+            body.trim_end()
+        ),
+    }
 }
