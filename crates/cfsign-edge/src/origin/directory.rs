@@ -3,11 +3,14 @@
 //! Keys are already validated ([`ObjectKey`]: no `.`/`..`, no backslash, NUL or
 //! control characters). On top of that, the file is resolved with
 //! `canonicalize` (following symlinks) and must still be under the canonical
-//! root, so a symlink pointing outside the root is treated as not found. Only
-//! regular files are served; a directory is not found (no listings).
+//! root, so a symlink pointing outside the root is treated as not found (as is
+//! a dangling symlink or a symlink loop). Only regular files are served; a
+//! directory (or a FIFO, socket, device) is not found (no listings). The
+//! `Content-Type` is guessed from the key's extension, as the viewer sees it,
+//! not from the name of the file a symlink points to.
 
 use std::io::SeekFrom;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use futures_util::StreamExt as _;
@@ -49,7 +52,17 @@ impl DirectoryOrigin {
         if key.as_str().is_empty() || key.as_str().ends_with('/') {
             return Err(OriginError::NotFound);
         }
-        let joined = self.root.join(key.as_str());
+        // Each segment must be exactly one plain path component, whatever the
+        // platform's path syntax (a drive prefix like `C:` on Windows would
+        // otherwise replace the root in `join`).
+        let mut joined = self.root.clone();
+        for segment in key.as_str().split('/') {
+            let mut components = Path::new(segment).components();
+            match (components.next(), components.next()) {
+                (Some(Component::Normal(name)), None) if name == segment => joined.push(name),
+                _ => return Err(OriginError::NotFound),
+            }
+        }
         let real = match tokio::fs::canonicalize(&joined).await {
             Ok(p) => p,
             Err(e) if is_missing(&e) => return Err(OriginError::NotFound),
@@ -71,7 +84,7 @@ impl DirectoryOrigin {
         Ok((real, meta))
     }
 
-    fn meta(path: &Path, meta: &std::fs::Metadata) -> ObjectMeta {
+    fn meta(key: &ObjectKey, meta: &std::fs::Metadata) -> ObjectMeta {
         let modified = meta.modified().ok();
         let nanos = modified
             .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
@@ -81,7 +94,7 @@ impl DirectoryOrigin {
             etag: Some(format!("\"{:x}-{:x}\"", meta.len(), nanos)),
             last_modified: modified,
             content_type: Some(
-                mime_guess::from_path(path)
+                mime_guess::from_path(key.as_str())
                     .first_or_octet_stream()
                     .essence_str()
                     .to_owned(),
@@ -92,12 +105,39 @@ impl DirectoryOrigin {
     }
 }
 
+/// Errors that mean "no such object": missing, a file used as a directory, a
+/// name too long for the file system (`ENAMETOOLONG`), a symlink loop.
 fn is_missing(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
     matches!(
         e.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-    ) || e.raw_os_error() == Some(36) // ENAMETOOLONG
+        ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::InvalidFilename
+    ) || ELOOP.is_some_and(|code| e.raw_os_error() == Some(code))
 }
+
+/// `ELOOP` (`ErrorKind::FilesystemLoop` is not stable yet).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const ELOOP: Option<i32> = Some(40);
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+const ELOOP: Option<i32> = Some(62);
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+const ELOOP: Option<i32> = None;
 
 impl Origin for DirectoryOrigin {
     fn kind(&self) -> &'static str {
@@ -106,8 +146,8 @@ impl Origin for DirectoryOrigin {
 
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
         Box::pin(async move {
-            let (path, meta) = self.resolve(key).await?;
-            Ok(Self::meta(&path, &meta))
+            let (_, meta) = self.resolve(key).await?;
+            Ok(Self::meta(key, &meta))
         })
     }
 
@@ -118,7 +158,7 @@ impl Origin for DirectoryOrigin {
     ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
         Box::pin(async move {
             let (path, meta) = self.resolve(key).await?;
-            let object = Self::meta(&path, &meta);
+            let object = Self::meta(key, &meta);
             let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
                 if is_missing(&e) {
                     OriginError::NotFound
@@ -138,7 +178,9 @@ impl Origin for DirectoryOrigin {
                         .map_err(|e| OriginError::Unavailable(e.to_string()))?;
                     ReaderStream::with_capacity(file.take(r.len()), CHUNK).boxed()
                 }
-                None => ReaderStream::with_capacity(file, CHUNK).boxed(),
+                // Never more than the size in the metadata (the Content-Length),
+                // even if the file grows meanwhile.
+                None => ReaderStream::with_capacity(file.take(object.size), CHUNK).boxed(),
             };
             Ok(GetResponse {
                 meta: object,
@@ -146,5 +188,130 @@ impl Origin for DirectoryOrigin {
                 body,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(path: &str) -> ObjectKey {
+        ObjectKey::from_request_path(path).unwrap()
+    }
+
+    async fn body(response: GetResponse) -> Vec<u8> {
+        let mut body = response.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            bytes.extend_from_slice(&chunk.unwrap());
+        }
+        bytes
+    }
+
+    #[test]
+    fn new_needs_an_existing_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        assert!(DirectoryOrigin::new(dir.path().join("missing")).is_err());
+        assert!(DirectoryOrigin::new(dir.path().join("file")).is_err());
+        let origin = DirectoryOrigin::new(dir.path()).unwrap();
+        assert_eq!(origin.root(), dir.path().canonicalize().unwrap());
+        assert_eq!(origin.kind(), "directory");
+    }
+
+    /// A file that grows after `get` is never served beyond the announced size.
+    #[tokio::test]
+    async fn body_is_capped_at_the_announced_size() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("log.txt"), "0123456789").unwrap();
+        let origin = DirectoryOrigin::new(dir.path()).unwrap();
+        let response = origin.get(&key("/log.txt"), None).await.unwrap();
+        assert_eq!(response.meta.size, 10);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("log.txt"))
+            .unwrap();
+        std::io::Write::write_all(&mut file, b"appended").unwrap();
+        assert_eq!(body(response).await, b"0123456789");
+    }
+
+    #[tokio::test]
+    async fn ranges_are_clamped_and_a_start_beyond_the_size_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.bin"), "0123456789").unwrap();
+        let origin = DirectoryOrigin::new(dir.path()).unwrap();
+        let response = origin
+            .get(&key("/f.bin"), Some(ByteRange { start: 7, end: 100 }))
+            .await
+            .unwrap();
+        assert_eq!(response.range, Some(ByteRange { start: 7, end: 9 }));
+        assert_eq!(body(response).await, b"789");
+        let err = origin
+            .get(&key("/f.bin"), Some(ByteRange { start: 10, end: 12 }))
+            .await
+            .unwrap_err();
+        assert_eq!(err, OriginError::NotFound);
+    }
+
+    /// The content type follows the key the viewer asked for, not the symlink target.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn content_type_follows_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("blobs")).unwrap();
+        std::fs::write(dir.path().join("blobs/3f2a"), "{}").unwrap();
+        std::os::unix::fs::symlink("blobs/3f2a", dir.path().join("data.json")).unwrap();
+        let origin = DirectoryOrigin::new(dir.path()).unwrap();
+        let meta = origin.head(&key("/data.json")).await.unwrap();
+        assert_eq!(meta.content_type.as_deref(), Some("application/json"));
+        let meta = origin.head(&key("/blobs/3f2a")).await.unwrap();
+        assert_eq!(
+            meta.content_type.as_deref(),
+            Some("application/octet-stream")
+        );
+    }
+
+    /// Only regular files: a FIFO would block a reader forever.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn special_files_are_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo unavailable: skipped");
+            return;
+        }
+        let origin = DirectoryOrigin::new(dir.path()).unwrap();
+        assert_eq!(
+            origin.head(&key("/fifo")).await.unwrap_err(),
+            OriginError::NotFound
+        );
+        assert_eq!(
+            origin.get(&key("/fifo"), None).await.unwrap_err(),
+            OriginError::NotFound
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn symlink_loops_and_long_names_are_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        std::os::unix::fs::symlink("pong", dir.path().join("ping")).unwrap();
+        std::os::unix::fs::symlink("ping", dir.path().join("pong")).unwrap();
+        let origin = DirectoryOrigin::new(dir.path()).unwrap();
+        for path in ["/loop", "/ping", "/loop/x"] {
+            assert_eq!(
+                origin.head(&key(path)).await.unwrap_err(),
+                OriginError::NotFound,
+                "{path}"
+            );
+        }
+        let long = format!("/{}", "n".repeat(1000));
+        assert_eq!(
+            origin.head(&key(&long)).await.unwrap_err(),
+            OriginError::NotFound
+        );
     }
 }

@@ -131,10 +131,14 @@ fn percent_decode(segment: &str) -> Result<Vec<u8>, KeyError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(KeyError::BadEscape)?;
-            let text = std::str::from_utf8(hex).map_err(|_| KeyError::BadEscape)?;
-            let value = u8::from_str_radix(text, 16).map_err(|_| KeyError::BadEscape)?;
-            out.push(value);
+            // Exactly two hex digits (`from_str_radix` alone would accept `%+1`).
+            let (Some(&high), Some(&low)) = (bytes.get(i + 1), bytes.get(i + 2)) else {
+                return Err(KeyError::BadEscape);
+            };
+            let digit = |b: u8| char::from(b).to_digit(16).ok_or(KeyError::BadEscape);
+            out.push(
+                u8::try_from(digit(high)? * 16 + digit(low)?).map_err(|_| KeyError::BadEscape)?,
+            );
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -237,4 +241,197 @@ pub trait Origin: Send + Sync + 'static {
         key: &'a ObjectKey,
         range: Option<ByteRange>,
     ) -> BoxFuture<'a, Result<GetResponse, OriginError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(path: &str) -> Result<String, KeyError> {
+        ObjectKey::from_request_path(path).map(|k| k.as_str().to_owned())
+    }
+
+    #[test]
+    fn root_trailing_slash_and_empty_segments() {
+        assert_eq!(key("/"), Ok(String::new()));
+        assert_eq!(key("/a"), Ok("a".to_owned()));
+        assert_eq!(key("/a/"), Ok("a/".to_owned()));
+        assert_eq!(key("/a/b/"), Ok("a/b/".to_owned()));
+        assert_eq!(key("//"), Err(KeyError::EmptySegment));
+        assert_eq!(key("//a"), Err(KeyError::EmptySegment));
+        assert_eq!(key("/a//b"), Err(KeyError::EmptySegment));
+        assert_eq!(key("/a//"), Err(KeyError::EmptySegment));
+        assert_eq!(key("/a/b//"), Err(KeyError::EmptySegment));
+        assert_eq!(key(""), Err(KeyError::NotAbsolute));
+        assert_eq!(key("a/b"), Err(KeyError::NotAbsolute));
+        assert_eq!(key("%2fa"), Err(KeyError::NotAbsolute));
+        assert_eq!(key("\\a"), Err(KeyError::NotAbsolute));
+        assert_eq!(key("http://example.com/a"), Err(KeyError::NotAbsolute));
+    }
+
+    #[test]
+    fn dot_segments() {
+        for path in [
+            "/.", "/..", "/./a", "/../a", "/a/.", "/a/..", "/a/../b", "/a/./b", "/./", "/../",
+        ] {
+            assert_eq!(key(path), Err(KeyError::DotSegment), "{path}");
+        }
+        for path in [
+            "/%2e",
+            "/%2E",
+            "/%2e%2e",
+            "/%2E%2e",
+            "/.%2e",
+            "/%2e.",
+            "/a/%2e%2e/b",
+            "/a/%2e%2e/",
+        ] {
+            assert_eq!(key(path), Err(KeyError::DotSegment), "{path}");
+        }
+        // Not dot segments: other names with dots.
+        for path in [
+            "/...",
+            "/.a",
+            "/a.",
+            "/..a",
+            "/a..",
+            "/.hidden/x",
+            "/%2e%2e%2e",
+        ] {
+            assert!(key(path).is_ok(), "{path}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(key("/a%20b"), Ok("a b".to_owned()));
+        assert_eq!(key("/%41%42%43"), Ok("ABC".to_owned()));
+        assert_eq!(key("/%c3%a9"), Ok("é".to_owned()));
+        assert_eq!(key("/%C3%A9"), Ok("é".to_owned()));
+        assert_eq!(key("/%c3%A9"), Ok("é".to_owned()));
+        assert_eq!(key("/%E6%97%A5%E6%9C%AC"), Ok("日本".to_owned()));
+        assert_eq!(key("/%F0%9F%98%80"), Ok("😀".to_owned()));
+        assert_eq!(key("/日本/é"), Ok("日本/é".to_owned()));
+        // Decoded once only.
+        assert_eq!(key("/%2541"), Ok("%41".to_owned()));
+        assert_eq!(key("/%252e%252e"), Ok("%2e%2e".to_owned()));
+        assert_eq!(key("/100%25"), Ok("100%".to_owned()));
+        // `+` is not a space in a path.
+        assert_eq!(key("/a+b"), Ok("a+b".to_owned()));
+        // Reserved characters, raw or encoded, are kept.
+        assert_eq!(key("/a;b=c&d"), Ok("a;b=c&d".to_owned()));
+        assert_eq!(key("/a%3Fb%23c"), Ok("a?b#c".to_owned()));
+    }
+
+    #[test]
+    fn bad_escapes() {
+        for path in [
+            "/%", "/%2", "/a%", "/a%2", "/%zz", "/%2z", "/%z2", "/%g0", "/%-1", "/%+1", "/% 1",
+            "/%%41", "/%u0041",
+        ] {
+            assert_eq!(key(path), Err(KeyError::BadEscape), "{path}");
+        }
+        // A multi-byte character after '%' is not two hex digits (and must not panic).
+        assert_eq!(key("/%é"), Err(KeyError::BadEscape));
+        assert_eq!(key("/%1é"), Err(KeyError::BadEscape));
+        assert_eq!(key("/%日本"), Err(KeyError::BadEscape));
+    }
+
+    #[test]
+    fn encoded_slash_backslash_and_invalid_utf8() {
+        assert_eq!(
+            key("/a%2fb"),
+            Err(KeyError::ForbiddenCharacter("encoded '/'"))
+        );
+        assert_eq!(
+            key("/a%2Fb"),
+            Err(KeyError::ForbiddenCharacter("encoded '/'"))
+        );
+        assert_eq!(key("/a\\b"), Err(KeyError::ForbiddenCharacter("backslash")));
+        assert_eq!(
+            key("/a%5cb"),
+            Err(KeyError::ForbiddenCharacter("backslash"))
+        );
+        assert_eq!(
+            key("/a%5Cb"),
+            Err(KeyError::ForbiddenCharacter("backslash"))
+        );
+        for path in [
+            "/%c0%ae",
+            "/%c0%af",
+            "/%e0%80%ae",
+            "/%f0%80%80%ae",
+            "/%c3",
+            "/%ff",
+            "/%80",
+            "/%ed%a0%80",
+        ] {
+            assert_eq!(key(path), Err(KeyError::NotUtf8), "{path}");
+        }
+    }
+
+    #[test]
+    fn control_characters() {
+        assert_eq!(key("/a%00b"), Err(KeyError::ForbiddenCharacter("NUL")));
+        assert_eq!(key("/a\0b"), Err(KeyError::ForbiddenCharacter("NUL")));
+        for path in [
+            "/a%01", "/%09", "/%0a", "/%0D", "/%1b", "/%1F", "/%7f", "/%c2%80", "/%c2%9f", "/a\tb",
+            "/a\nb", "/\u{7f}", "/\u{85}",
+        ] {
+            assert_eq!(
+                key(path),
+                Err(KeyError::ForbiddenCharacter("control character")),
+                "{path}"
+            );
+        }
+        // Space, NBSP and other non-control characters are fine.
+        for path in ["/%20", "/%c2%a0", "/%e2%80%a8", "/%ef%bb%bf"] {
+            assert!(key(path).is_ok(), "{path}");
+        }
+    }
+
+    #[test]
+    fn max_length() {
+        let longest = "x".repeat(MAX_KEY_BYTES);
+        assert_eq!(key(&format!("/{longest}")), Ok(longest.clone()));
+        assert_eq!(key(&format!("/{longest}x")), Err(KeyError::TooLong));
+        // The limit applies to the decoded key, in bytes.
+        let encoded = "%41".repeat(MAX_KEY_BYTES);
+        assert_eq!(
+            key(&format!("/{encoded}")).map(|k| k.len()),
+            Ok(MAX_KEY_BYTES)
+        );
+        assert_eq!(key(&format!("/{encoded}%41")), Err(KeyError::TooLong));
+        let two_byte = "é".repeat(MAX_KEY_BYTES / 2);
+        assert_eq!(
+            key(&format!("/{two_byte}")).map(|k| k.len()),
+            Ok(MAX_KEY_BYTES)
+        );
+        assert_eq!(key(&format!("/{two_byte}é")), Err(KeyError::TooLong));
+        // A huge path is refused before decoding.
+        assert_eq!(
+            key(&format!("/{}", "%zz".repeat(100_000))),
+            Err(KeyError::TooLong)
+        );
+        // Slashes count.
+        let segments = "a/".repeat(MAX_KEY_BYTES / 2);
+        assert_eq!(
+            key(&format!("/{segments}")).map(|k| k.len()),
+            Ok(MAX_KEY_BYTES)
+        );
+        assert_eq!(key(&format!("/{segments}a")), Err(KeyError::TooLong));
+    }
+
+    #[test]
+    fn display_and_errors() {
+        let k = ObjectKey::from_request_path("/dir/a%20b").unwrap();
+        assert_eq!(k.to_string(), "dir/a b");
+        assert_eq!(
+            KeyError::TooLong.to_string(),
+            "the path is longer than 1024 bytes"
+        );
+        assert_eq!(ByteRange { start: 3, end: 3 }.len(), 1);
+        assert_eq!(ByteRange { start: 0, end: 9 }.len(), 10);
+        assert!(!ByteRange { start: 0, end: 0 }.is_empty());
+    }
 }

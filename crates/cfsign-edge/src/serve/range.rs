@@ -41,6 +41,8 @@ pub fn resolve(header: &str, size: u64) -> RangeDecision {
     }
     let last = size - 1;
     let (start, end) = match (range.start, range.end) {
+        // last-pos < first-pos is an invalid range-spec: ignore the header (RFC 9110 §14.1.1).
+        (StartPosition::Index(s), EndPosition::Index(e)) if e < s => return RangeDecision::Full,
         (StartPosition::Index(s), EndPosition::Index(e)) => (s, e.min(last)),
         (StartPosition::Index(s), EndPosition::LastByte) => (s, last),
         // A suffix longer than the object means the whole object (RFC 9110 §14.1.2).
