@@ -889,6 +889,7 @@ fn every_command_has_help_with_examples() {
         "verify",
         "explain",
         "inspect",
+        "edge",
     ] {
         let (code, out, _) = run(&[cmd, "--help"]);
         assert_eq!(code, 0);
