@@ -486,10 +486,21 @@ fn check_query(query: &str) -> Result<(), UrlError> {
     Ok(())
 }
 
-/// `.` or `..`, literally or with `%2E`/`%2e` (as the WHATWG URL standard reads them).
+/// `.` or `..`, literally or with `%2E`/`%2e` (as the WHATWG URL standard reads
+/// them). Allocation-free: the verifier calls it for every path segment.
 pub(crate) fn is_dot_segment(segment: &str) -> bool {
-    let decoded = segment.replace("%2E", ".").replace("%2e", ".");
-    decoded == "." || decoded == ".."
+    fn strip_dot(s: &str) -> Option<&str> {
+        s.strip_prefix('.').or_else(|| {
+            s.get(..3)
+                .filter(|p| p.eq_ignore_ascii_case("%2e"))
+                .map(|_| &s[3..])
+        })
+    }
+    match strip_dot(segment) {
+        Some("") => true,
+        Some(rest) => strip_dot(rest) == Some(""),
+        None => false,
+    }
 }
 
 fn fragment_error(url: &str, position: usize) -> UrlError {
@@ -613,6 +624,26 @@ mod tests {
         for (input, needle) in cases {
             let err = SignableUrl::parse(input).expect_err(input).to_string();
             assert!(err.contains(needle), "{input}: {err:?} lacks {needle:?}");
+        }
+    }
+
+    #[test]
+    fn dot_segments() {
+        for dot in [".", "..", "%2e", "%2E", ".%2e", "%2E.", "%2e%2E"] {
+            assert!(is_dot_segment(dot), "{dot}");
+        }
+        for other in [
+            "",
+            "...",
+            "a",
+            ".a",
+            "%2e%2e%2e",
+            "%2",
+            "%2f",
+            "..a",
+            "%2ea",
+        ] {
+            assert!(!is_dot_segment(other), "{other}");
         }
     }
 

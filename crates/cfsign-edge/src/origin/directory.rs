@@ -63,21 +63,13 @@ impl DirectoryOrigin {
                 _ => return Err(OriginError::NotFound),
             }
         }
-        let real = match tokio::fs::canonicalize(&joined).await {
-            Ok(p) => p,
-            Err(e) if is_missing(&e) => return Err(OriginError::NotFound),
-            Err(e) => return Err(OriginError::Unavailable(e.to_string())),
-        };
+        let real = tokio::fs::canonicalize(&joined)
+            .await
+            .map_err(|e| io_error(&e))?;
         if !real.starts_with(&self.root) {
             return Err(OriginError::NotFound);
         }
-        let meta = tokio::fs::metadata(&real).await.map_err(|e| {
-            if is_missing(&e) {
-                OriginError::NotFound
-            } else {
-                OriginError::Unavailable(e.to_string())
-            }
-        })?;
+        let meta = tokio::fs::metadata(&real).await.map_err(|e| io_error(&e))?;
         if !meta.is_file() {
             return Err(OriginError::NotFound);
         }
@@ -115,29 +107,24 @@ fn is_missing(e: &std::io::Error) -> bool {
     ) || ELOOP.is_some_and(|code| e.raw_os_error() == Some(code))
 }
 
-/// `ELOOP` (`ErrorKind::FilesystemLoop` is not stable yet).
+/// `ELOOP` (`ErrorKind::FilesystemLoop` is not stable yet): 40 on Linux, 62 on
+/// macOS and the BSDs. Elsewhere a loop is reported as an origin error (502)
+/// instead of not found; either way nothing is served.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const ELOOP: Option<i32> = Some(40);
-#[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-))]
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 const ELOOP: Option<i32> = Some(62);
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)))]
+#[cfg(not(unix))]
 const ELOOP: Option<i32> = None;
+
+/// An I/O error as an origin answer.
+fn io_error(e: &std::io::Error) -> OriginError {
+    if is_missing(e) {
+        OriginError::NotFound
+    } else {
+        OriginError::Unavailable(e.to_string())
+    }
+}
 
 impl Origin for DirectoryOrigin {
     fn kind(&self) -> &'static str {
@@ -159,13 +146,9 @@ impl Origin for DirectoryOrigin {
         Box::pin(async move {
             let (path, meta) = self.resolve(key).await?;
             let object = Self::meta(key, &meta);
-            let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
-                if is_missing(&e) {
-                    OriginError::NotFound
-                } else {
-                    OriginError::Unavailable(e.to_string())
-                }
-            })?;
+            let mut file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|e| io_error(&e))?;
             let range = range.map(|r| ByteRange {
                 start: r.start,
                 end: r.end.min(object.size.saturating_sub(1)),
