@@ -71,15 +71,28 @@ Examples:
   cfsign edge --root /srv/media --public-key K2JCJMDEHXQW5F=public_key.pem --listen 0.0.0.0:8080 \\
       --public-base-url https://cdn.example.com --trusted-proxy 10.0.0.0/8
 
+  # Several behaviors, origins and key groups from a file; check it first
+  cfsign edge --config edge.toml --check && cfsign edge --config edge.toml
+
 Denials are CloudFront's 403 XML bodies and codes. GET and HEAD, ranges and conditional
-requests are answered like S3 behind CloudFront. Ctrl-C or SIGTERM stops it gracefully.";
+requests are answered like S3 behind CloudFront. SIGHUP reloads the configuration and the keys
+(a key rotation needs no restart); Ctrl-C or SIGTERM stops it gracefully.";
 
 /// Options of `edge`.
 #[derive(Debug, Args)]
 pub(crate) struct EdgeArgs {
-    /// The directory to serve
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub(crate) root: std::path::PathBuf,
+    /// A TOML configuration file with every option (behaviors, origins, key groups); see
+    /// `cfsign_edge::config` or the README for the format
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "public_key", "public", "public_base_url", "trusted_proxy"])]
+    pub(crate) config: Option<std::path::PathBuf>,
+
+    /// Validate the configuration, print the behaviors, and exit
+    #[arg(long)]
+    pub(crate) check: bool,
+
+    /// The directory to serve (simple case, without --config)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<std::path::PathBuf>,
 
     /// A trusted public key: KEYID=PATH (repeat for a key group)
     #[arg(long, value_name = "KEYID=PATH")]
@@ -89,9 +102,9 @@ pub(crate) struct EdgeArgs {
     #[arg(long, conflicts_with = "public_key")]
     pub(crate) public: bool,
 
-    /// Address to listen on
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub(crate) listen: std::net::SocketAddr,
+    /// Address to listen on (default 127.0.0.1:8080, or the configuration's `listen`)
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
 
     /// Viewer URLs start with this (e.g. https://cdn.example.com) instead of http:// and the Host header
     #[arg(long, value_name = "URL")]

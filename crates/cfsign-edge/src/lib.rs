@@ -4,6 +4,8 @@
 //! layer, origins behind one trait, and the edge server that puts them together.
 
 pub mod access;
+pub mod behavior;
+pub mod config;
 pub mod fetch;
 pub mod origin;
 pub mod serve;

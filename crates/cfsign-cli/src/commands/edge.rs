@@ -1,79 +1,145 @@
-//! `cfsign edge`: the CloudFront-compatible gateway over a directory.
+//! `cfsign edge`: the CloudFront-compatible gateway.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, bail};
-use cfsign::verify::Verifier;
-use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::server;
+use anyhow::{Context as _, Result, anyhow};
+use cfsign_edge::config::{
+    BehaviorFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile,
+};
+use cfsign_edge::server::{self, EdgeHandle};
 
 use crate::cli::EdgeArgs;
-use crate::commands::verify::key_group;
+
+/// Where the configuration comes from: a file, or the flags (re-read on SIGHUP).
+enum Source {
+    File(PathBuf),
+    Flags(Box<ConfigFile>),
+}
+
+impl Source {
+    fn from_args(args: &EdgeArgs) -> Result<Self> {
+        if let Some(path) = &args.config {
+            return Ok(Source::File(path.clone()));
+        }
+        let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+        let mut keys = Vec::new();
+        for spec in &args.public_key {
+            let (id, path) = spec.split_once('=').ok_or_else(|| {
+                anyhow!(
+                    "--public-key {spec:?}: write KEYID=PATH, e.g. K2JCJMDEHXQW5F=public_key.pem"
+                )
+            })?;
+            keys.push(KeyFile {
+                id: id.to_owned(),
+                public_key: PathBuf::from(path.strip_prefix("file://").unwrap_or(path)),
+            });
+        }
+        if keys.is_empty() && !args.public {
+            return Err(anyhow!(
+                "no public key: give --public-key KEYID=PATH (repeat for a key group), --public to serve without \
+                 signatures, or --config FILE"
+            ));
+        }
+        let mut key_groups = BTreeMap::new();
+        if !keys.is_empty() {
+            key_groups.insert("command-line".to_owned(), KeyGroupFile { keys });
+        }
+        Ok(Source::Flags(Box::new(ConfigFile {
+            listen: None,
+            viewer_scheme: None,
+            public_base_url: args.public_base_url.clone(),
+            trusted_proxies: args.trusted_proxy.clone(),
+            signature_cache: None,
+            key_groups,
+            origins: BTreeMap::from([("root".to_owned(), OriginFile::Directory { root })]),
+            behaviors: Vec::new(),
+            default_behavior: BehaviorFile {
+                path_pattern: None,
+                origin: "root".to_owned(),
+                restricted: !args.public,
+                trusted_key_groups: if args.public {
+                    Vec::new()
+                } else {
+                    vec!["command-line".to_owned()]
+                },
+            },
+        })))
+    }
+
+    /// Reads (for a file) and validates; keys and origins are loaded afresh.
+    fn load(&self) -> Result<EdgeConfig> {
+        match self {
+            Source::File(path) => {
+                let file = ConfigFile::read(path)?;
+                let base = path
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), PathBuf::from);
+                file.load(&base)
+                    .with_context(|| format!("--config {}", path.display()))
+            }
+            Source::Flags(file) => Ok(file.load(&PathBuf::from("."))?),
+        }
+    }
+}
 
 pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
-    let origin = DirectoryOrigin::new(&args.root)
-        .with_context(|| format!("--root {}", args.root.display()))?;
-    let access = if args.public {
-        None
-    } else {
-        let group = key_group(&args.public_key)?;
-        if group.keys().is_empty() {
-            bail!(
-                "no public key: give --public-key KEYID=PATH (repeat for a key group), or --public to serve \
-                 without signatures"
+    let source = Source::from_args(args)?;
+    let config = source.load()?;
+    let listen = args.listen.unwrap_or(config.listen);
+    if args.check {
+        println!("configuration OK; would listen on {listen}");
+        for b in config.behaviors.iter() {
+            let access = if b.access.is_some() {
+                "signed URLs or cookies required"
+            } else {
+                "public"
+            };
+            println!(
+                "  {:<24} -> origin {:<12} {access}",
+                b.pattern.as_str(),
+                b.origin_name
             );
         }
-        let verifier = Verifier::new()
-            .with_key_group(group)
-            .with_signature_cache(100_000);
-        let mut config = AccessConfig::new(SharedVerifier::new(verifier), Scheme::Http);
-        if let Some(base) = &args.public_base_url {
-            let ok = base.starts_with("http://") || base.starts_with("https://");
-            if !ok || base.trim_end_matches('/').matches('/').count() != 2 {
-                bail!(
-                    "--public-base-url {base:?}: give scheme and host only, e.g. https://cdn.example.com"
-                );
-            }
-            config = config.public_base_url(base.clone());
-        }
-        let proxies = args
-            .trusted_proxy
-            .iter()
-            .map(|p| {
-                p.parse::<ipnet::IpNet>()
-                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .with_context(|| {
-                        format!("--trusted-proxy {p:?} is not an IP address or CIDR range")
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Some(config.trusted_proxies(proxies))
-    };
+        return Ok(());
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
-        let address = listener
-            .local_addr()
-            .context("reading the listening address")?;
-        let restricted = if access.is_some() {
-            "signed URLs and cookies required"
-        } else {
-            "public, no signatures"
-        };
-        eprintln!(
-            "cfsign edge: serving {} on http://{address} ({restricted}); Ctrl-C to stop",
-            origin.root().display()
-        );
-        let origin: Arc<dyn Origin> = Arc::new(origin);
-        server::serve(
-            listener,
-            server::router(origin, access),
-            server::shutdown_signal(),
-        )
-        .await
-        .context("serving")
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let address = listener.local_addr().context("reading the listening address")?;
+        let handle = EdgeHandle::new(&config.behaviors);
+        let count = config.behaviors.iter().count();
+        eprintln!("cfsign edge: listening on http://{address} ({count} behavior(s)); SIGHUP reloads, Ctrl-C stops");
+        tokio::spawn(reload_on_hangup(source, handle.clone()));
+        server::serve(listener, handle.router(), server::shutdown_signal()).await.context("serving")
     })
+}
+
+/// On each SIGHUP, load the configuration and keys again; keep the old ones if that fails.
+async fn reload_on_hangup(source: Source, handle: EdgeHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            eprintln!("cfsign edge: cannot listen for SIGHUP; reloads are not available");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match source.load() {
+                Ok(config) => {
+                    handle.replace(&config.behaviors);
+                    eprintln!("cfsign edge: configuration and keys reloaded");
+                }
+                Err(e) => eprintln!(
+                    "cfsign edge: reload failed, keeping the running configuration: {e:#}"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (source, handle);
+    }
 }

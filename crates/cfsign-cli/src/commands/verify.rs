@@ -24,18 +24,7 @@ struct Inputs {
 
 impl Inputs {
     fn from_args(args: &VerifyArgs, require_keys: bool) -> Result<Self> {
-        let mut group = KeyGroup::new("command line");
-        for spec in &args.public_key {
-            let (id, path) = spec.split_once('=').ok_or_else(|| {
-                anyhow!(
-                    "--public-key {spec:?}: write KEYID=PATH, e.g. K2JCJMDEHXQW5F=public_key.pem"
-                )
-            })?;
-            let id = KeyPairId::new(id).with_context(|| format!("--public-key {spec}"))?;
-            let key = PublicKey::from_file(path.strip_prefix("file://").unwrap_or(path))
-                .with_context(|| format!("--public-key {spec}"))?;
-            group = group.with_key(id, key);
-        }
+        let group = key_group(&args.public_key)?;
         if require_keys && group.keys().is_empty() {
             bail!(
                 "no public key: give --public-key KEYID=PATH (the public key uploaded to CloudFront under that ID)"

@@ -1,0 +1,209 @@
+//! `cfsign edge --config`: behaviors, and a key rotation by SIGHUP without a restart.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![cfg(unix)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::time::Duration;
+
+use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
+use cfsign_edge::fetch::fetch;
+use http::{Method, StatusCode};
+
+struct Running {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+    base: String,
+}
+
+impl Running {
+    fn start(config: &std::path::Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cfsign"))
+            .args([
+                "edge",
+                "--config",
+                config.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let line = next_line(&mut stderr);
+        let base = line
+            .split("listening on ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned();
+        Self {
+            child,
+            stderr,
+            base,
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn next_line(stderr: &mut BufReader<ChildStderr>) -> String {
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(!line.is_empty(), "the edge exited");
+    line
+}
+
+fn status(url: &str) -> (StatusCode, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reply = runtime
+        .block_on(fetch(Method::GET, url, &[], Duration::from_secs(10)))
+        .unwrap();
+    (
+        reply.status,
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    )
+}
+
+fn signed(signer: &Signer, url: &str) -> String {
+    let u = SignableUrl::parse(url).unwrap();
+    let p = Policy::builder(Resource::Url(u.clone()))
+        .expires_in(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    signer.sign_url(&u, &p).unwrap().into_string()
+}
+
+fn config(key_id: &str, key_file: &str) -> String {
+    format!(
+        "[key_groups.main]\nkeys = [{{ id = \"{key_id}\", public_key = \"{key_file}\" }}]\n\
+         [origins.media]\ntype = \"directory\"\nroot = \"media\"\n\
+         [[behaviors]]\npath_pattern = \"/public/*\"\norigin = \"media\"\nrestricted = false\n\
+         [default_behavior]\norigin = \"media\"\ntrusted_key_groups = [\"main\"]\n"
+    )
+}
+
+#[test]
+fn behaviors_and_key_rotation_by_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media/public")).unwrap();
+    std::fs::write(dir.path().join("media/public/free.txt"), "free").unwrap();
+    std::fs::write(dir.path().join("media/paid.txt"), "paid").unwrap();
+    let mut signers = Vec::new();
+    for name in ["a", "b"] {
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        std::fs::write(
+            dir.path().join(format!("{name}.pem")),
+            key.public_key().unwrap().to_pem().unwrap(),
+        )
+        .unwrap();
+        signers.push(Signer::new(
+            KeyPairId::new(&format!("K{}", name.to_uppercase())).unwrap(),
+            key,
+        ));
+    }
+    let (a, b) = (&signers[0], &signers[1]);
+    let file = dir.path().join("edge.toml");
+    std::fs::write(&file, config("KA", "a.pem")).unwrap();
+    let mut edge = Running::start(&file);
+    let paid = format!("{}/paid.txt", edge.base);
+
+    assert_eq!(
+        status(&format!("{}/public/free.txt", edge.base)),
+        (StatusCode::OK, "free".to_owned())
+    );
+    assert_eq!(status(&paid).0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&signed(a, &paid)),
+        (StatusCode::OK, "paid".to_owned())
+    );
+    assert!(status(&signed(b, &paid)).1.contains("InvalidKey"));
+
+    // rotate: trust only key B, reload without restarting
+    std::fs::write(&file, config("KB", "b.pem")).unwrap();
+    edge.signal("HUP");
+    assert!(next_line(&mut edge.stderr).contains("reloaded"));
+    assert!(status(&signed(a, &paid)).1.contains("InvalidKey"));
+    assert_eq!(
+        status(&signed(b, &paid)),
+        (StatusCode::OK, "paid".to_owned())
+    );
+
+    // a broken configuration is refused and the running one keeps serving
+    std::fs::write(&file, "[origins.media]\ntype = \"directory\"\nroot = \"nope\"\n[default_behavior]\norigin = \"media\"\nrestricted = false\n").unwrap();
+    edge.signal("HUP");
+    let line = next_line(&mut edge.stderr);
+    assert!(
+        line.contains("reload failed") && line.contains("origins.media.root"),
+        "{line}"
+    );
+    assert_eq!(status(&signed(b, &paid)).0, StatusCode::OK);
+    assert_eq!(status(&paid).0, StatusCode::FORBIDDEN);
+
+    // SIGTERM: a clean exit
+    edge.signal("TERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(exit) = edge.child.try_wait().unwrap() {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn check_prints_the_behaviors_and_refuses_mistakes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    let key = PrivateKey::generate(KeyType::Rsa2048).unwrap();
+    std::fs::write(
+        dir.path().join("a.pem"),
+        key.public_key().unwrap().to_pem().unwrap(),
+    )
+    .unwrap();
+    let file = dir.path().join("edge.toml");
+    std::fs::write(&file, config("KA", "a.pem")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
+        .args(["edge", "--config", file.to_str().unwrap(), "--check"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("/public/*")
+            && text.contains("public")
+            && text.contains("signed URLs or cookies required"),
+        "{text}"
+    );
+    std::fs::write(&file, config("KA", "missing.pem")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
+        .args(["edge", "--config", file.to_str().unwrap(), "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("key_groups.main.keys[0].public_key"));
+}

@@ -1,0 +1,174 @@
+//! Cache behaviors, as in a CloudFront distribution: ordered path patterns, each
+//! with its origin and whether viewer access is restricted (and by which key
+//! groups), plus a default behavior (`*`). The first pattern that matches the
+//! request path wins.
+//!
+//! Path patterns follow CloudFront: matched against the URL path (no query),
+//! case-sensitive, `*` matches any characters including `/`, `?` exactly one; a
+//! leading `/` is optional (`images/*.jpg` ≡ `/images/*.jpg`).
+//!
+//! ```
+//! use cfsign_edge::behavior::PathPattern;
+//!
+//! let p = PathPattern::new("/videos/*.m3u8")?;
+//! assert!(p.matches("/videos/show/index.m3u8"));
+//! assert!(!p.matches("/images/a.jpg"));
+//! assert!(PathPattern::new("*.jpg")?.matches("/a/b.jpg"));
+//! # Ok::<(), cfsign_edge::behavior::PatternError>(())
+//! ```
+
+use std::sync::Arc;
+
+use crate::access::AccessConfig;
+use crate::origin::Origin;
+
+/// Why a path pattern is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("path pattern {pattern:?}: {reason}")]
+pub struct PatternError {
+    pattern: String,
+    reason: &'static str,
+}
+
+/// A behavior's path pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern(String);
+
+impl PathPattern {
+    /// Validates a pattern: 1–255 characters of `A–Z a–z 0–9 _ - . * $ / ~ " ' @ : +` and `?`
+    /// (CloudFront's set), `&` as `&amp;` is not needed here.
+    pub fn new(pattern: &str) -> Result<Self, PatternError> {
+        let bad = |reason| PatternError {
+            pattern: pattern.to_owned(),
+            reason,
+        };
+        if pattern.is_empty() || pattern.len() > 255 {
+            return Err(bad("must be 1 to 255 characters"));
+        }
+        if !pattern
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.*$/~\"'@:+?&".contains(&b))
+        {
+            return Err(bad(
+                "may contain only A-Z a-z 0-9 _ - . * $ / ~ \" ' @ : + ? &",
+            ));
+        }
+        let normalised = if pattern.starts_with('/') || pattern.starts_with('*') {
+            pattern.to_owned()
+        } else {
+            format!("/{pattern}")
+        };
+        Ok(Self(normalised))
+    }
+
+    /// The default behavior's pattern, `*`.
+    #[must_use]
+    pub fn any() -> Self {
+        Self("*".to_owned())
+    }
+
+    /// The pattern.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `path` (the raw URL path, starting with `/`) matches.
+    #[must_use]
+    pub fn matches(&self, path: &str) -> bool {
+        glob(self.0.as_bytes(), path.as_bytes())
+    }
+}
+
+/// `*` any run of bytes, `?` exactly one byte.
+fn glob(p: &[u8], t: &[u8]) -> bool {
+    let (mut pi, mut ti, mut star) = (0, 0, None);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != b'*' && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
+}
+
+/// One behavior.
+#[derive(Clone)]
+pub struct Behavior {
+    /// Which paths it serves.
+    pub pattern: PathPattern,
+    /// Where objects come from.
+    pub origin: Arc<dyn Origin>,
+    /// The origin's name (for logs).
+    pub origin_name: String,
+    /// `Some` when viewer access is restricted: the check and its trusted keys.
+    pub access: Option<AccessConfig>,
+}
+
+impl std::fmt::Debug for Behavior {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Behavior")
+            .field("pattern", &self.pattern)
+            .field("origin", &self.origin_name)
+            .field("restricted", &self.access.is_some())
+            .finish()
+    }
+}
+
+/// Ordered behaviors and the default.
+#[derive(Debug, Clone)]
+pub struct Behaviors {
+    ordered: Vec<Behavior>,
+    default: Behavior,
+}
+
+impl Behaviors {
+    /// `ordered` are tried first, in order; `default` serves everything else.
+    #[must_use]
+    pub fn new(ordered: Vec<Behavior>, default: Behavior) -> Self {
+        Self { ordered, default }
+    }
+
+    /// The behavior for a request path.
+    #[must_use]
+    pub fn select(&self, path: &str) -> &Behavior {
+        self.ordered
+            .iter()
+            .find(|b| b.pattern.matches(path))
+            .unwrap_or(&self.default)
+    }
+
+    /// All behaviors, default last.
+    pub fn iter(&self) -> impl Iterator<Item = &Behavior> {
+        self.ordered.iter().chain(std::iter::once(&self.default))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        let m = |p: &str, path: &str| PathPattern::new(p).unwrap().matches(path);
+        assert!(m("/videos/*", "/videos/a/b.mp4"));
+        assert!(m("videos/*", "/videos/a.mp4"));
+        assert!(!m("/videos/*", "/Videos/a.mp4"), "case-sensitive");
+        assert!(m("*.m3u8", "/x/y/index.m3u8"));
+        assert!(m("/img?.png", "/img1.png"));
+        assert!(!m("/img?.png", "/img10.png"));
+        assert!(PathPattern::any().matches("/anything?x"));
+        assert!(PathPattern::new("").is_err());
+        assert!(PathPattern::new("/a b/*").is_err());
+        assert!(PathPattern::new(&"a".repeat(256)).is_err());
+    }
+}

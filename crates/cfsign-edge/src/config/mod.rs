@@ -1,0 +1,329 @@
+//! The edge's configuration: a TOML file, or the same structure built from
+//! command-line flags for the simple case. Loading validates everything (names,
+//! paths, keys) and builds the [`Behaviors`]; every error names the field.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! # viewer URLs are built from this instead of http:// + Host (behind a load balancer)
+//! public_base_url = "https://cdn.example.com"
+//! trusted_proxies = ["10.0.0.0/8"]        # X-Forwarded-For is believed only from these
+//! signature_cache = 100000                # verified signatures remembered (0: off)
+//!
+//! [key_groups.main]
+//! keys = [{ id = "K2JCJMDEHXQW5F", public_key = "keys/public_key.pem" }]
+//!
+//! [origins.media]
+//! type = "directory"
+//! root = "./media"
+//!
+//! [[behaviors]]                           # tried in order
+//! path_pattern = "/public/*"
+//! origin = "media"
+//! restricted = false
+//!
+//! [default_behavior]                      # everything else
+//! origin = "media"
+//! trusted_key_groups = ["main"]           # restricted = true is the default
+//! ```
+//!
+//! Relative paths are resolved against the configuration file's folder.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cfsign::verify::{KeyGroup, Verifier};
+use cfsign::{KeyPairId, PublicKey};
+use serde::Deserialize;
+
+use crate::access::{AccessConfig, Scheme, SharedVerifier};
+use crate::behavior::{Behavior, Behaviors, PathPattern};
+use crate::origin::{DirectoryOrigin, Origin};
+
+/// The default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// Not valid TOML, or an unknown or mistyped field.
+    #[error("{}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// A value that does not make sense; the message names the field and the fix.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The configuration as written (TOML or flags).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Address to listen on.
+    pub listen: Option<SocketAddr>,
+    /// Scheme viewers use when no `public_base_url` is set: `http` (default) or `https`.
+    pub viewer_scheme: Option<String>,
+    /// Base of viewer URLs (scheme and host) when behind a load balancer.
+    pub public_base_url: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Verified signatures remembered per behavior (0 disables the cache).
+    pub signature_cache: Option<usize>,
+    /// Named key groups.
+    #[serde(default)]
+    pub key_groups: BTreeMap<String, KeyGroupFile>,
+    /// Named origins.
+    pub origins: BTreeMap<String, OriginFile>,
+    /// Ordered behaviors.
+    #[serde(default)]
+    pub behaviors: Vec<BehaviorFile>,
+    /// The behavior for everything else (its pattern is `*`).
+    pub default_behavior: BehaviorFile,
+}
+
+/// A key group: public keys by key-pair ID.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyGroupFile {
+    /// The keys.
+    pub keys: Vec<KeyFile>,
+}
+
+/// One trusted public key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFile {
+    /// The key-pair ID viewers' URLs carry.
+    pub id: String,
+    /// The public key file (SPKI PEM, as uploaded to CloudFront).
+    pub public_key: PathBuf,
+}
+
+/// An origin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OriginFile {
+    /// Files under a folder.
+    Directory {
+        /// The folder.
+        root: PathBuf,
+    },
+}
+
+/// A behavior.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviorFile {
+    /// Path pattern (not allowed on the default behavior).
+    pub path_pattern: Option<String>,
+    /// The origin's name.
+    pub origin: String,
+    /// Whether signed URLs or cookies are required (default: true).
+    #[serde(default = "yes")]
+    pub restricted: bool,
+    /// Key groups whose keys are trusted (required when restricted).
+    #[serde(default)]
+    pub trusted_key_groups: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The behaviors, ready to serve.
+    pub behaviors: Behaviors,
+}
+
+impl ConfigFile {
+    /// Reads and parses a TOML file (not yet validated: see [`ConfigFile::load`]).
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Validates and builds the behaviors; relative paths are resolved against `base`.
+    pub fn load(&self, base: &Path) -> Result<EdgeConfig, ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid(m);
+        let listen = match self.listen {
+            Some(a) => a,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|_| invalid("internal: default listen address".to_owned()))?,
+        };
+        let scheme = match self.viewer_scheme.as_deref() {
+            None | Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "viewer_scheme: {other:?} is not \"http\" or \"https\""
+                )));
+            }
+        };
+        if let Some(b) = &self.public_base_url {
+            let ok = (b.starts_with("http://") || b.starts_with("https://"))
+                && b.trim_end_matches('/').matches('/').count() == 2;
+            if !ok {
+                return Err(invalid(format!(
+                    "public_base_url: {b:?} must be a scheme and host only, e.g. \"https://cdn.example.com\""
+                )));
+            }
+        }
+        let proxies = self
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(format!(
+                            "trusted_proxies[{i}]: {p:?} is not an IP address or CIDR range"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut groups: BTreeMap<&str, KeyGroup> = BTreeMap::new();
+        for (name, group) in &self.key_groups {
+            if group.keys.is_empty() {
+                return Err(invalid(format!(
+                    "key_groups.{name}: a key group needs at least one key"
+                )));
+            }
+            let mut built = KeyGroup::new(name.clone());
+            for (i, key) in group.keys.iter().enumerate() {
+                let field = format!("key_groups.{name}.keys[{i}]");
+                let id =
+                    KeyPairId::new(&key.id).map_err(|e| invalid(format!("{field}.id: {e}")))?;
+                let path = base.join(&key.public_key);
+                let public = PublicKey::from_file(&path)
+                    .map_err(|e| invalid(format!("{field}.public_key: {e}")))?;
+                built = built.with_key(id, public);
+            }
+            groups.insert(name, built);
+        }
+        let mut origins: BTreeMap<&str, Arc<dyn Origin>> = BTreeMap::new();
+        for (name, origin) in &self.origins {
+            let built: Arc<dyn Origin> = match origin {
+                OriginFile::Directory { root } => {
+                    let root = base.join(root);
+                    Arc::new(DirectoryOrigin::new(&root).map_err(|e| {
+                        invalid(format!("origins.{name}.root: {}: {e}", root.display()))
+                    })?)
+                }
+            };
+            origins.insert(name, built);
+        }
+        let cache = self.signature_cache.unwrap_or(100_000);
+        let build = |field: &str,
+                     b: &BehaviorFile,
+                     pattern: PathPattern|
+         -> Result<Behavior, ConfigError> {
+            let origin = origins.get(b.origin.as_str()).cloned().ok_or_else(|| {
+                invalid(format!(
+                    "{field}.origin: no origin named {:?}; defined: {}",
+                    b.origin,
+                    names(origins.keys().copied())
+                ))
+            })?;
+            let access = if b.restricted {
+                if b.trusted_key_groups.is_empty() {
+                    return Err(invalid(format!(
+                        "{field}: a restricted behavior needs trusted_key_groups (or set restricted = false to serve without signatures)"
+                    )));
+                }
+                let mut verifier = Verifier::new().with_signature_cache(cache);
+                for g in &b.trusted_key_groups {
+                    let group = groups.get(g.as_str()).ok_or_else(|| {
+                        invalid(format!(
+                            "{field}.trusted_key_groups: no key group named {g:?}; defined: {}",
+                            names(groups.keys().copied())
+                        ))
+                    })?;
+                    verifier = verifier.with_key_group(group.clone());
+                }
+                let mut config = AccessConfig::new(SharedVerifier::new(verifier), scheme)
+                    .trusted_proxies(proxies.clone());
+                if let Some(base_url) = &self.public_base_url {
+                    config = config.public_base_url(base_url.clone());
+                }
+                Some(config)
+            } else {
+                if !b.trusted_key_groups.is_empty() {
+                    return Err(invalid(format!(
+                        "{field}: trusted_key_groups is set but restricted = false; remove one of them"
+                    )));
+                }
+                None
+            };
+            Ok(Behavior {
+                pattern,
+                origin,
+                origin_name: b.origin.clone(),
+                access,
+            })
+        };
+        let mut ordered = Vec::with_capacity(self.behaviors.len());
+        for (i, b) in self.behaviors.iter().enumerate() {
+            let field = format!("behaviors[{i}]");
+            let text = b
+                .path_pattern
+                .as_deref()
+                .ok_or_else(|| invalid(format!("{field}.path_pattern is required")))?;
+            let pattern = PathPattern::new(text)
+                .map_err(|e| invalid(format!("{field}.path_pattern: {e}")))?;
+            ordered.push(build(&field, b, pattern)?);
+        }
+        if self.default_behavior.path_pattern.is_some() {
+            return Err(invalid(
+                "default_behavior.path_pattern: the default behavior always matches \"*\"; remove the pattern".to_owned(),
+            ));
+        }
+        let default = build(
+            "default_behavior",
+            &self.default_behavior,
+            PathPattern::any(),
+        )?;
+        Ok(EdgeConfig {
+            listen,
+            behaviors: Behaviors::new(ordered, default),
+        })
+    }
+}
+
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = it.collect();
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests;

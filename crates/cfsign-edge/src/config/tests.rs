@@ -1,0 +1,144 @@
+//! Loading and validating configurations.
+
+use super::*;
+
+struct Dir {
+    dir: tempfile::TempDir,
+}
+
+fn dir() -> Dir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+    let key = cfsign::PrivateKey::generate(cfsign::KeyType::EcdsaP256).unwrap();
+    std::fs::write(
+        dir.path().join("keys/public_key.pem"),
+        key.public_key().unwrap().to_pem().unwrap(),
+    )
+    .unwrap();
+    Dir { dir }
+}
+
+const FULL: &str = r#"
+listen = "127.0.0.1:9090"
+public_base_url = "https://cdn.example.com/"
+trusted_proxies = ["10.0.0.0/8", "192.0.2.1"]
+signature_cache = 10
+
+[key_groups.main]
+keys = [{ id = "K2JCJMDEHXQW5F", public_key = "keys/public_key.pem" }]
+
+[origins.media]
+type = "directory"
+root = "media"
+
+[[behaviors]]
+path_pattern = "/public/*"
+origin = "media"
+restricted = false
+
+[[behaviors]]
+path_pattern = "*.m3u8"
+origin = "media"
+trusted_key_groups = ["main"]
+
+[default_behavior]
+origin = "media"
+trusted_key_groups = ["main"]
+"#;
+
+fn load(d: &Dir, text: &str) -> Result<EdgeConfig, ConfigError> {
+    let path = d.dir.path().join("edge.toml");
+    std::fs::write(&path, text).unwrap();
+    ConfigFile::read(&path)?.load(d.dir.path())
+}
+
+#[test]
+fn full_configuration_loads() {
+    let d = dir();
+    let config = load(&d, FULL).unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:9090");
+    let b = &config.behaviors;
+    assert!(b.select("/public/a.txt").access.is_none());
+    assert_eq!(b.select("/videos/x.m3u8").pattern.as_str(), "*.m3u8");
+    assert_eq!(b.select("/anything").pattern.as_str(), "*");
+    assert!(b.select("/anything").access.is_some());
+    assert_eq!(b.iter().count(), 3);
+}
+
+#[test]
+fn minimal_configuration_uses_defaults() {
+    let d = dir();
+    let config = load(&d, "[origins.m]\ntype = \"directory\"\nroot = \"media\"\n[default_behavior]\norigin = \"m\"\nrestricted = false\n").unwrap();
+    assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+}
+
+#[test]
+fn every_mistake_names_its_field() {
+    let d = dir();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "origin = \"media\"\ntrusted_key_groups = [\"main\"]",
+            "origin = \"mdia\"\ntrusted_key_groups = [\"main\"]",
+            "behaviors[1].origin: no origin named \"mdia\"; defined: media",
+        ),
+        (
+            "[default_behavior]\norigin = \"media\"\ntrusted_key_groups = [\"main\"]",
+            "[default_behavior]\norigin = \"media\"\ntrusted_key_groups = [\"mian\"]",
+            "default_behavior.trusted_key_groups: no key group named \"mian\"; defined: main",
+        ),
+        (
+            "[default_behavior]\norigin = \"media\"\ntrusted_key_groups = [\"main\"]",
+            "[default_behavior]\norigin = \"media\"",
+            "default_behavior: a restricted behavior needs trusted_key_groups",
+        ),
+        (
+            "[default_behavior]\norigin = \"media\"",
+            "[default_behavior]\npath_pattern = \"*\"\norigin = \"media\"",
+            "default_behavior.path_pattern",
+        ),
+        ("\"10.0.0.0/8\"", "\"10.0.0.0/33\"", "trusted_proxies[0]"),
+        ("root = \"media\"", "root = \"nope\"", "origins.media.root"),
+        (
+            "keys/public_key.pem",
+            "keys/missing.pem",
+            "key_groups.main.keys[0].public_key",
+        ),
+        (
+            "id = \"K2JCJMDEHXQW5F\"",
+            "id = \"AKIAIOSFODNN7EXAMPLE\"",
+            "key_groups.main.keys[0].id",
+        ),
+        (
+            "path_pattern = \"*.m3u8\"",
+            "path_pattern = \"a b\"",
+            "behaviors[1].path_pattern",
+        ),
+        (
+            "restricted = false",
+            "restricted = false\ntrusted_key_groups = [\"main\"]",
+            "behaviors[0]: trusted_key_groups is set but restricted = false",
+        ),
+        (
+            "https://cdn.example.com/",
+            "https://cdn.example.com/path",
+            "public_base_url",
+        ),
+        (
+            "signature_cache = 10",
+            "signature_cache = 10\ncolour = \"blue\"",
+            "unknown field `colour`",
+        ),
+        (
+            "type = \"directory\"",
+            "type = \"ftp\"",
+            "unknown variant `ftp`",
+        ),
+    ];
+    for (from, to, needle) in cases {
+        assert!(FULL.contains(from), "case does not apply: {from}");
+        let text = FULL.replacen(from, to, 1);
+        let err = load(&d, &text).expect_err(to).to_string();
+        assert!(err.contains(needle), "{to:?}\n=> {err}\nlacks {needle:?}");
+    }
+}
