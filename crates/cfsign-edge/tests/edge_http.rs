@@ -259,3 +259,101 @@ async fn graceful_shutdown_finishes() {
         "the server did not stop within 10 s: {result:?}"
     );
 }
+
+/// A raw TCP exchange: writes `request`, returns what the server sent before closing
+/// (or before `wait` elapsed).
+async fn raw(addr: &str, request: &[u8], wait: Duration) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(request).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_slow_clients_big_heads_and_connection_cap() {
+    use tokio::io::AsyncReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let limits = server::Limits {
+        max_connections: 2,
+        header_read_timeout: Duration::from_millis(300),
+        max_head_bytes: 20_480,
+        drain_timeout: Duration::from_secs(5),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve_with(
+        listener,
+        server::router(origin, None),
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    // a normal request works
+    let ok = raw(
+        &addr,
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        ok.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&ok)
+    );
+
+    // a client that never finishes its head is dropped after the timeout
+    let started = std::time::Instant::now();
+    let slow = raw(
+        &addr,
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(3),
+        "slow client held the connection for {waited:?}"
+    );
+    assert!(!String::from_utf8_lossy(&slow).contains("200 OK"));
+
+    // a head over the limit is refused
+    let big = format!(
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n",
+        "a".repeat(30_000)
+    );
+    let refused = raw(&addr, big.as_bytes(), Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&refused);
+    assert!(
+        refused.is_empty() || text.starts_with("HTTP/1.1 431"),
+        "{text}"
+    );
+
+    // the connection cap: two idle connections are held, a third is closed at once
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(2), third.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the third connection was not closed: {read:?}"
+    );
+    drop(held);
+
+    stop.send(()).unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .is_ok()
+    );
+}
