@@ -10,6 +10,7 @@
 
 pub mod conformance;
 pub mod directory;
+pub mod http;
 
 use std::fmt;
 use std::pin::Pin;
@@ -19,6 +20,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 pub use directory::DirectoryOrigin;
+pub use http::{HttpOrigin, HttpOriginError};
 
 /// A boxed future, as origins are used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
