@@ -14,7 +14,7 @@ pub enum ViewerError {
     /// No `Host` header and no authority in the URI.
     #[error("the request has no Host header")]
     NoHost,
-    /// A `Host` header that is not a plain host[:port].
+    /// A `Host` header that is not a plain `host` or `host:port`.
     #[error("the Host header is not a valid host name")]
     BadHost,
 }

@@ -11,6 +11,7 @@
 pub mod conformance;
 pub mod directory;
 pub mod http;
+pub mod s3;
 
 use std::fmt;
 use std::pin::Pin;
@@ -21,6 +22,7 @@ use futures_util::Stream;
 
 pub use directory::DirectoryOrigin;
 pub use http::{HttpOrigin, HttpOriginError};
+pub use s3::S3Origin;
 
 /// A boxed future, as origins are used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
