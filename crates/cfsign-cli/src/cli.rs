@@ -74,9 +74,17 @@ Examples:
   # Several behaviors, origins and key groups from a file; check it first
   cfsign edge --config edge.toml --check && cfsign edge --config edge.toml
 
+  # Prometheus metrics and /healthz on a separate port; JSON access logs into a file
+  cfsign edge --config edge.toml --admin-listen 127.0.0.1:9901 --access-log json \\
+      --access-log-file /var/log/cfsign/access.log
+
 Denials are CloudFront's 403 XML bodies and codes. GET and HEAD, ranges and conditional
 requests are answered like S3 behind CloudFront. SIGHUP reloads the configuration and the keys
-(a key rotation needs no restart); Ctrl-C or SIGTERM stops it gracefully.";
+(a key rotation needs no restart); Ctrl-C or SIGTERM stops it gracefully.
+
+Access logs go to standard output (text by default: CloudFront's standard-log fields, tab-separated);
+signatures, policies and cookie values are never logged. Messages go to standard error; with
+--admin-listen, the second line there is `cfsign edge: admin listening on http://ADDR (/healthz, /metrics)`.";
 
 /// Options of `edge`.
 #[derive(Debug, Args)]
@@ -113,6 +121,20 @@ pub(crate) struct EdgeArgs {
     /// Believe X-Forwarded-For from peers in this range (repeatable)
     #[arg(long, value_name = "CIDR")]
     pub(crate) trusted_proxy: Vec<String>,
+
+    /// Serve GET /healthz and GET /metrics (Prometheus) on this separate address (default: the
+    /// configuration's `admin_listen`, else none)
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) admin_listen: Option<std::net::SocketAddr>,
+
+    /// Access log, one line per request: CloudFront's standard-log fields tab-separated (text),
+    /// as JSON, or off (default: the configuration's `access_log`, else text)
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "off"])]
+    pub(crate) access_log: Option<String>,
+
+    /// Append the access log to this file instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub(crate) access_log_file: Option<std::path::PathBuf>,
 }
 
 const VERIFY_EXAMPLES: &str = "\

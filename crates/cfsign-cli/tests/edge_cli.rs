@@ -18,6 +18,10 @@ struct Running {
 
 impl Running {
     fn start(config: &std::path::Path) -> Self {
+        Self::start_with(config, &[])
+    }
+
+    fn start_with(config: &std::path::Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cfsign"))
             .args([
                 "edge",
@@ -26,6 +30,7 @@ impl Running {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -44,6 +49,21 @@ impl Running {
             child,
             stderr,
             base,
+        }
+    }
+
+    fn wait_for_exit(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                assert!(exit.success(), "{exit:?}");
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -161,18 +181,81 @@ fn behaviors_and_key_rotation_by_sighup() {
 
     // SIGTERM: a clean exit
     edge.signal("TERM");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(exit) = edge.child.try_wait().unwrap() {
-            assert!(exit.success(), "{exit:?}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    edge.wait_for_exit();
+}
+
+#[test]
+fn admin_listener_and_json_access_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    std::fs::write(dir.path().join("media/paid.txt"), "paid").unwrap();
+    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    std::fs::write(
+        dir.path().join("a.pem"),
+        key.public_key().unwrap().to_pem().unwrap(),
+    )
+    .unwrap();
+    let signer = Signer::new(KeyPairId::new("KA").unwrap(), key);
+    let file = dir.path().join("edge.toml");
+    std::fs::write(&file, config("KA", "a.pem")).unwrap();
+    let log_file = dir.path().join("access.log");
+    let mut edge = Running::start_with(
+        &file,
+        &[
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--access-log",
+            "json",
+            "--access-log-file",
+            log_file.to_str().unwrap(),
+        ],
+    );
+    // the second line names the admin address
+    let line = next_line(&mut edge.stderr);
+    let admin = line
+        .strip_prefix("cfsign edge: admin listening on ")
+        .and_then(|rest| rest.strip_suffix(" (/healthz, /metrics)\n"))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    assert_eq!(
+        status(&format!("{admin}/healthz")),
+        (StatusCode::OK, "ok".to_owned())
+    );
+
+    let url = signed(&signer, &format!("{}/paid.txt", edge.base));
+    assert_eq!(status(&url), (StatusCode::OK, "paid".to_owned()));
+    assert_eq!(
+        status(&format!("{}/paid.txt", edge.base)).0,
+        StatusCode::FORBIDDEN
+    );
+    let (code, metrics) = status(&format!("{admin}/metrics"));
+    assert_eq!(code, StatusCode::OK);
+    for needle in [
+        r#"cfsign_edge_requests_total{status="200",code="-",behavior="*"} 1"#,
+        r#"cfsign_edge_requests_total{status="403",code="MissingKey",behavior="*"} 1"#,
+    ] {
+        assert!(metrics.contains(needle), "lacks {needle}:\n{metrics}");
     }
+
+    // SIGTERM flushes the log; one JSON object per request, no signature
+    edge.signal("TERM");
+    edge.wait_for_exit();
+    let text = std::fs::read_to_string(&log_file).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["sc-status"], 200);
+    assert_eq!(lines[1]["x-edge-detailed-result-type"], "MissingKey");
+    let signature = url
+        .split("Signature=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert!(!text.contains(signature), "{text}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod access;
 pub mod behavior;
 pub mod config;
 pub mod fetch;
+pub mod observe;
 pub mod origin;
 pub mod serve;
 pub mod server;

@@ -14,6 +14,7 @@ use tower::ServiceExt as _;
 
 use crate::access::{AccessConfig, SignedAccessLayer};
 use crate::behavior::{Behaviors, PathPattern};
+use crate::observe::{BehaviorLabel, Metrics};
 use crate::origin::Origin;
 use crate::serve::handler;
 
@@ -30,34 +31,45 @@ pub fn router(origin: Arc<dyn Origin>, access: Option<AccessConfig>) -> Router {
 /// The behaviors with their routers, built once per configuration.
 #[derive(Debug)]
 struct Routes {
-    ordered: Vec<(PathPattern, Router)>,
-    default: Router,
+    ordered: Vec<Route>,
+    default: Route,
+}
+
+/// One behavior's router, and its path pattern as the metrics' `behavior` label.
+#[derive(Debug, Clone)]
+struct Route {
+    pattern: PathPattern,
+    label: BehaviorLabel,
+    router: Router,
 }
 
 impl Routes {
     fn new(behaviors: &Behaviors) -> Self {
-        let mut all: Vec<(PathPattern, Router)> = behaviors
+        let mut all: Vec<Route> = behaviors
             .iter()
-            .map(|b| {
-                (
-                    b.pattern.clone(),
-                    router(Arc::clone(&b.origin), b.access.clone()),
-                )
+            .map(|b| Route {
+                pattern: b.pattern.clone(),
+                label: BehaviorLabel(Arc::from(b.pattern.as_str())),
+                router: router(Arc::clone(&b.origin), b.access.clone()),
             })
             .collect();
         // `Behaviors::iter` yields the default last.
-        let default = all.pop().map_or_else(Router::new, |(_, r)| r);
+        let default = all.pop().unwrap_or_else(|| Route {
+            pattern: PathPattern::any(),
+            label: BehaviorLabel(Arc::from(PathPattern::any().as_str())),
+            router: Router::new(),
+        });
         Self {
             ordered: all,
             default,
         }
     }
 
-    fn select(&self, path: &str) -> &Router {
+    fn select(&self, path: &str) -> &Route {
         self.ordered
             .iter()
-            .find(|(p, _)| p.matches(path))
-            .map_or(&self.default, |(_, r)| r)
+            .find(|r| r.pattern.matches(path))
+            .unwrap_or(&self.default)
     }
 }
 
@@ -98,11 +110,14 @@ impl EdgeHandle {
 
 async fn dispatch(State(edge): State<EdgeHandle>, request: Request) -> Response<Body> {
     let routes = edge.current();
-    let route = routes.select(request.uri().path()).clone();
-    match route.oneshot(request).await {
+    let route = routes.select(request.uri().path());
+    let label = route.label.clone();
+    let mut response = match route.router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
-    }
+    };
+    response.extensions_mut().insert(label);
+    response
 }
 
 /// Bounds on what one client can hold or send.
@@ -147,6 +162,50 @@ pub async fn serve_with(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_inner(listener, app, limits, None, shutdown).await
+}
+
+/// [`serve_with`], keeping the `cfsign_edge_connections` gauge of `metrics`
+/// up to date (wrap `app` in an [`ObserveLayer`](crate::observe::ObserveLayer)
+/// for the request metrics). The [`observe`](crate::observe) module shows the
+/// whole set-up: edge, admin listener and access log.
+pub async fn serve_observed(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    metrics: &Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_inner(listener, app, limits, Some(metrics.clone()), shutdown).await
+}
+
+/// Decrements the connection gauge when the connection's task ends.
+struct OpenConnection(Option<Metrics>);
+
+impl OpenConnection {
+    fn new(metrics: Option<&Metrics>) -> Self {
+        if let Some(m) = metrics {
+            m.connection_opened();
+        }
+        Self(metrics.cloned())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if let Some(m) = &self.0 {
+            m.connection_closed();
+        }
+    }
+}
+
+async fn serve_inner(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    metrics: Option<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -184,8 +243,10 @@ pub async fn serve_with(
             hyper_util::service::TowerToHyperService::new(service),
         );
         let watched = graceful.watch(connection);
+        let open = OpenConnection::new(metrics.as_ref());
         tokio::spawn(async move {
             let _ = watched.await;
+            drop(open);
             drop(permit);
         });
     }

@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use cfsign_edge::config::{
     BehaviorFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile,
 };
-use cfsign_edge::server::{self, EdgeHandle};
+use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics, ObserveLayer};
+use cfsign_edge::server::{self, EdgeHandle, Limits};
 
 use crate::cli::EdgeArgs;
 
@@ -51,6 +53,9 @@ impl Source {
             public_base_url: args.public_base_url.clone(),
             trusted_proxies: args.trusted_proxy.clone(),
             signature_cache: None,
+            admin_listen: None,
+            access_log: None,
+            access_log_file: None,
             key_groups,
             origins: BTreeMap::from([("root".to_owned(), OriginFile::Directory { root })]),
             behaviors: Vec::new(),
@@ -83,12 +88,68 @@ impl Source {
     }
 }
 
+/// Where the access log goes, from the flags over the configuration.
+struct LogSetting {
+    format: Option<AccessLogFormat>,
+    file: Option<PathBuf>,
+}
+
+impl LogSetting {
+    fn new(args: &EdgeArgs, config: &EdgeConfig) -> Result<Self> {
+        let format = match args.access_log.as_deref() {
+            None => config.access_log,
+            Some("off") => None,
+            Some(other) => Some(
+                other
+                    .parse::<AccessLogFormat>()
+                    .map_err(|e| anyhow!("--access-log: {e}"))?,
+            ),
+        };
+        let file = args
+            .access_log_file
+            .clone()
+            .or_else(|| config.access_log_file.clone());
+        Ok(Self { format, file })
+    }
+
+    fn describe(&self) -> String {
+        let format = match self.format {
+            None => return "off".to_owned(),
+            Some(AccessLogFormat::Text) => "text",
+            Some(AccessLogFormat::Json) => "json",
+        };
+        match &self.file {
+            Some(f) => format!("{format}, appended to {}", f.display()),
+            None => format!("{format}, to standard output"),
+        }
+    }
+
+    fn open(&self) -> Result<Option<AccessLog>> {
+        let Some(format) = self.format else {
+            return Ok(None);
+        };
+        let log = match &self.file {
+            Some(path) => AccessLog::file(format, path)
+                .with_context(|| format!("cannot open the access log {}", path.display()))?,
+            None => AccessLog::stdout(format).context("starting the access-log writer")?,
+        };
+        Ok(Some(log))
+    }
+}
+
 pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     let source = Source::from_args(args)?;
     let config = source.load()?;
     let listen = args.listen.unwrap_or(config.listen);
+    let admin_listen = args.admin_listen.or(config.admin_listen);
+    let logging = LogSetting::new(args, &config)?;
     if args.check {
         println!("configuration OK; would listen on {listen}");
+        match admin_listen {
+            Some(a) => println!("admin (/healthz, /metrics) on {a}"),
+            None => println!("admin listener: off"),
+        }
+        println!("access log: {}", logging.describe());
         for b in config.behaviors.iter() {
             let access = if b.access.is_some() {
                 "signed URLs or cookies required"
@@ -103,18 +164,65 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         }
         return Ok(());
     }
+    let log = logging.open()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr().context("reading the listening address")?;
+        let admin = match admin_listen {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("cannot listen on {a} (--admin-listen)"))?,
+            ),
+            None => None,
+        };
         let handle = EdgeHandle::new(&config.behaviors);
+        let metrics = Metrics::new();
+        let app = handle
+            .router()
+            .layer(ObserveLayer::new(metrics.clone(), log.clone()));
         let count = config.behaviors.iter().count();
         eprintln!("cfsign edge: listening on http://{address} ({count} behavior(s)); SIGHUP reloads, Ctrl-C stops");
+
+        // One signal stops both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            server::shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let admin_task = match admin {
+            Some(listener) => {
+                let address = listener.local_addr().context("reading the admin address")?;
+                eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /metrics)");
+                Some(tokio::spawn(server::serve_with(
+                    listener,
+                    observe::admin_router(metrics.clone()),
+                    observe::admin_limits(),
+                    until_stopped(stopped.clone()),
+                )))
+            }
+            None => None,
+        };
         tokio::spawn(reload_on_hangup(source, handle.clone()));
-        server::serve(listener, handle.router(), server::shutdown_signal()).await.context("serving")
-    })
+        let served = server::serve_observed(listener, app, Limits::default(), &metrics, until_stopped(stopped))
+            .await
+            .context("serving");
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
+        served
+    });
+    drop(runtime);
+    if let Some(log) = &log {
+        log.flush(Duration::from_secs(5));
+    }
+    served
 }
 
 /// On each SIGHUP, load the configuration and keys again; keep the old ones if that fails.

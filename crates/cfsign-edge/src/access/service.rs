@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -13,6 +14,7 @@ use tower::Service;
 
 use super::AccessConfig;
 use super::viewer::{client_ip, viewer_url};
+use crate::observe::Probe;
 
 /// Longest `Cookie` header set considered (CloudFront's request limit).
 const MAX_COOKIE_BYTES: usize = 20_480;
@@ -80,7 +82,11 @@ pub(crate) fn check<B>(
     if let Some(ip) = client_ip(peer, request.headers(), &config.trusted_proxies) {
         viewer = viewer.client_ip(ip);
     }
+    let started = Instant::now();
     let decision = config.verifier.current().verify(&viewer, (config.clock)());
+    if let Some(probe) = request.extensions().get::<Probe>() {
+        probe.verification(started.elapsed(), matches!(decision, Decision::Allowed(_)));
+    }
     let Decision::Allowed(allowed) = &decision else {
         return Ok((request.uri().clone(), decision));
     };

@@ -8,6 +8,9 @@
 //! public_base_url = "https://cdn.example.com"
 //! trusted_proxies = ["10.0.0.0/8"]        # X-Forwarded-For is believed only from these
 //! signature_cache = 100000                # verified signatures remembered (0: off)
+//! admin_listen = "127.0.0.1:9901"         # GET /healthz and /metrics here (off unless set)
+//! access_log = "text"                     # "text" (default), "json" or "off"
+//! access_log_file = "logs/access.log"     # appended to; default: standard output
 //!
 //! [key_groups.main]
 //! keys = [{ id = "K2JCJMDEHXQW5F", public_key = "keys/public_key.pem" }]
@@ -27,6 +30,8 @@
 //! ```
 //!
 //! Relative paths are resolved against the configuration file's folder.
+//! `listen`, `admin_listen` and the access-log settings are read at start; a
+//! reload (SIGHUP) replaces the keys and behaviors only.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,6 +44,7 @@ use serde::Deserialize;
 
 use crate::access::{AccessConfig, Scheme, SharedVerifier};
 use crate::behavior::{Behavior, Behaviors, PathPattern};
+use crate::observe::AccessLogFormat;
 use crate::origin::{DirectoryOrigin, Origin};
 
 /// The default listening address.
@@ -84,6 +90,12 @@ pub struct ConfigFile {
     pub trusted_proxies: Vec<String>,
     /// Verified signatures remembered per behavior (0 disables the cache).
     pub signature_cache: Option<usize>,
+    /// Address of the admin listener (`/healthz`, `/metrics`); none unless set.
+    pub admin_listen: Option<SocketAddr>,
+    /// Access-log format: `text` (the default), `json` or `off`.
+    pub access_log: Option<String>,
+    /// File the access log is appended to (default: standard output).
+    pub access_log_file: Option<PathBuf>,
     /// Named key groups.
     #[serde(default)]
     pub key_groups: BTreeMap<String, KeyGroupFile>,
@@ -152,6 +164,12 @@ pub struct EdgeConfig {
     pub listen: SocketAddr,
     /// The behaviors, ready to serve.
     pub behaviors: Behaviors,
+    /// Address of the admin listener, if any.
+    pub admin_listen: Option<SocketAddr>,
+    /// The access-log format; `None` when off.
+    pub access_log: Option<AccessLogFormat>,
+    /// The access-log file (resolved); `None` for standard output.
+    pub access_log_file: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -184,6 +202,15 @@ impl ConfigFile {
                     "viewer_scheme: {other:?} is not \"http\" or \"https\""
                 )));
             }
+        };
+        let access_log = match self.access_log.as_deref() {
+            None => Some(AccessLogFormat::Text),
+            Some("off") => None,
+            Some(other) => Some(
+                other
+                    .parse::<AccessLogFormat>()
+                    .map_err(|e| invalid(format!("access_log: {e} (or \"off\")")))?,
+            ),
         };
         if let Some(b) = &self.public_base_url {
             let ok = (b.starts_with("http://") || b.starts_with("https://"))
@@ -312,6 +339,9 @@ impl ConfigFile {
         Ok(EdgeConfig {
             listen,
             behaviors: Behaviors::new(ordered, default),
+            admin_listen: self.admin_listen,
+            access_log,
+            access_log_file: self.access_log_file.as_ref().map(|f| base.join(f)),
         })
     }
 }

@@ -71,6 +71,46 @@ fn minimal_configuration_uses_defaults() {
     let d = dir();
     let config = load(&d, "[origins.m]\ntype = \"directory\"\nroot = \"media\"\n[default_behavior]\norigin = \"m\"\nrestricted = false\n").unwrap();
     assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(config.admin_listen, None);
+    assert_eq!(config.access_log, Some(AccessLogFormat::Text));
+    assert_eq!(config.access_log_file, None);
+}
+
+#[test]
+fn admin_listener_and_access_log() {
+    let d = dir();
+    let text = FULL.replacen(
+        "signature_cache = 10\n",
+        "signature_cache = 10\nadmin_listen = \"127.0.0.1:9901\"\naccess_log = \"json\"\naccess_log_file = \"logs/access.log\"\n",
+        1,
+    );
+    let config = load(&d, &text).unwrap();
+    assert_eq!(config.admin_listen, Some("127.0.0.1:9901".parse().unwrap()));
+    assert_eq!(config.access_log, Some(AccessLogFormat::Json));
+    assert_eq!(
+        config.access_log_file,
+        Some(d.dir.path().join("logs/access.log"))
+    );
+    let off = FULL.replacen(
+        "signature_cache = 10\n",
+        "signature_cache = 10\naccess_log = \"off\"\n",
+        1,
+    );
+    assert_eq!(load(&d, &off).unwrap().access_log, None);
+    let bad = FULL.replacen(
+        "signature_cache = 10\n",
+        "signature_cache = 10\naccess_log = \"xml\"\n",
+        1,
+    );
+    let err = load(&d, &bad).unwrap_err().to_string();
+    assert!(err.starts_with("access_log: \"xml\" is not"), "{err}");
+    let bad = FULL.replacen(
+        "signature_cache = 10\n",
+        "signature_cache = 10\nadmin_listen = \"localhost\"\n",
+        1,
+    );
+    let err = load(&d, &bad).unwrap_err().to_string();
+    assert!(err.contains("admin_listen"), "{err}");
 }
 
 #[test]

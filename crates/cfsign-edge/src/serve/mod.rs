@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 
+use crate::observe::{Probe, TimedOrigin};
 use crate::origin::{ByteRange, ObjectKey, ObjectMeta, Origin, OriginError};
 use preconditions::{Precondition, evaluate, has_preconditions};
 use range::{RangeDecision, resolve};
@@ -22,9 +23,19 @@ use range::{RangeDecision, resolve};
 pub const VIA: &str = "1.1 cfsign-edge";
 
 /// An axum handler serving every path from `origin`.
+///
+/// Under [`ObserveLayer`](crate::observe::ObserveLayer), the origin calls are timed.
 pub async fn handler(State(origin): State<Arc<dyn Origin>>, request: Request) -> Response<Body> {
+    let timed = request
+        .extensions()
+        .get::<Probe>()
+        .map(|probe| TimedOrigin::new(Arc::clone(&origin), probe));
+    let origin: &dyn Origin = match &timed {
+        Some(t) => t,
+        None => origin.as_ref(),
+    };
     serve(
-        origin.as_ref(),
+        origin,
         request.method(),
         request.uri().path(),
         request.headers(),

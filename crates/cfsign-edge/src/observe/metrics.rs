@@ -1,0 +1,243 @@
+//! The edge's Prometheus metrics, with the `prometheus-client` crate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// The `Content-Type` of [`Metrics::encode`]'s output (OpenMetrics text, which
+/// Prometheus scrapes natively).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Verification buckets (seconds): 10 µs to 100 ms. A cached signature answers in
+/// microseconds, an RSA-2048 check in tens of microseconds.
+const VERIFICATION_BUCKETS: [f64; 12] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.1,
+];
+
+/// Origin buckets (seconds): 0.5 ms (a local file) to 10 s (a slow bucket).
+const ORIGIN_BUCKETS: [f64; 14] = [
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    status: u16,
+    code: &'static str,
+    behavior: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OriginLabels {
+    op: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    cache: Family<CacheLabels, Counter>,
+    response_bytes: Counter,
+    verification: HistogramFamily<OutcomeLabels>,
+    origin: HistogramFamily<OriginLabels>,
+    connections: Gauge,
+    log_dropped: Counter,
+}
+
+/// The edge's metrics; cheap to clone (all clones share the counters).
+///
+/// | metric | labels | meaning |
+/// |---|---|---|
+/// | `cfsign_edge_requests_total` | `status`, `code`, `behavior` | finished requests; `code` is CloudFront's denial code (`MissingKey`, `AccessDenied`, ...) or `-`; `behavior` the path pattern that served it; `status` is `0` when the viewer left before a response |
+/// | `cfsign_edge_cache_total` | `result` = `hit`, `miss`, `error` | the `X-Cache` outcome (no cache yet, so `hit` stays 0) |
+/// | `cfsign_edge_response_bytes_total` | — | response body bytes handed to viewers, counted as they stream |
+/// | `cfsign_edge_verification_seconds` | `outcome` = `allowed`, `denied` | time to verify a signed URL or cookies |
+/// | `cfsign_edge_origin_seconds` | `op` = `head`, `get` | time until the origin answered (metadata ready, body about to stream) |
+/// | `cfsign_edge_connections` | — | viewer connections open now |
+/// | `cfsign_edge_access_log_dropped_total` | — | access-log lines dropped because the writer fell behind |
+///
+/// No label carries a URL, a header or an address: the series are bounded by
+/// the status codes, the five denial codes and the configured behaviors.
+///
+/// ```
+/// use cfsign_edge::observe::Metrics;
+///
+/// let metrics = Metrics::new();
+/// let text = metrics.encode();
+/// assert!(text.contains("cfsign_edge_cache_total{result=\"hit\"} 0"));
+/// assert!(text.ends_with("# EOF\n"));
+/// ```
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn verification_histogram() -> Histogram {
+    Histogram::new(VERIFICATION_BUCKETS)
+}
+
+fn origin_histogram() -> Histogram {
+    Histogram::new(ORIGIN_BUCKETS)
+}
+
+impl Metrics {
+    /// A fresh set of metrics, all zero.
+    #[must_use]
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "cfsign_edge_requests",
+            "Requests answered, by HTTP status, CloudFront error code (- when none) and behavior path pattern",
+            requests.clone(),
+        );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "cfsign_edge_cache",
+            "Responses by X-Cache outcome (hit, miss, error); the edge has no cache yet, so hit stays 0",
+            cache.clone(),
+        );
+        let response_bytes = Counter::default();
+        registry.register_with_unit(
+            "cfsign_edge_response",
+            "Response body bytes sent to viewers (headers not counted)",
+            Unit::Bytes,
+            response_bytes.clone(),
+        );
+        let verification: HistogramFamily<OutcomeLabels> =
+            Family::new_with_constructor(verification_histogram);
+        registry.register_with_unit(
+            "cfsign_edge_verification",
+            "Time to verify a request's signed URL or cookies, by outcome (allowed, denied)",
+            Unit::Seconds,
+            verification.clone(),
+        );
+        let origin: HistogramFamily<OriginLabels> = Family::new_with_constructor(origin_histogram);
+        registry.register_with_unit(
+            "cfsign_edge_origin",
+            "Time to first byte from the origin (metadata ready, body about to stream), by operation (head, get)",
+            Unit::Seconds,
+            origin.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "cfsign_edge_connections",
+            "Viewer connections open now",
+            connections.clone(),
+        );
+        let log_dropped = Counter::default();
+        registry.register(
+            "cfsign_edge_access_log_dropped",
+            "Access-log lines dropped because the log writer fell behind",
+            log_dropped.clone(),
+        );
+        // Series known in advance start at 0 rather than appear on first use.
+        for result in ["hit", "miss", "error"] {
+            let _ = cache.get_or_create(&CacheLabels { result });
+        }
+        for outcome in ["allowed", "denied"] {
+            let _ = verification.get_or_create(&OutcomeLabels { outcome });
+        }
+        for op in ["head", "get"] {
+            let _ = origin.get_or_create(&OriginLabels { op });
+        }
+        Self(Arc::new(Inner {
+            registry,
+            requests,
+            cache,
+            response_bytes,
+            verification,
+            origin,
+            connections,
+            log_dropped,
+        }))
+    }
+
+    /// The metrics in the OpenMetrics text format (see [`CONTENT_TYPE`]).
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.0.registry);
+        out
+    }
+
+    pub(crate) fn request(
+        &self,
+        status: u16,
+        code: &'static str,
+        behavior: Arc<str>,
+        cache: &'static str,
+    ) {
+        self.0
+            .requests
+            .get_or_create(&RequestLabels {
+                status,
+                code,
+                behavior,
+            })
+            .inc();
+        self.0
+            .cache
+            .get_or_create(&CacheLabels { result: cache })
+            .inc();
+    }
+
+    pub(crate) fn response_bytes(&self, n: u64) {
+        self.0.response_bytes.inc_by(n);
+    }
+
+    pub(crate) fn verification(&self, took: Duration, allowed: bool) {
+        let outcome = if allowed { "allowed" } else { "denied" };
+        self.0
+            .verification
+            .get_or_create(&OutcomeLabels { outcome })
+            .observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn origin(&self, op: &'static str, took: Duration) {
+        self.0
+            .origin
+            .get_or_create(&OriginLabels { op })
+            .observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.0.connections.inc();
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.0.connections.dec();
+    }
+
+    pub(crate) fn log_dropped(&self) {
+        self.0.log_dropped.inc();
+    }
+}

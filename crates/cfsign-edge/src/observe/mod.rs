@@ -1,0 +1,180 @@
+//! Observability: Prometheus metrics, CloudFront-style access logs, and the admin
+//! listener (`/healthz`, `/metrics`).
+//!
+//! - [`ObserveLayer`] goes around the whole edge router. It counts each request
+//!   in [`Metrics`] and writes one [`AccessLog`] line when the response body has
+//!   been sent, or when the viewer went away mid-body (then `sc-bytes` is what was
+//!   actually handed to the connection and `x-edge-detailed-result-type` is
+//!   `ClientCommError`). Bodies are counted as they stream, never buffered.
+//! - The signed-access check and the object handler time the verification and
+//!   the origin calls into the same [`Metrics`] when they run under the layer.
+//! - [`admin_router`] serves `GET /healthz` and `GET /metrics`, meant for a
+//!   separate socket (see [`admin_limits`]).
+//!
+//! Access-log lines have CloudFront's standard-log fields in their order
+//! ([`FIELDS`]). Differences: `x-edge-location` is `cfsign`; `cs(Host)` and
+//! `x-host-header` are both the `Host` header; `c-ip` is the TCP peer (the
+//! `X-Forwarded-For` header is logged as `x-forwarded-for`); `sc-bytes` counts
+//! body bytes only; `cs-bytes` is reconstructed from the request head;
+//! `x-edge-detailed-result-type` is the denial code (`MissingKey`,
+//! `AccessDenied`, ...) for a denied request. `sc-status` is `000` when the
+//! viewer left before the response.
+//!
+//! **Credentials are never logged**: the values of the `Signature` and `Policy`
+//! query parameters (in `cs-uri-query` and in the `Referer`) are replaced by
+//! `REDACTED`, and of the `Cookie` header only the cookie names are logged. All
+//! values have control characters, spaces and non-ASCII bytes escaped as `%XX`
+//! (no log injection) and are cut at [`MAX_FIELD_BYTES`].
+//!
+//! ```no_run
+//! use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics, ObserveLayer};
+//! use cfsign_edge::server::{self, EdgeHandle, Limits};
+//! # async fn run(behaviors: cfsign_edge::behavior::Behaviors) -> std::io::Result<()> {
+//! let metrics = Metrics::new();
+//! let log = AccessLog::stdout(AccessLogFormat::Text)?;
+//! let edge = EdgeHandle::new(&behaviors);
+//! let app = edge.router().layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
+//!
+//! let admin = tokio::net::TcpListener::bind("127.0.0.1:9901").await?;
+//! tokio::spawn(server::serve_with(
+//!     admin,
+//!     observe::admin_router(metrics.clone()),
+//!     observe::admin_limits(),
+//!     server::shutdown_signal(),
+//! ));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! server::serve_observed(listener, app, Limits::default(), &metrics, server::shutdown_signal()).await?;
+//! log.flush(std::time::Duration::from_secs(5));
+//! # Ok(())
+//! # }
+//! ```
+
+mod layer;
+mod log;
+mod metrics;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::origin::{
+    BoxFuture, ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+};
+use crate::server::Limits;
+
+pub use layer::{Observe, ObserveLayer, REQUEST_ID_HEADER};
+pub use log::{
+    AccessLog, AccessLogFormat, FIELDS, MAX_FIELD_BYTES, QUEUE_LINES, REDACTED, cookie_names,
+    escape, redact_query, redact_url,
+};
+pub use metrics::{CONTENT_TYPE, Metrics};
+
+/// In a request's extensions under [`ObserveLayer`]: where inner layers record timings.
+#[derive(Debug, Clone)]
+pub(crate) struct Probe(pub(crate) Metrics);
+
+impl Probe {
+    /// A verification took `took`.
+    pub(crate) fn verification(&self, took: Duration, allowed: bool) {
+        self.0.verification(took, allowed);
+    }
+}
+
+/// In a response's extensions: the path pattern of the behavior that answered
+/// (the `behavior` label).
+#[derive(Debug, Clone)]
+pub(crate) struct BehaviorLabel(pub(crate) Arc<str>);
+
+/// An origin whose calls are timed into the metrics.
+pub(crate) struct TimedOrigin {
+    origin: Arc<dyn Origin>,
+    metrics: Metrics,
+}
+
+impl TimedOrigin {
+    pub(crate) fn new(origin: Arc<dyn Origin>, probe: &Probe) -> Self {
+        Self {
+            origin,
+            metrics: probe.0.clone(),
+        }
+    }
+}
+
+impl Origin for TimedOrigin {
+    fn kind(&self) -> &'static str {
+        self.origin.kind()
+    }
+
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = self.origin.head(key).await;
+            self.metrics.origin("head", started.elapsed());
+            result
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        range: Option<ByteRange>,
+    ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = self.origin.get(key, range).await;
+            self.metrics.origin("get", started.elapsed());
+            result
+        })
+    }
+}
+
+/// The admin endpoints: `GET /healthz` answers `200 ok`; `GET /metrics` the
+/// metrics in the OpenMetrics text format; anything else `404`.
+///
+/// ```
+/// use cfsign_edge::observe::{Metrics, admin_router};
+/// use http_body_util::BodyExt as _;
+/// use tower::ServiceExt as _;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let admin = admin_router(Metrics::new());
+/// let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
+/// let response = admin.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "ok");
+/// # }
+/// ```
+pub fn admin_router(metrics: Metrics) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(scrape))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(metrics)
+}
+
+async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+        metrics.encode(),
+    )
+}
+
+/// Limits for the admin listener: a few connections, small heads, quick drain.
+#[must_use]
+pub fn admin_limits() -> Limits {
+    Limits {
+        max_connections: 64,
+        header_read_timeout: Duration::from_secs(10),
+        max_head_bytes: 8_192,
+        drain_timeout: Duration::from_secs(5),
+    }
+}
