@@ -226,6 +226,9 @@ async fn serve_inner(
                 }
             },
         };
+        // Responses are written as head and body; without TCP_NODELAY, Nagle's algorithm
+        // and the client's delayed ACK add ~40 ms to every keep-alive response.
+        let _ = stream.set_nodelay(true);
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
             drop(stream); // over the connection cap
             continue;

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use futures_util::StreamExt as _;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use tokio::io::AsyncReadExt as _;
 use tokio_util::io::ReaderStream;
 
 use super::{BoxFuture, ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError};
@@ -47,14 +47,13 @@ impl DirectoryOrigin {
         &self.root
     }
 
-    /// The file for a key, if it is a regular file under the root.
-    async fn resolve(&self, key: &ObjectKey) -> Result<(PathBuf, std::fs::Metadata), OriginError> {
+    /// The path for a key: each segment must be exactly one plain path component,
+    /// whatever the platform's path syntax (a drive prefix like `C:` on Windows
+    /// would otherwise replace the root in `join`).
+    fn path_of(&self, key: &ObjectKey) -> Result<PathBuf, OriginError> {
         if key.as_str().is_empty() || key.as_str().ends_with('/') {
             return Err(OriginError::NotFound);
         }
-        // Each segment must be exactly one plain path component, whatever the
-        // platform's path syntax (a drive prefix like `C:` on Windows would
-        // otherwise replace the root in `join`).
         let mut joined = self.root.clone();
         for segment in key.as_str().split('/') {
             let mut components = Path::new(segment).components();
@@ -63,17 +62,18 @@ impl DirectoryOrigin {
                 _ => return Err(OriginError::NotFound),
             }
         }
-        let real = tokio::fs::canonicalize(&joined)
+        Ok(joined)
+    }
+
+    /// Resolves, checks and opens the file in ONE trip to the blocking thread pool
+    /// (each `tokio::fs` call is a trip of its own). Small objects, or small ranges,
+    /// are read in the same trip.
+    async fn open(&self, key: &ObjectKey, read: Read) -> Result<Opened, OriginError> {
+        let joined = self.path_of(key)?;
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || open_blocking(&root, &joined, read))
             .await
-            .map_err(|e| io_error(&e))?;
-        if !real.starts_with(&self.root) {
-            return Err(OriginError::NotFound);
-        }
-        let meta = tokio::fs::metadata(&real).await.map_err(|e| io_error(&e))?;
-        if !meta.is_file() {
-            return Err(OriginError::NotFound);
-        }
-        Ok((real, meta))
+            .map_err(|e| OriginError::Unavailable(e.to_string()))?
     }
 
     fn meta(key: &ObjectKey, meta: &std::fs::Metadata) -> ObjectMeta {
@@ -126,6 +126,97 @@ fn io_error(e: &std::io::Error) -> OriginError {
     }
 }
 
+/// What to do with the file once it is found.
+#[derive(Clone, Copy)]
+enum Read {
+    /// Metadata only.
+    Nothing,
+    /// The bytes of this range (None: the whole object).
+    Body(Option<ByteRange>),
+}
+
+/// Objects (or ranges) up to this size are read at once instead of streamed.
+const READ_AT_ONCE: u64 = 64 * 1024;
+
+struct Opened {
+    meta: std::fs::Metadata,
+    /// The range to serve, clamped to the size.
+    range: Option<ByteRange>,
+    /// The bytes, for small reads; otherwise the open file, to stream.
+    content: Content,
+}
+
+enum Content {
+    None,
+    Bytes(bytes::Bytes),
+    File(std::fs::File),
+}
+
+fn open_blocking(root: &Path, joined: &Path, read: Read) -> Result<Opened, OriginError> {
+    use std::io::{Read as _, Seek as _};
+    let real = std::fs::canonicalize(joined).map_err(|e| io_error(&e))?;
+    if !real.starts_with(root) {
+        return Err(OriginError::NotFound);
+    }
+    let Read::Body(range) = read else {
+        let meta = std::fs::metadata(&real).map_err(|e| io_error(&e))?;
+        if !meta.is_file() {
+            return Err(OriginError::NotFound);
+        }
+        return Ok(Opened {
+            meta,
+            range: None,
+            content: Content::None,
+        });
+    };
+    // Check the type before opening: opening a FIFO for reading blocks until a
+    // writer appears, which would hang this thread.
+    if !std::fs::metadata(&real)
+        .map_err(|e| io_error(&e))?
+        .is_file()
+    {
+        return Err(OriginError::NotFound);
+    }
+    let mut file = std::fs::File::open(&real).map_err(|e| io_error(&e))?;
+    // And the metadata of the opened file, not of the path: what is served is what was checked.
+    let meta = file.metadata().map_err(|e| io_error(&e))?;
+    if !meta.is_file() {
+        return Err(OriginError::NotFound);
+    }
+    let size = meta.len();
+    let range = match range {
+        Some(r) if r.start >= size => return Err(OriginError::NotFound),
+        Some(r) => Some(ByteRange {
+            start: r.start,
+            end: r.end.min(size - 1),
+        }),
+        None => None,
+    };
+    let (start, len) = range.map_or((0, size), |r| (r.start, r.len()));
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| OriginError::Unavailable(e.to_string()))?;
+    }
+    if len <= READ_AT_ONCE {
+        let mut buf = Vec::with_capacity(len as usize);
+        // Never more than the announced length, even if the file grows meanwhile.
+        (&mut file)
+            .take(len)
+            .read_to_end(&mut buf)
+            .map_err(|e| OriginError::Unavailable(e.to_string()))?;
+        return Ok(Opened {
+            meta,
+            range,
+            content: Content::Bytes(buf.into()),
+        });
+    }
+    Ok(Opened {
+        meta,
+        range,
+        content: Content::File(file),
+    })
+}
+
 impl Origin for DirectoryOrigin {
     fn kind(&self) -> &'static str {
         "directory"
@@ -133,8 +224,8 @@ impl Origin for DirectoryOrigin {
 
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
         Box::pin(async move {
-            let (_, meta) = self.resolve(key).await?;
-            Ok(Self::meta(key, &meta))
+            let opened = self.open(key, Read::Nothing).await?;
+            Ok(Self::meta(key, &opened.meta))
         })
     }
 
@@ -144,30 +235,26 @@ impl Origin for DirectoryOrigin {
         range: Option<ByteRange>,
     ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
         Box::pin(async move {
-            let (path, meta) = self.resolve(key).await?;
-            let object = Self::meta(key, &meta);
-            let mut file = tokio::fs::File::open(&path)
-                .await
-                .map_err(|e| io_error(&e))?;
-            let range = range.map(|r| ByteRange {
-                start: r.start,
-                end: r.end.min(object.size.saturating_sub(1)),
-            });
-            let body = match range {
-                Some(r) if r.start >= object.size => return Err(OriginError::NotFound),
-                Some(r) => {
-                    file.seek(SeekFrom::Start(r.start))
-                        .await
-                        .map_err(|e| OriginError::Unavailable(e.to_string()))?;
-                    ReaderStream::with_capacity(file.take(r.len()), CHUNK).boxed()
+            let opened = self.open(key, Read::Body(range)).await?;
+            let object = Self::meta(key, &opened.meta);
+            let length = opened.range.map_or(object.size, |r| r.len());
+            let body = match opened.content {
+                Content::Bytes(bytes) => {
+                    futures_util::stream::once(async move { Ok(bytes) }).boxed()
                 }
-                // Never more than the size in the metadata (the Content-Length),
-                // even if the file grows meanwhile.
-                None => ReaderStream::with_capacity(file.take(object.size), CHUNK).boxed(),
+                // The file is positioned at the range start; never more than the
+                // announced length (the Content-Length), even if the file grows.
+                Content::File(file) => {
+                    ReaderStream::with_capacity(tokio::fs::File::from_std(file).take(length), CHUNK)
+                        .boxed()
+                }
+                Content::None => {
+                    return Err(OriginError::Unavailable("internal: no content".to_owned()));
+                }
             };
             Ok(GetResponse {
                 meta: object,
-                range,
+                range: opened.range,
                 body,
             })
         })
