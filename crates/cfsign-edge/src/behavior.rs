@@ -76,29 +76,8 @@ impl PathPattern {
     /// Whether `path` (the raw URL path, starting with `/`) matches.
     #[must_use]
     pub fn matches(&self, path: &str) -> bool {
-        glob(self.0.as_bytes(), path.as_bytes())
+        cfsign::resource::wildcard_match(&self.0, path)
     }
-}
-
-/// `*` any run of bytes, `?` exactly one byte.
-fn glob(p: &[u8], t: &[u8]) -> bool {
-    let (mut pi, mut ti, mut star) = (0, 0, None);
-    while ti < t.len() {
-        if pi < p.len() && p[pi] != b'*' && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&b| b == b'*')
 }
 
 /// One behavior.

@@ -245,9 +245,9 @@ impl ResourcePattern {
             return false;
         };
         let p = split_pattern(&self.0);
-        glob(p.scheme, u.scheme)
-            && glob(p.host, u.host)
-            && glob(p.path, u.path)
+        wildcard_match(p.scheme, u.scheme)
+            && wildcard_match(p.host, u.host)
+            && wildcard_match(p.path, u.path)
             && match (p.query, u.query) {
                 (QueryPattern::Any, _) => true,
                 (QueryPattern::Absent, None) => true,
@@ -255,7 +255,7 @@ impl ResourcePattern {
                 // A pattern query section cannot match a URL without a query, except
                 // one consisting only of '*' (zero or more characters).
                 (QueryPattern::Glob(q), None) => q.bytes().all(|b| b == b'*'),
-                (QueryPattern::Glob(q), Some(uq)) => glob(q, uq),
+                (QueryPattern::Glob(q), Some(uq)) => wildcard_match(q, uq),
             }
     }
 }
@@ -362,9 +362,19 @@ fn split_pattern(pattern: &str) -> PatternSections<'_> {
     }
 }
 
-/// `*` = zero or more bytes, `?` = exactly one byte; everything else literal.
-/// Iterative with single-star backtracking: O(len(pattern) * len(text)) worst case.
-fn glob(pattern: &str, text: &str) -> bool {
+/// CloudFront's wildcard match: `*` = zero or more bytes, `?` = exactly one
+/// byte, everything else literal and case-sensitive. Iterative with single-star
+/// backtracking: O(len(pattern) * len(text)) worst case, no recursion.
+///
+/// ```
+/// use cfsign::resource::wildcard_match;
+///
+/// assert!(wildcard_match("/videos/*.m3u8", "/videos/a/index.m3u8"));
+/// assert!(wildcard_match("img?.png", "img1.png"));
+/// assert!(!wildcard_match("img?.png", "img10.png"));
+/// ```
+#[must_use]
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
@@ -524,7 +534,7 @@ mod tests {
     proptest! {
         #[test]
         fn glob_agrees_with_recursive_oracle(p in "[ab*?]{0,8}", t in "[ab]{0,10}") {
-            prop_assert_eq!(glob(&p, &t), glob_oracle(p.as_bytes(), t.as_bytes()));
+            prop_assert_eq!(wildcard_match(&p, &t), glob_oracle(p.as_bytes(), t.as_bytes()));
         }
     }
 }
