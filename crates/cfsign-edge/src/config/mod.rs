@@ -19,6 +19,16 @@
 //! type = "directory"
 //! root = "./media"
 //!
+//! [origins.bucket]                        # an S3-compatible bucket
+//! type = "s3"
+//! bucket = "my-private-media"
+//! prefix = "site/"                        # optional; also region, endpoint, allow_http
+//!
+//! [origins.app]                           # an HTTP application (a custom origin)
+//! type = "http"
+//! url = "http://127.0.0.1:3000/assets"
+//! timeout_seconds = 30
+//!
 //! [[behaviors]]                           # tried in order
 //! path_pattern = "/public/*"
 //! origin = "media"
@@ -45,7 +55,7 @@ use serde::Deserialize;
 use crate::access::{AccessConfig, Scheme, SharedVerifier};
 use crate::behavior::{Behavior, Behaviors, PathPattern};
 use crate::observe::AccessLogFormat;
-use crate::origin::{DirectoryOrigin, Origin};
+use crate::origin::{DirectoryOrigin, HttpOrigin, Origin, S3Origin};
 
 /// The default listening address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -134,6 +144,29 @@ pub enum OriginFile {
     Directory {
         /// The folder.
         root: PathBuf,
+    },
+    /// An S3-compatible bucket. Credentials come from the environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, web identity,
+    /// instance metadata), as object_store's S3 client reads them.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// A key prefix (a "folder") under which objects are looked up.
+        prefix: Option<String>,
+        /// The region (default from the environment, else `us-east-1`).
+        region: Option<String>,
+        /// A custom endpoint (an S3-compatible server).
+        endpoint: Option<String>,
+        /// Allow a plain-http endpoint (for a server on a private network or loopback).
+        #[serde(default)]
+        allow_http: bool,
+    },
+    /// An HTTP server (a custom origin, e.g. an application).
+    Http {
+        /// The base URL, `http://host:port/path`.
+        url: String,
+        /// Seconds to wait for the response head (default 30).
+        timeout_seconds: Option<u64>,
     },
 }
 
@@ -262,6 +295,40 @@ impl ConfigFile {
                     Arc::new(DirectoryOrigin::new(&root).map_err(|e| {
                         invalid(format!("origins.{name}.root: {}: {e}", root.display()))
                     })?)
+                }
+                OriginFile::S3 {
+                    bucket,
+                    prefix,
+                    region,
+                    endpoint,
+                    allow_http,
+                } => {
+                    let mut builder = S3Origin::builder(bucket.clone()).allow_http(*allow_http);
+                    if let Some(p) = prefix {
+                        builder = builder.prefix(p.clone());
+                    }
+                    if let Some(r) = region {
+                        builder = builder.region(r.clone());
+                    }
+                    if let Some(e) = endpoint {
+                        builder = builder.endpoint(e.clone());
+                    }
+                    Arc::new(
+                        builder
+                            .build()
+                            .map_err(|e| invalid(format!("origins.{name}: {e}")))?,
+                    )
+                }
+                OriginFile::Http {
+                    url,
+                    timeout_seconds,
+                } => {
+                    let timeout =
+                        std::time::Duration::from_secs(timeout_seconds.unwrap_or(30).max(1));
+                    Arc::new(
+                        HttpOrigin::new(url, timeout)
+                            .map_err(|e| invalid(format!("origins.{name}.url: {e}")))?,
+                    )
                 }
             };
             origins.insert(name, built);

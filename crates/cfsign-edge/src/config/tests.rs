@@ -182,3 +182,33 @@ fn every_mistake_names_its_field() {
         assert!(err.contains(needle), "{to:?}\n=> {err}\nlacks {needle:?}");
     }
 }
+
+#[test]
+fn s3_and_http_origins() {
+    let d = dir();
+    let text = "[origins.bucket]\ntype = \"s3\"\nbucket = \"media\"\nprefix = \"site/\"\nregion = \"eu-west-1\"\n\
+                endpoint = \"http://127.0.0.1:9000\"\nallow_http = true\n\
+                [origins.app]\ntype = \"http\"\nurl = \"http://127.0.0.1:3000/assets\"\n\
+                [[behaviors]]\npath_pattern = \"/app/*\"\norigin = \"app\"\nrestricted = false\n\
+                [default_behavior]\norigin = \"bucket\"\nrestricted = false\n";
+    let config = load(&d, text).unwrap();
+    assert_eq!(config.behaviors.select("/app/x").origin.kind(), "http");
+    assert_eq!(config.behaviors.select("/x").origin.kind(), "s3");
+    let err = load(
+        &d,
+        &text.replace("http://127.0.0.1:3000/assets", "https://app.example.com"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("origins.app.url") && err.contains("only http://"),
+        "{err}"
+    );
+    let err = load(&d, &text.replace("prefix = \"site/\"", "prefix = \"../x\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("origins.bucket") && err.contains("prefix"),
+        "{err}"
+    );
+}
