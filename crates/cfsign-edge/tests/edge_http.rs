@@ -2,6 +2,8 @@
 //! over the directory origin.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use bytes::Bytes;
 use cfsign::verify::Verifier;
 use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::origin::{DirectoryOrigin, Origin};
+use cfsign_edge::origin::{DirectoryOrigin, HttpOrigin, Origin, S3Origin};
 use cfsign_edge::server;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Empty};
@@ -25,9 +27,37 @@ struct Edge {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
     big: Vec<u8>,
+    /// Kept alive for the S3 and HTTP origin kinds.
+    _moto: Option<support::moto::Moto>,
+    _backend: Option<oneshot::Sender<()>>,
 }
 
+/// The origin kinds the socket tests run against.
+#[derive(Debug, Clone, Copy)]
+enum OriginKind {
+    Directory,
+    S3,
+    Http,
+}
+
+const UPLOAD: &str = r#"
+import os, sys, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=os.environ["MOTO_ENDPOINT"],
+                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+root = sys.stdin.read().strip()
+s3.create_bucket(Bucket="edge-http")
+for key, ctype in [("media/hello.txt", "text/plain"), ("media/big.bin", "application/octet-stream")]:
+    with open(os.path.join(root, key), "rb") as f:
+        s3.put_object(Bucket="edge-http", Key=key, Body=f.read(), ContentType=ctype)
+print("ok")
+"#;
+
 async fn start() -> Edge {
+    start_with(OriginKind::Directory).await
+}
+
+async fn start_with(kind: OriginKind) -> Edge {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("root/media")).unwrap();
     std::fs::write(dir.path().join("root/media/hello.txt"), "hello edge\n").unwrap();
@@ -38,7 +68,49 @@ async fn start() -> Edge {
     let id = KeyPairId::new("KEDGE").unwrap();
     let verifier =
         SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
-    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path().join("root")).unwrap());
+    let directory: Arc<dyn Origin> =
+        Arc::new(DirectoryOrigin::new(dir.path().join("root")).unwrap());
+    let (mut moto_server, mut backend) = (None, None);
+    let origin: Arc<dyn Origin> = match kind {
+        OriginKind::Directory => directory,
+        OriginKind::S3 => {
+            let moto = support::moto::Moto::start();
+            let root = dir.path().join("root");
+            assert_eq!(
+                moto.python(UPLOAD, root.to_str().unwrap().as_bytes())
+                    .trim(),
+                "ok"
+            );
+            let origin = S3Origin::builder("edge-http")
+                .endpoint(moto.endpoint())
+                .allow_http(true)
+                .region(support::moto::REGION)
+                .credentials(
+                    support::moto::ACCESS_KEY_ID,
+                    support::moto::SECRET_ACCESS_KEY,
+                    None,
+                )
+                .build()
+                .unwrap();
+            moto_server = Some(moto);
+            Arc::new(origin)
+        }
+        OriginKind::Http => {
+            // An application server: a public edge over the same directory.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let (stop, stopped) = oneshot::channel::<()>();
+            tokio::spawn(server::serve(
+                listener,
+                server::router(directory, None),
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            backend = Some(stop);
+            Arc::new(HttpOrigin::new(&url, Duration::from_secs(10)).unwrap())
+        }
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -53,6 +125,8 @@ async fn start() -> Edge {
         task,
         _dir: dir,
         big,
+        _moto: moto_server,
+        _backend: backend,
     }
 }
 
@@ -176,7 +250,21 @@ async fn access_control_over_a_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_conditionals_and_streaming() {
-    let edge = start().await;
+    ranges_conditionals_and_streaming_with(OriginKind::Directory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_conditionals_and_streaming_over_s3() {
+    ranges_conditionals_and_streaming_with(OriginKind::S3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_conditionals_and_streaming_over_http() {
+    ranges_conditionals_and_streaming_with(OriginKind::Http).await;
+}
+
+async fn ranges_conditionals_and_streaming_with(kind: OriginKind) {
+    let edge = start_with(kind).await;
     let url = edge.signed("/media/big.bin", 60);
     let full = get(&url, &[]).await;
     assert_eq!(full.status, StatusCode::OK);
