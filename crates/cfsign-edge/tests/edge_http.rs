@@ -2,8 +2,6 @@
 //! over the directory origin.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +26,7 @@ struct Edge {
     _dir: tempfile::TempDir,
     big: Vec<u8>,
     /// Kept alive for the S3 and HTTP origin kinds.
-    _moto: Option<support::moto::Moto>,
+    _moto: Option<cfsign_testkit::moto::Moto>,
     _backend: Option<oneshot::Sender<()>>,
 }
 
@@ -74,7 +72,7 @@ async fn start_with(kind: OriginKind) -> Edge {
     let origin: Arc<dyn Origin> = match kind {
         OriginKind::Directory => directory,
         OriginKind::S3 => {
-            let moto = support::moto::Moto::start();
+            let moto = cfsign_testkit::moto::Moto::start();
             let root = dir.path().join("root");
             assert_eq!(
                 moto.python(UPLOAD, root.to_str().unwrap().as_bytes())
@@ -84,10 +82,10 @@ async fn start_with(kind: OriginKind) -> Edge {
             let origin = S3Origin::builder("edge-http")
                 .endpoint(moto.endpoint())
                 .allow_http(true)
-                .region(support::moto::REGION)
+                .region(cfsign_testkit::moto::REGION)
                 .credentials(
-                    support::moto::ACCESS_KEY_ID,
-                    support::moto::SECRET_ACCESS_KEY,
+                    cfsign_testkit::moto::ACCESS_KEY_ID,
+                    cfsign_testkit::moto::SECRET_ACCESS_KEY,
                     None,
                 )
                 .build()

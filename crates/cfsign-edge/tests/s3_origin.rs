@@ -1,10 +1,8 @@
 //! The S3 origin against a real S3-compatible server: moto's, on 127.0.0.1
-//! (see `support/moto.rs`). Objects are uploaded with boto3, an independent
+//! (see `cfsign_testkit::moto`). Objects are uploaded with boto3, an independent
 //! client, so the keys S3 holds are the fixture's decoded keys whatever the
 //! origin's own encoding does; the origin then has to find them.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
-mod support;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use cfsign_edge::origin::conformance::{self, Fixture};
 use cfsign_edge::origin::{ByteRange, ObjectKey, Origin, OriginError, S3Origin};
+use cfsign_testkit::moto::{self, Moto};
 use futures_util::StreamExt as _;
-use support::moto::{self, Moto};
 
 const BUCKET: &str = "cfsign-edge-test";
 

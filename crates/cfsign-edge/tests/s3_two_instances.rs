@@ -3,8 +3,6 @@
 //! domain works on either instance; an unsigned one is refused by both.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +12,8 @@ use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::fetch::fetch;
 use cfsign_edge::origin::{Origin, S3Origin};
 use cfsign_edge::server;
+use cfsign_testkit::moto::{self, Moto};
 use http::{Method, StatusCode};
-use support::moto::{self, Moto};
 
 const BUCKET: &str = "cfsign-scale-out";
 const PUBLIC: &str = "https://cdn.example.com";

@@ -14,21 +14,21 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What to do when moto is missing.
-pub(crate) const INSTALL_HINT: &str =
+pub const INSTALL_HINT: &str =
     "moto's server is needed: python3 -m pip install -r scripts/requirements-test.txt";
 /// Dummy credentials (moto accepts any).
-pub(crate) const ACCESS_KEY_ID: &str = "testing";
+pub const ACCESS_KEY_ID: &str = "testing";
 /// Dummy credentials (moto accepts any).
-pub(crate) const SECRET_ACCESS_KEY: &str = "testing";
+pub const SECRET_ACCESS_KEY: &str = "testing";
 /// The region buckets are created in.
-pub(crate) const REGION: &str = "us-east-1";
+pub const REGION: &str = "us-east-1";
 /// The longest moto may take to answer after being started.
-pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(20);
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// The longest a boto3 helper script may run.
-pub(crate) const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A running moto server.
-pub(crate) struct Moto {
+pub struct Moto {
     child: Option<Child>,
     port: u16,
     log: tempfile::NamedTempFile,
@@ -41,7 +41,7 @@ impl Moto {
     ///
     /// If moto is not installed (with [`INSTALL_HINT`]) or does not start in time.
     #[must_use]
-    pub(crate) fn start() -> Self {
+    pub fn start() -> Self {
         check_installed();
         let mut last_log = String::new();
         // The port is free when chosen, but another process may take it before
@@ -49,26 +49,8 @@ impl Moto {
         for _ in 0..3 {
             let port = free_port();
             let log = tempfile::NamedTempFile::new().expect("a temporary log file");
-            let stderr = log.reopen().expect("the temporary log file");
-            let port_arg = port.to_string();
-            let mut command = match find_on_path("moto_server") {
-                Some(script) => Command::new(script),
-                None => {
-                    let mut python = Command::new("python3");
-                    python.args(["-m", "moto.server"]);
-                    python
-                }
-            };
-            let child = command
-                .args(["-H", "127.0.0.1", "-p", &port_arg])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                // moto logs every request: a file, not a pipe nobody reads.
-                .stderr(stderr)
-                .spawn()
-                .unwrap_or_else(|e| panic!("could not start moto ({e}). {INSTALL_HINT}"));
             let mut moto = Self {
-                child: Some(child),
+                child: Some(spawn(port, &log)),
                 port,
                 log,
             };
@@ -109,13 +91,13 @@ impl Moto {
 
     /// `http://127.0.0.1:PORT`.
     #[must_use]
-    pub(crate) fn endpoint(&self) -> String {
+    pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// moto's log so far (its stderr), for failure messages.
     #[must_use]
-    pub(crate) fn log(&self) -> String {
+    pub fn log(&self) -> String {
         let mut text = String::new();
         let _ = std::fs::File::open(self.log.path()).and_then(|mut f| f.read_to_string(&mut text));
         let tail: Vec<&str> = text.lines().rev().take(40).collect();
@@ -123,10 +105,27 @@ impl Moto {
     }
 
     /// Stops the server now (it is also stopped on drop).
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port after [`Moto::kill`], waiting
+    /// until it answers. moto keeps its state in memory: buckets and objects
+    /// are gone and must be created again.
+    ///
+    /// # Panics
+    ///
+    /// If it is still running, or does not answer within [`START_TIMEOUT`] (for
+    /// instance because another process took the port meanwhile).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "moto is still running: kill it first");
+        self.child = Some(spawn(self.port, &self.log));
+        if let Err(log) = self.wait_ready() {
+            self.kill();
+            panic!("moto did not restart on 127.0.0.1:{}: {log}", self.port);
         }
     }
 
@@ -138,7 +137,7 @@ impl Moto {
     ///
     /// If the script fails or runs longer than [`SCRIPT_TIMEOUT`].
     #[must_use]
-    pub(crate) fn python(&self, script: &str, input: &[u8]) -> String {
+    pub fn python(&self, script: &str, input: &[u8]) -> String {
         let mut command = Command::new("python3");
         command.args(["-c", script]);
         // Nothing from the developer's own AWS set-up may leak in.
@@ -202,6 +201,30 @@ impl Drop for Moto {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts moto's server on `port`, its log going to `log` (appended to).
+fn spawn(port: u16, log: &tempfile::NamedTempFile) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log.path())
+        .expect("the temporary log file");
+    let mut command = match find_on_path("moto_server") {
+        Some(script) => Command::new(script),
+        None => {
+            let mut python = Command::new("python3");
+            python.args(["-m", "moto.server"]);
+            python
+        }
+    };
+    command
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        // moto logs every request: a file, not a pipe nobody reads.
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start moto ({e}). {INSTALL_HINT}"))
 }
 
 /// moto and boto3 can be imported (moto's server needs `moto[server]`).

@@ -1,0 +1,7 @@
+//! Test harnesses shared by cfsign's crates. A dev-dependency only; never published.
+//!
+//! - [`moto`]: a real moto server (S3, CloudFront's control plane, KMS) on
+//!   127.0.0.1, started per test on a free port and stopped on drop.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: a failure is a test failure
+
+pub mod moto;
