@@ -91,7 +91,7 @@ signatures, policies and cookie values are never logged. Messages go to standard
 pub(crate) struct EdgeArgs {
     /// A TOML configuration file with every option (behaviors, origins, key groups); see
     /// `cfsign_edge::config` or the README for the format
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "public_key", "public", "public_base_url", "trusted_proxy"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "public_key", "public", "public_base_url", "trusted_proxy", "cache_max_bytes", "default_ttl"])]
     pub(crate) config: Option<std::path::PathBuf>,
 
     /// Validate the configuration, print the behaviors, and exit
@@ -121,6 +121,15 @@ pub(crate) struct EdgeArgs {
     /// Believe X-Forwarded-For from peers in this range (repeatable)
     #[arg(long, value_name = "CIDR")]
     pub(crate) trusted_proxy: Vec<String>,
+
+    /// Bytes the in-memory object cache holds (default 268435456 = 256 MiB; 0 turns it off)
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) cache_max_bytes: Option<u64>,
+
+    /// Seconds an object stays cached when the origin sends no Cache-Control max-age or
+    /// Expires (default 86400, CloudFront's; use 0 while editing the files being served)
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) default_ttl: Option<u64>,
 
     /// Serve GET /healthz and GET /metrics (Prometheus) on this separate address (default: the
     /// configuration's `admin_listen`, else none)

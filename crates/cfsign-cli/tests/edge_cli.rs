@@ -290,3 +290,39 @@ fn check_prints_the_behaviors_and_refuses_mistakes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("key_groups.main.keys[0].public_key"));
 }
+
+#[test]
+fn cache_flags_reach_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["edge", "--root", dir.path().to_str().unwrap(), "--public"];
+        args.extend_from_slice(extra);
+        args.push("--check");
+        Command::new(env!("CARGO_BIN_EXE_cfsign"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let defaults = check(&[]);
+    assert!(defaults.status.success());
+    let text = String::from_utf8(defaults.stdout).unwrap();
+    assert!(
+        text.contains("cache: 268435456 bytes in all, objects up to 8388608 bytes, errors for 10s")
+            && text.contains("TTL min/default/max 0/86400/31536000s"),
+        "{text}"
+    );
+    let tuned = check(&["--cache-max-bytes", "0", "--default-ttl", "5"]);
+    assert!(tuned.status.success());
+    let text = String::from_utf8(tuned.stdout).unwrap();
+    assert!(
+        text.contains("cache: off") && text.contains("TTL min/default/max 0/5/31536000s"),
+        "{text}"
+    );
+    let wrong = check(&["--default-ttl", "40000000"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        err.contains("default_ttl = 40000000") && err.contains("max_ttl = 31536000"),
+        "{err}"
+    );
+}

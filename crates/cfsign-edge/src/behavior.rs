@@ -1,6 +1,6 @@
 //! Cache behaviors, as in a CloudFront distribution: ordered path patterns, each
-//! with its origin and whether viewer access is restricted (and by which key
-//! groups), plus a default behavior (`*`). The first pattern that matches the
+//! with its origin, whether viewer access is restricted (and by which key
+//! groups) and its cache TTLs, plus a default behavior (`*`). The first pattern that matches the
 //! request path wins.
 //!
 //! Path patterns follow CloudFront: matched against the URL path (no query),
@@ -20,6 +20,7 @@
 use std::sync::Arc;
 
 use crate::access::AccessConfig;
+use crate::cache::TtlPolicy;
 use crate::origin::Origin;
 
 /// Why a path pattern is refused.
@@ -91,6 +92,8 @@ pub struct Behavior {
     pub origin_name: String,
     /// `Some` when viewer access is restricted: the check and its trusted keys.
     pub access: Option<AccessConfig>,
+    /// How long its objects stay in the edge's cache.
+    pub ttl: TtlPolicy,
 }
 
 impl std::fmt::Debug for Behavior {
@@ -99,6 +102,7 @@ impl std::fmt::Debug for Behavior {
             .field("pattern", &self.pattern)
             .field("origin", &self.origin_name)
             .field("restricted", &self.access.is_some())
+            .field("ttl", &self.ttl)
             .finish()
     }
 }

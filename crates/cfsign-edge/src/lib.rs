@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod behavior;
+pub mod cache;
 pub mod config;
 pub mod fetch;
 pub mod observe;

@@ -1,5 +1,6 @@
-//! The edge server: behaviors (each an origin, behind the signed-access layer when
-//! restricted), on a socket, replaceable while serving.
+//! The edge server: behaviors (each an origin, through the edge's object cache,
+//! behind the signed-access layer when restricted), on a socket, replaceable
+//! while serving.
 
 use std::future::Future;
 use std::sync::{Arc, RwLock};
@@ -14,14 +15,14 @@ use tower::ServiceExt as _;
 
 use crate::access::{AccessConfig, SignedAccessLayer};
 use crate::behavior::{Behaviors, PathPattern};
+use crate::cache::ObjectCache;
 use crate::observe::{BehaviorLabel, Metrics};
-use crate::origin::Origin;
-use crate::serve::handler;
+use crate::serve::{Backend, handler};
 
-/// The router: every path is served from `origin`; with `access`, every request
-/// is checked first (CloudFront's "restrict viewer access").
-pub fn router(origin: Arc<dyn Origin>, access: Option<AccessConfig>) -> Router {
-    let app = Router::new().fallback(handler).with_state(origin);
+/// The router: every path is served from `backend`; with `access`, every request
+/// is checked first (CloudFront's "restrict viewer access"), before the cache.
+pub fn router(backend: Backend, access: Option<AccessConfig>) -> Router {
+    let app = Router::new().fallback(handler).with_state(backend);
     match access {
         Some(config) => app.layer(SignedAccessLayer::new(config)),
         None => app,
@@ -44,13 +45,19 @@ struct Route {
 }
 
 impl Routes {
-    fn new(behaviors: &Behaviors) -> Self {
+    fn new(behaviors: &Behaviors, cache: Option<&ObjectCache>) -> Self {
         let mut all: Vec<Route> = behaviors
             .iter()
-            .map(|b| Route {
-                pattern: b.pattern.clone(),
-                label: BehaviorLabel(Arc::from(b.pattern.as_str())),
-                router: router(Arc::clone(&b.origin), b.access.clone()),
+            .map(|b| {
+                let mut backend = Backend::new(Arc::clone(&b.origin));
+                if let Some(cache) = cache {
+                    backend = backend.with_cache(cache, b.ttl);
+                }
+                Route {
+                    pattern: b.pattern.clone(),
+                    label: BehaviorLabel(Arc::from(b.pattern.as_str())),
+                    router: router(backend, b.access.clone()),
+                }
             })
             .collect();
         // `Behaviors::iter` yields the default last.
@@ -75,27 +82,42 @@ impl Routes {
 
 /// The live configuration of a running edge: [`EdgeHandle::replace`] swaps in new
 /// behaviors (e.g. after SIGHUP); requests in flight finish with the old ones.
+/// The object cache, if any, stays: entries of origins the new behaviors still
+/// use remain valid (see [`cache`](crate::cache)).
 #[derive(Debug, Clone)]
-pub struct EdgeHandle(Arc<RwLock<Arc<Routes>>>);
+pub struct EdgeHandle {
+    routes: Arc<RwLock<Arc<Routes>>>,
+    cache: Option<ObjectCache>,
+}
 
 impl EdgeHandle {
-    /// A handle serving `behaviors`.
+    /// A handle serving `behaviors`, through `cache` when given.
     #[must_use]
-    pub fn new(behaviors: &Behaviors) -> Self {
-        Self(Arc::new(RwLock::new(Arc::new(Routes::new(behaviors)))))
+    pub fn new(behaviors: &Behaviors, cache: Option<ObjectCache>) -> Self {
+        let routes = Routes::new(behaviors, cache.as_ref());
+        Self {
+            routes: Arc::new(RwLock::new(Arc::new(routes))),
+            cache,
+        }
+    }
+
+    /// The object cache.
+    #[must_use]
+    pub fn cache(&self) -> Option<&ObjectCache> {
+        self.cache.as_ref()
     }
 
     /// Replaces the behaviors.
     pub fn replace(&self, behaviors: &Behaviors) {
-        let routes = Arc::new(Routes::new(behaviors));
-        match self.0.write() {
+        let routes = Arc::new(Routes::new(behaviors, self.cache.as_ref()));
+        match self.routes.write() {
             Ok(mut g) => *g = routes,
             Err(poisoned) => *poisoned.into_inner() = routes,
         }
     }
 
     fn current(&self) -> Arc<Routes> {
-        match self.0.read() {
+        match self.routes.read() {
             Ok(g) => Arc::clone(&g),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }

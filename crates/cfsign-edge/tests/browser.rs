@@ -31,6 +31,7 @@ use cfsign::verify::Verifier;
 use cfsign::{CookieAttributes, KeyPairId, KeyType, Policy, PrivateKey, Resource, Signer};
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
+use cfsign_edge::serve::Backend;
 use cfsign_edge::server;
 use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use tokio::sync::oneshot;
@@ -324,10 +325,10 @@ async fn start(root: &Path) -> Site {
 
     let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(root).unwrap());
     let edge = server::router(
-        Arc::clone(&origin),
+        Backend::new(Arc::clone(&origin)),
         Some(AccessConfig::new(verifier, Scheme::Http)),
     );
-    let public = server::router(origin, None);
+    let public = server::router(Backend::new(origin), None);
     let log: Log = Arc::default();
     let valid_headers = Arc::new(valid_headers);
     let expired_headers = Arc::new(expired_headers);

@@ -95,6 +95,10 @@ impl Origin for Buffering {
         "buffering"
     }
 
+    fn cache_identity(&self) -> String {
+        format!("buffering:{}", self.0.cache_identity())
+    }
+
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
         self.0.head(key)
     }

@@ -1,5 +1,5 @@
 //! The edge through a real socket on 127.0.0.1: access control and HTTP semantics
-//! over the directory origin.
+//! over each origin kind, uncached and through the object cache.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::net::SocketAddr;
@@ -10,7 +10,9 @@ use bytes::Bytes;
 use cfsign::verify::Verifier;
 use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
+use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 use cfsign_edge::origin::{DirectoryOrigin, HttpOrigin, Origin, S3Origin};
+use cfsign_edge::serve::Backend;
 use cfsign_edge::server;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Empty};
@@ -52,10 +54,10 @@ print("ok")
 "#;
 
 async fn start() -> Edge {
-    start_with(OriginKind::Directory).await
+    start_with(OriginKind::Directory, None).await
 }
 
-async fn start_with(kind: OriginKind) -> Edge {
+async fn start_with(kind: OriginKind, cache: Option<&ObjectCache>) -> Edge {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("root/media")).unwrap();
     std::fs::write(dir.path().join("root/media/hello.txt"), "hello edge\n").unwrap();
@@ -100,7 +102,7 @@ async fn start_with(kind: OriginKind) -> Edge {
             let (stop, stopped) = oneshot::channel::<()>();
             tokio::spawn(server::serve(
                 listener,
-                server::router(directory, None),
+                server::router(Backend::new(directory), None),
                 async {
                     let _ = stopped.await;
                 },
@@ -112,7 +114,11 @@ async fn start_with(kind: OriginKind) -> Edge {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = server::router(origin, Some(AccessConfig::new(verifier, Scheme::Http)));
+    let mut served = Backend::new(origin);
+    if let Some(cache) = cache {
+        served = served.with_cache(cache, TtlPolicy::default());
+    }
+    let app = server::router(served, Some(AccessConfig::new(verifier, Scheme::Http)));
     let task = tokio::spawn(server::serve(listener, app, async {
         let _ = stopped.await;
     }));
@@ -248,30 +254,102 @@ async fn access_control_over_a_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_conditionals_and_streaming() {
-    ranges_conditionals_and_streaming_with(OriginKind::Directory).await;
+    ranges_conditionals_and_streaming_with(OriginKind::Directory, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_conditionals_and_streaming_over_s3() {
-    ranges_conditionals_and_streaming_with(OriginKind::S3).await;
+    ranges_conditionals_and_streaming_with(OriginKind::S3, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_conditionals_and_streaming_over_http() {
-    ranges_conditionals_and_streaming_with(OriginKind::Http).await;
+    ranges_conditionals_and_streaming_with(OriginKind::Http, None).await;
 }
 
-async fn ranges_conditionals_and_streaming_with(kind: OriginKind) {
-    let edge = start_with(kind).await;
+/// A cache that holds the 3 MB object, so every answer below comes from memory.
+fn roomy_cache() -> ObjectCache {
+    ObjectCache::new(CacheSettings {
+        max_bytes: 16 << 20,
+        max_object_bytes: 4 << 20,
+        ..CacheSettings::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_conditionals_from_the_cache() {
+    ranges_conditionals_and_streaming_with(OriginKind::Directory, Some(&roomy_cache())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_conditionals_from_the_cache_over_s3() {
+    ranges_conditionals_and_streaming_with(OriginKind::S3, Some(&roomy_cache())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_conditionals_from_the_cache_over_http() {
+    ranges_conditionals_and_streaming_with(OriginKind::Http, Some(&roomy_cache())).await;
+}
+
+/// The same semantics with a cache too small for the object: it is streamed
+/// through uncached every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_objects_stream_through_the_cache() {
+    let cache = ObjectCache::new(CacheSettings {
+        max_object_bytes: 1 << 20,
+        ..CacheSettings::default()
+    });
+    ranges_conditionals_and_streaming_with(OriginKind::Directory, Some(&cache)).await;
+    let edge = start_with(OriginKind::Directory, Some(&cache)).await;
+    let url = edge.signed("/media/big.bin", 60);
+    for _ in 0..2 {
+        let r = get(&url, &[]).await;
+        assert_eq!(r.body.as_ref(), edge.big.as_slice());
+        assert_eq!(r.headers["x-cache"], "Miss from cfsign");
+        assert!(r.chunks > 1, "streamed, got {} chunk(s)", r.chunks);
+        assert!(!r.headers.contains_key("age"));
+    }
+    assert!(
+        cache.weighted_bytes().await < 1 << 20,
+        "the 3 MB body must not be held"
+    );
+    // A small object from the same edge is cached.
+    let small = edge.signed("/media/hello.txt", 60);
+    assert_eq!(
+        get(&small, &[]).await.headers["x-cache"],
+        "Miss from cfsign"
+    );
+    let again = get(&small, &[]).await;
+    assert_eq!(again.headers["x-cache"], "Hit from cfsign");
+    assert_eq!(again.body, "hello edge\n");
+}
+
+async fn ranges_conditionals_and_streaming_with(kind: OriginKind, cache: Option<&ObjectCache>) {
+    let held = |cache: &ObjectCache| cache.settings().max_object_bytes >= 3_000_000;
+    let cached = cache.is_some_and(held);
+    let edge = start_with(kind, cache).await;
     let url = edge.signed("/media/big.bin", 60);
     let full = get(&url, &[]).await;
     assert_eq!(full.status, StatusCode::OK);
     assert_eq!(full.body.as_ref(), edge.big.as_slice());
-    assert!(
-        full.chunks > 1,
-        "a 3 MB body must be streamed, got {} chunk(s)",
-        full.chunks
-    );
+    assert_eq!(full.headers["x-cache"], "Miss from cfsign");
+    assert!(!full.headers.contains_key("age"), "a miss has no Age");
+    if cached {
+        let stored = cache.unwrap().weighted_bytes().await;
+        assert!(stored >= 3_000_000, "the object is held ({stored} bytes)");
+        let again = get(&url, &[]).await;
+        assert_eq!(again.body.as_ref(), edge.big.as_slice());
+        assert_eq!(again.headers["x-cache"], "Hit from cfsign");
+        assert_eq!(again.headers["age"], "0");
+        assert_eq!(again.headers["etag"], full.headers["etag"]);
+        assert_eq!(again.headers["content-type"], full.headers["content-type"]);
+    } else {
+        assert!(
+            full.chunks > 1,
+            "a 3 MB body must be streamed, got {} chunk(s)",
+            full.chunks
+        );
+    }
     let etag = full.headers["etag"].to_str().unwrap().to_owned();
     let modified = full.headers["last-modified"].to_str().unwrap().to_owned();
 
@@ -329,6 +407,14 @@ async fn ranges_conditionals_and_streaming_with(kind: OriginKind) {
     assert_eq!(head.status, StatusCode::OK);
     assert_eq!(head.headers["content-length"], "3000000");
     assert!(head.body.is_empty());
+    let expected = if cached {
+        "Hit from cfsign"
+    } else {
+        "Miss from cfsign"
+    };
+    for r in [&part, &suffix, &fresh, &head] {
+        assert_eq!(r.headers["x-cache"], expected);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,7 +460,7 @@ async fn limits_slow_clients_big_heads_and_connection_cap() {
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve_with(
         listener,
-        server::router(origin, None),
+        server::router(Backend::new(origin), None),
         limits,
         async {
             let _ = stopped.await;

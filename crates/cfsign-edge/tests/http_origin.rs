@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use cfsign_edge::origin::conformance::{self, Fixture};
 use cfsign_edge::origin::{DirectoryOrigin, HttpOrigin, ObjectKey, Origin, OriginError};
+use cfsign_edge::serve::Backend;
 use cfsign_edge::server;
 
 /// An application server on 127.0.0.1 serving the fixture (the edge itself, public);
@@ -19,7 +20,7 @@ async fn backend(
         .write_to_dir(&dir.path().join("app"))
         .unwrap();
     let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path().join("app")).unwrap());
-    let mut app = server::router(origin, None);
+    let mut app = server::router(Backend::new(origin), None);
     if ignore_ranges {
         app = app.layer(axum::middleware::map_request(
             |mut request: axum::extract::Request| async move {

@@ -13,6 +13,7 @@ use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Sign
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::fetch::fetch;
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
+use cfsign_edge::serve::Backend;
 use cfsign_edge::server;
 use fnv::checksum;
 use http::{Method, StatusCode};
@@ -84,7 +85,10 @@ async fn ten_thousand_mixed_requests_no_unauthorized_200() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(
         listener,
-        server::router(origin, Some(AccessConfig::new(verifier, Scheme::Http))),
+        server::router(
+            Backend::new(origin),
+            Some(AccessConfig::new(verifier, Scheme::Http)),
+        ),
         async {
             let _ = stopped.await;
         },
@@ -248,7 +252,7 @@ async fn aborted_downloads_release_everything() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(
         listener,
-        server::router(origin, None),
+        server::router(Backend::new(origin), None),
         async {
             let _ = stopped.await;
         },

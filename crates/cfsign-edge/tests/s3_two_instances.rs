@@ -11,6 +11,7 @@ use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Sign
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::fetch::fetch;
 use cfsign_edge::origin::{Origin, S3Origin};
+use cfsign_edge::serve::Backend;
 use cfsign_edge::server;
 use cfsign_testkit::moto::{self, Moto};
 use http::{Method, StatusCode};
@@ -57,7 +58,7 @@ async fn two_instances_serve_one_bucket() {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server::serve(
             listener,
-            server::router(origin, Some(access)),
+            server::router(Backend::new(origin), Some(access)),
             async {
                 let _ = stopped.await;
             },

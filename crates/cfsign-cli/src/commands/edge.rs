@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
+use cfsign_edge::cache::ObjectCache;
 use cfsign_edge::config::{
-    BehaviorFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile,
+    BehaviorFile, CacheFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile,
 };
 use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics, ObserveLayer};
 use cfsign_edge::server::{self, EdgeHandle, Limits};
@@ -56,6 +57,10 @@ impl Source {
             admin_listen: None,
             access_log: None,
             access_log_file: None,
+            cache: args.cache_max_bytes.map(|max_bytes| CacheFile {
+                max_bytes: Some(max_bytes),
+                ..CacheFile::default()
+            }),
             key_groups,
             origins: BTreeMap::from([("root".to_owned(), OriginFile::Directory { root })]),
             behaviors: Vec::new(),
@@ -68,6 +73,9 @@ impl Source {
                 } else {
                     vec!["command-line".to_owned()]
                 },
+                min_ttl: None,
+                default_ttl: args.default_ttl,
+                max_ttl: None,
             },
         })))
     }
@@ -150,6 +158,15 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             None => println!("admin listener: off"),
         }
         println!("access log: {}", logging.describe());
+        match &config.cache {
+            Some(c) => println!(
+                "cache: {} bytes in all, objects up to {} bytes, errors for {}s",
+                c.max_bytes,
+                c.max_object_bytes,
+                c.error_ttl.as_secs()
+            ),
+            None => println!("cache: off"),
+        }
         for b in config.behaviors.iter() {
             let access = if b.access.is_some() {
                 "signed URLs or cookies required"
@@ -157,9 +174,12 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
                 "public"
             };
             println!(
-                "  {:<24} -> origin {:<12} {access}",
+                "  {:<24} -> origin {:<12} {access}; TTL min/default/max {}/{}/{}s",
                 b.pattern.as_str(),
-                b.origin_name
+                b.origin_name,
+                b.ttl.min().as_secs(),
+                b.ttl.default_ttl().as_secs(),
+                b.ttl.max().as_secs()
             );
         }
         return Ok(());
@@ -179,7 +199,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             ),
             None => None,
         };
-        let handle = EdgeHandle::new(&config.behaviors);
+        let handle = EdgeHandle::new(&config.behaviors, config.cache.map(ObjectCache::new));
         let metrics = Metrics::new();
         let app = handle
             .router()

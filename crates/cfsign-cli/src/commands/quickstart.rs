@@ -22,6 +22,7 @@ use cfsign::{
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::fetch::{Fetched, fetch};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
+use cfsign_edge::serve::Backend;
 use cfsign_edge::server;
 use http::{Method, StatusCode};
 
@@ -225,7 +226,7 @@ async fn local_edge(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(
         listener,
-        server::router(origin, Some(access)),
+        server::router(Backend::new(origin), Some(access)),
         async {
             let _ = stopped.await;
         },

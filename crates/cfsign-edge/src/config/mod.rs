@@ -12,6 +12,11 @@
 //! access_log = "text"                     # "text" (default), "json" or "off"
 //! access_log_file = "logs/access.log"     # appended to; default: standard output
 //!
+//! [cache]                                 # the in-memory object cache (on by default)
+//! max_bytes = 268_435_456                 # 256 MiB in all (0: no cache)
+//! max_object_bytes = 8_388_608            # larger objects are streamed uncached
+//! error_ttl = 10                          # seconds origin errors (404, 403, 502, 504) are cached
+//!
 //! [key_groups.main]
 //! keys = [{ id = "K2JCJMDEHXQW5F", public_key = "keys/public_key.pem" }]
 //!
@@ -37,11 +42,14 @@
 //! [default_behavior]                      # everything else
 //! origin = "media"
 //! trusted_key_groups = ["main"]           # restricted = true is the default
+//! min_ttl = 0                             # seconds; CloudFront's defaults: 0,
+//! default_ttl = 86400                     #   1 day when the origin sends no
+//! max_ttl = 31536000                      #   Cache-Control/Expires, 1 year
 //! ```
 //!
 //! Relative paths are resolved against the configuration file's folder.
-//! `listen`, `admin_listen` and the access-log settings are read at start; a
-//! reload (SIGHUP) replaces the keys and behaviors only.
+//! `listen`, `admin_listen`, `[cache]` and the access-log settings are read at
+//! start; a reload (SIGHUP) replaces the keys and behaviors only.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -54,6 +62,7 @@ use serde::Deserialize;
 
 use crate::access::{AccessConfig, Scheme, SharedVerifier};
 use crate::behavior::{Behavior, Behaviors, PathPattern};
+use crate::cache::{CacheSettings, TtlPolicy};
 use crate::observe::AccessLogFormat;
 use crate::origin::{DirectoryOrigin, HttpOrigin, Origin, S3Origin};
 
@@ -106,6 +115,8 @@ pub struct ConfigFile {
     pub access_log: Option<String>,
     /// File the access log is appended to (default: standard output).
     pub access_log_file: Option<PathBuf>,
+    /// The object cache (defaults when absent).
+    pub cache: Option<CacheFile>,
     /// Named key groups.
     #[serde(default)]
     pub key_groups: BTreeMap<String, KeyGroupFile>,
@@ -116,6 +127,18 @@ pub struct ConfigFile {
     pub behaviors: Vec<BehaviorFile>,
     /// The behavior for everything else (its pattern is `*`).
     pub default_behavior: BehaviorFile,
+}
+
+/// The object cache's bounds (see [`CacheSettings`] for the defaults).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheFile {
+    /// Bytes cached in all; 0 turns the cache off.
+    pub max_bytes: Option<u64>,
+    /// Objects larger than this are streamed through uncached.
+    pub max_object_bytes: Option<u64>,
+    /// Seconds origin errors are cached.
+    pub error_ttl: Option<u64>,
 }
 
 /// A key group: public keys by key-pair ID.
@@ -184,6 +207,13 @@ pub struct BehaviorFile {
     /// Key groups whose keys are trusted (required when restricted).
     #[serde(default)]
     pub trusted_key_groups: Vec<String>,
+    /// Seconds an object stays cached at least (default 0).
+    pub min_ttl: Option<u64>,
+    /// Seconds an object stays cached when the origin sends no
+    /// `Cache-Control` max-age or `Expires` (default 86,400).
+    pub default_ttl: Option<u64>,
+    /// Seconds an object stays cached at most (default 31,536,000).
+    pub max_ttl: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -203,6 +233,8 @@ pub struct EdgeConfig {
     pub access_log: Option<AccessLogFormat>,
     /// The access-log file (resolved); `None` for standard output.
     pub access_log_file: Option<PathBuf>,
+    /// The object cache's bounds; `None` when the cache is off.
+    pub cache: Option<CacheSettings>,
 }
 
 impl ConfigFile {
@@ -375,11 +407,19 @@ impl ConfigFile {
                 }
                 None
             };
+            let defaults = TtlPolicy::default();
+            let ttl = TtlPolicy::new(
+                b.min_ttl.unwrap_or(defaults.min().as_secs()),
+                b.default_ttl.unwrap_or(defaults.default_ttl().as_secs()),
+                b.max_ttl.unwrap_or(defaults.max().as_secs()),
+            )
+            .map_err(|e| invalid(format!("{field}: {e}")))?;
             Ok(Behavior {
                 pattern,
                 origin,
                 origin_name: b.origin.clone(),
                 access,
+                ttl,
             })
         };
         let mut ordered = Vec::with_capacity(self.behaviors.len());
@@ -403,14 +443,37 @@ impl ConfigFile {
             &self.default_behavior,
             PathPattern::any(),
         )?;
+        let cache = cache_settings(self.cache.as_ref().cloned().unwrap_or_default())?;
         Ok(EdgeConfig {
             listen,
+            cache,
             behaviors: Behaviors::new(ordered, default),
             admin_listen: self.admin_listen,
             access_log,
             access_log_file: self.access_log_file.as_ref().map(|f| base.join(f)),
         })
     }
+}
+
+fn cache_settings(file: CacheFile) -> Result<Option<CacheSettings>, ConfigError> {
+    let defaults = CacheSettings::default();
+    let max_bytes = file.max_bytes.unwrap_or(defaults.max_bytes);
+    if max_bytes == 0 {
+        return Ok(None);
+    }
+    let max_object_bytes = file.max_object_bytes.unwrap_or(defaults.max_object_bytes);
+    if max_object_bytes > max_bytes {
+        return Err(ConfigError::Invalid(format!(
+            "cache.max_object_bytes: {max_object_bytes} is larger than cache.max_bytes ({max_bytes}); lower it or raise max_bytes"
+        )));
+    }
+    Ok(Some(CacheSettings {
+        max_bytes,
+        max_object_bytes,
+        error_ttl: file
+            .error_ttl
+            .map_or(defaults.error_ttl, std::time::Duration::from_secs),
+    }))
 }
 
 fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {

@@ -1,5 +1,7 @@
 //! Loading and validating configurations.
 
+use std::time::Duration;
+
 use super::*;
 
 struct Dir {
@@ -41,6 +43,14 @@ restricted = false
 path_pattern = "*.m3u8"
 origin = "media"
 trusted_key_groups = ["main"]
+min_ttl = 1
+default_ttl = 2
+max_ttl = 5
+
+[cache]
+max_bytes = 1_048_576
+max_object_bytes = 65_536
+error_ttl = 3
 
 [default_behavior]
 origin = "media"
@@ -64,6 +74,26 @@ fn full_configuration_loads() {
     assert_eq!(b.select("/anything").pattern.as_str(), "*");
     assert!(b.select("/anything").access.is_some());
     assert_eq!(b.iter().count(), 3);
+    let ttl = b.select("/videos/x.m3u8").ttl;
+    assert_eq!(
+        (ttl.min(), ttl.default_ttl(), ttl.max()),
+        (
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(5)
+        )
+    );
+    assert_eq!(b.select("/anything").ttl, TtlPolicy::default());
+    assert_eq!(
+        config.cache,
+        Some(CacheSettings {
+            max_bytes: 1 << 20,
+            max_object_bytes: 1 << 16,
+            error_ttl: Duration::from_secs(3),
+        })
+    );
+    let off = FULL.replace("max_bytes = 1_048_576", "max_bytes = 0");
+    assert_eq!(load(&d, &off).unwrap().cache, None, "0 turns the cache off");
 }
 
 #[test]
@@ -74,6 +104,7 @@ fn minimal_configuration_uses_defaults() {
     assert_eq!(config.admin_listen, None);
     assert_eq!(config.access_log, Some(AccessLogFormat::Text));
     assert_eq!(config.access_log_file, None);
+    assert_eq!(config.cache, Some(CacheSettings::default()));
 }
 
 #[test]
@@ -174,6 +205,17 @@ fn every_mistake_names_its_field() {
             "type = \"ftp\"",
             "unknown variant `ftp`",
         ),
+        (
+            "default_ttl = 2",
+            "default_ttl = 9",
+            "behaviors[1]: TTLs must satisfy min_ttl <= default_ttl <= max_ttl (got min_ttl = 1, default_ttl = 9, max_ttl = 5)",
+        ),
+        (
+            "max_object_bytes = 65_536",
+            "max_object_bytes = 2_000_000",
+            "cache.max_object_bytes: 2000000 is larger than cache.max_bytes (1048576)",
+        ),
+        ("error_ttl = 3", "error_tl = 3", "unknown field `error_tl`"),
     ];
     for (from, to, needle) in cases {
         assert!(FULL.contains(from), "case does not apply: {from}");

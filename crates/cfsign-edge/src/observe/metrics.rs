@@ -66,7 +66,7 @@ struct Inner {
 /// | metric | labels | meaning |
 /// |---|---|---|
 /// | `cfsign_edge_requests_total` | `status`, `code`, `behavior` | finished requests; `code` is CloudFront's denial code (`MissingKey`, `AccessDenied`, ...) or `-`; `behavior` the path pattern that served it; `status` is `0` when the viewer left before a response |
-/// | `cfsign_edge_cache_total` | `result` = `hit`, `miss`, `error` | the `X-Cache` outcome (no cache yet, so `hit` stays 0) |
+/// | `cfsign_edge_cache_total` | `result` = `hit`, `miss`, `error` | the `X-Cache` outcome: `hit` answered from the object cache |
 /// | `cfsign_edge_response_bytes_total` | — | response body bytes handed to viewers, counted as they stream |
 /// | `cfsign_edge_verification_seconds` | `outcome` = `allowed`, `denied` | time to verify a signed URL or cookies |
 /// | `cfsign_edge_origin_seconds` | `op` = `head`, `get` | time until the origin answered (metadata ready, body about to stream) |
@@ -121,7 +121,7 @@ impl Metrics {
         let cache = Family::<CacheLabels, Counter>::default();
         registry.register(
             "cfsign_edge_cache",
-            "Responses by X-Cache outcome (hit, miss, error); the edge has no cache yet, so hit stays 0",
+            "Responses by X-Cache outcome (hit: from the object cache, miss, error)",
             cache.clone(),
         );
         let response_bytes = Counter::default();

@@ -27,12 +27,13 @@
 //! (no log injection) and are cut at [`MAX_FIELD_BYTES`].
 //!
 //! ```no_run
+//! use cfsign_edge::cache::{CacheSettings, ObjectCache};
 //! use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics, ObserveLayer};
 //! use cfsign_edge::server::{self, EdgeHandle, Limits};
 //! # async fn run(behaviors: cfsign_edge::behavior::Behaviors) -> std::io::Result<()> {
 //! let metrics = Metrics::new();
 //! let log = AccessLog::stdout(AccessLogFormat::Text)?;
-//! let edge = EdgeHandle::new(&behaviors);
+//! let edge = EdgeHandle::new(&behaviors, Some(ObjectCache::new(CacheSettings::default())));
 //! let app = edge.router().layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
 //!
 //! let admin = tokio::net::TcpListener::bind("127.0.0.1:9901").await?;
@@ -111,6 +112,10 @@ impl TimedOrigin {
 impl Origin for TimedOrigin {
     fn kind(&self) -> &'static str {
         self.origin.kind()
+    }
+
+    fn cache_identity(&self) -> String {
+        self.origin.cache_identity()
     }
 
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {

@@ -222,6 +222,10 @@ impl Origin for DirectoryOrigin {
         "directory"
     }
 
+    fn cache_identity(&self) -> String {
+        format!("directory:{}", self.root.display())
+    }
+
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
         Box::pin(async move {
             let opened = self.open(key, Read::Nothing).await?;

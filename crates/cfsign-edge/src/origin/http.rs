@@ -210,6 +210,10 @@ impl Origin for HttpOrigin {
         "http"
     }
 
+    fn cache_identity(&self) -> String {
+        format!("http:{}", self.base)
+    }
+
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
         Box::pin(async move {
             let response = self.send(Method::HEAD, key, None).await?;

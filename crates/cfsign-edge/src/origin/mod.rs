@@ -234,6 +234,12 @@ pub trait Origin: Send + Sync + 'static {
     /// A short name for logs and metrics (e.g. `directory`, `s3`).
     fn kind(&self) -> &'static str;
 
+    /// What this origin serves, as a string: two origins with the same identity
+    /// serve the same objects, so the edge's [cache](crate::cache) shares their
+    /// entries (also across a configuration reload). E.g. `directory:/srv/media`,
+    /// `s3:http://127.0.0.1:9000/bucket/prefix`.
+    fn cache_identity(&self) -> String;
+
     /// Metadata of an object.
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>>;
 

@@ -577,6 +577,11 @@ impl Origin for S3Origin {
         "s3"
     }
 
+    fn cache_identity(&self) -> String {
+        let endpoint = self.endpoint.as_deref().unwrap_or("aws");
+        format!("s3:{endpoint}/{}/{}", self.bucket, self.prefix)
+    }
+
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
         Box::pin(async move {
             let location = self.location(key).ok_or(OriginError::NotFound)?;

@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 
+use crate::cache::{BehaviorCache, StoredKind};
 use crate::observe::{Probe, TimedOrigin};
 use crate::origin::{ByteRange, ObjectKey, ObjectMeta, Origin, OriginError};
 use preconditions::{Precondition, evaluate, has_preconditions};
@@ -22,20 +23,86 @@ use range::{RangeDecision, resolve};
 /// The `Via` header value.
 pub const VIA: &str = "1.1 cfsign-edge";
 
-/// An axum handler serving every path from `origin`.
+/// Where one behavior's objects come from: the origin, and optionally the
+/// edge's object cache in front of it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
+/// use cfsign_edge::origin::DirectoryOrigin;
+/// use cfsign_edge::serve::Backend;
+///
+/// let dir = tempfile::tempdir()?;
+/// let origin = Arc::new(DirectoryOrigin::new(dir.path())?);
+/// let cache = ObjectCache::new(CacheSettings::default());
+/// let backend = Backend::new(origin).with_cache(&cache, TtlPolicy::default());
+/// assert!(backend.cache().is_some());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Backend {
+    origin: Arc<dyn Origin>,
+    cache: Option<BehaviorCache>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("origin", &self.origin.kind())
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
+impl Backend {
+    /// Objects straight from `origin`, uncached.
+    #[must_use]
+    pub fn new(origin: Arc<dyn Origin>) -> Self {
+        Self {
+            origin,
+            cache: None,
+        }
+    }
+
+    /// Objects through `cache`, kept for the times `ttl` gives.
+    #[must_use]
+    pub fn with_cache(
+        mut self,
+        cache: &crate::cache::ObjectCache,
+        ttl: crate::cache::TtlPolicy,
+    ) -> Self {
+        self.cache = Some(cache.for_behavior(self.origin.as_ref(), ttl));
+        self
+    }
+
+    /// The origin.
+    #[must_use]
+    pub fn origin(&self) -> &Arc<dyn Origin> {
+        &self.origin
+    }
+
+    /// The cache, if any.
+    #[must_use]
+    pub fn cache(&self) -> Option<&BehaviorCache> {
+        self.cache.as_ref()
+    }
+}
+
+/// An axum handler serving every path from `backend`.
 ///
 /// Under [`ObserveLayer`](crate::observe::ObserveLayer), the origin calls are timed.
-pub async fn handler(State(origin): State<Arc<dyn Origin>>, request: Request) -> Response<Body> {
+pub async fn handler(State(backend): State<Backend>, request: Request) -> Response<Body> {
     let timed = request
         .extensions()
         .get::<Probe>()
-        .map(|probe| TimedOrigin::new(Arc::clone(&origin), probe));
+        .map(|probe| TimedOrigin::new(Arc::clone(&backend.origin), probe));
     let origin: &dyn Origin = match &timed {
         Some(t) => t,
-        None => origin.as_ref(),
+        None => backend.origin.as_ref(),
     };
     serve(
         origin,
+        backend.cache.as_ref(),
         request.method(),
         request.uri().path(),
         request.headers(),
@@ -43,9 +110,10 @@ pub async fn handler(State(origin): State<Arc<dyn Origin>>, request: Request) ->
     .await
 }
 
-/// Answers one request from `origin`.
+/// Answers one request from `origin`, through `cache` when given.
 pub async fn serve(
     origin: &dyn Origin,
+    cache: Option<&BehaviorCache>,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
@@ -63,45 +131,65 @@ pub async fn serve(
         Ok(k) => k,
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad path: {e}\n")),
     };
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let head_only = method == Method::HEAD;
-    // Metadata first when a precondition or a range needs it (or for HEAD).
+    if let Some(cache) = cache {
+        // A HEAD is answered from the cache but does not fill it.
+        let found = if head_only {
+            cache.peek(&key).await
+        } else {
+            Some(cache.get_or_load(origin, &key).await)
+        };
+        if let Some(found) = found {
+            let x_cache = if found.hit {
+                "Hit from cfsign"
+            } else {
+                "Miss from cfsign"
+            };
+            match &found.stored.kind {
+                StoredKind::Object { meta, body } => {
+                    let mut r = match decide(headers, meta) {
+                        Err(r) => *r,
+                        Ok(range) => {
+                            let mut r = if head_only {
+                                Response::new(Body::empty())
+                            } else {
+                                Response::new(Body::from(match range {
+                                    Some(r) => body.slice(byte_span(r)),
+                                    None => body.clone(),
+                                }))
+                            };
+                            set_status(&mut r, range);
+                            object_headers(r.headers_mut(), meta, range);
+                            r
+                        }
+                    };
+                    let h = r.headers_mut();
+                    h.insert("x-cache", HeaderValue::from_static(x_cache));
+                    if found.hit {
+                        insert(h, header::AGE, &found.stored.age().to_string());
+                    }
+                    return r;
+                }
+                StoredKind::Error(e) => return origin_error(e),
+                // Too large to cache: streamed below.
+                StoredKind::Passthrough => {}
+            }
+        }
+    }
     let mut range = None;
-    if has_preconditions(headers) || range_header.is_some() || head_only {
+    // Metadata first when a precondition or a range needs it (or for HEAD).
+    if has_preconditions(headers) || headers.contains_key(header::RANGE) || head_only {
         let meta = match origin.head(&key).await {
             Ok(m) => m,
             Err(e) => return origin_error(&e),
         };
-        let honour_range = match evaluate(headers, &meta) {
-            Precondition::Failed => return empty(StatusCode::PRECONDITION_FAILED, &meta),
-            Precondition::NotModified => return empty(StatusCode::NOT_MODIFIED, &meta),
-            Precondition::Proceed { honour_range } => honour_range,
+        range = match decide(headers, &meta) {
+            Ok(range) => range,
+            Err(r) => return *r,
         };
-        if let (Some(h), true) = (range_header, honour_range) {
-            match resolve(h, meta.size) {
-                RangeDecision::Full => {}
-                RangeDecision::Partial(r) => range = Some(r),
-                RangeDecision::Unsatisfiable => {
-                    let mut r = text(
-                        StatusCode::RANGE_NOT_SATISFIABLE,
-                        "requested range not satisfiable\n",
-                    );
-                    insert(
-                        r.headers_mut(),
-                        header::CONTENT_RANGE,
-                        &format!("bytes */{}", meta.size),
-                    );
-                    return r;
-                }
-            }
-        }
         if head_only {
             let mut r = Response::new(Body::empty());
-            *r.status_mut() = if range.is_some() {
-                StatusCode::PARTIAL_CONTENT
-            } else {
-                StatusCode::OK
-            };
+            set_status(&mut r, range);
             object_headers(r.headers_mut(), &meta, range);
             return r;
         }
@@ -109,16 +197,61 @@ pub async fn serve(
     match origin.get(&key, range).await {
         Ok(object) => {
             let mut r = Response::new(Body::from_stream(object.body));
-            *r.status_mut() = if object.range.is_some() {
-                StatusCode::PARTIAL_CONTENT
-            } else {
-                StatusCode::OK
-            };
+            set_status(&mut r, object.range);
             object_headers(r.headers_mut(), &object.meta, object.range);
             r
         }
         Err(e) => origin_error(&e),
     }
+}
+
+/// Applies the request's preconditions and `Range` to an object's metadata:
+/// the range to send (`None`: all of it), or the 304/412/416 answer.
+fn decide(
+    headers: &HeaderMap,
+    meta: &ObjectMeta,
+) -> Result<Option<ByteRange>, Box<Response<Body>>> {
+    let honour_range = match evaluate(headers, meta) {
+        Precondition::Failed => return Err(Box::new(empty(StatusCode::PRECONDITION_FAILED, meta))),
+        Precondition::NotModified => return Err(Box::new(empty(StatusCode::NOT_MODIFIED, meta))),
+        Precondition::Proceed { honour_range } => honour_range,
+    };
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (Some(h), true) = (range_header, honour_range) else {
+        return Ok(None);
+    };
+    match resolve(h, meta.size) {
+        RangeDecision::Full => Ok(None),
+        RangeDecision::Partial(r) => Ok(Some(r)),
+        RangeDecision::Unsatisfiable => {
+            let mut r = text(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "requested range not satisfiable\n",
+            );
+            insert(
+                r.headers_mut(),
+                header::CONTENT_RANGE,
+                &format!("bytes */{}", meta.size),
+            );
+            Err(Box::new(r))
+        }
+    }
+}
+
+/// The slice of a cached body a range covers (the range was resolved against
+/// the body's own size).
+fn byte_span(r: ByteRange) -> std::ops::Range<usize> {
+    let start = usize::try_from(r.start).unwrap_or(usize::MAX);
+    let end = usize::try_from(r.end).unwrap_or(usize::MAX);
+    start..end.saturating_add(1)
+}
+
+fn set_status(r: &mut Response<Body>, range: Option<ByteRange>) {
+    *r.status_mut() = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
 }
 
 fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta, range: Option<ByteRange>) {
