@@ -4,6 +4,11 @@
 //! `If-Modified-Since` → 304, `If-Match` / `If-Unmodified-Since` → 412, and
 //! `Content-Type`, `ETag`, `Last-Modified`, `Accept-Ranges`, `X-Cache`, `Via`.
 //! Bodies are streamed; a client that goes away drops the stream and the file.
+//!
+//! Through a [`BehaviorCache`] (see [`cache`](crate::cache)), a `GET` is answered
+//! from memory when the object is cached (`X-Cache: Hit from cfsign`, `Age`),
+//! ranges and conditionals included; a miss loads the whole object once; a `HEAD`
+//! uses what is cached but does not fill the cache.
 
 pub mod preconditions;
 pub mod range;
