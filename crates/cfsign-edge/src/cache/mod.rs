@@ -4,8 +4,9 @@
 //! - **What is cached:** whole objects up to [`CacheSettings::max_object_bytes`],
 //!   fetched with one `GET` of the whole object; ranges and conditional requests
 //!   are then answered from memory. Larger objects are streamed from the origin
-//!   uncached (the cache remembers, for the object's TTL, that it is too large,
-//!   so the origin is not asked twice per request).
+//!   uncached: the request that found out streams the response it already has,
+//!   and the cache remembers, for the object's TTL, that the object is too large,
+//!   so later requests go straight to the origin.
 //! - **How long:** the behavior's [`TtlPolicy`] applied to the origin's
 //!   `Cache-Control`/`Expires` ([`ttl`]).
 //! - **Errors** (404, 403, 502, 504 from the origin) are cached for
@@ -41,7 +42,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 
-use crate::origin::{ObjectKey, ObjectMeta, Origin, OriginError};
+use crate::origin::{GetResponse, ObjectKey, ObjectMeta, Origin, OriginError};
 pub use ttl::{TtlError, TtlPolicy};
 
 /// How long the cache waits for the next piece of a body it is filling before
@@ -209,6 +210,9 @@ pub struct BehaviorCache {
 pub(crate) struct Found {
     pub(crate) stored: Arc<Stored>,
     pub(crate) hit: bool,
+    /// For the request whose load found the object too large to cache: the
+    /// origin's response, ready to stream.
+    pub(crate) passthrough: Option<GetResponse>,
 }
 
 impl BehaviorCache {
@@ -231,25 +235,37 @@ impl BehaviorCache {
             .entries
             .get(&self.key(key))
             .await
-            .map(|stored| Found { stored, hit: true })
+            .map(|stored| Found {
+                stored,
+                hit: true,
+                passthrough: None,
+            })
     }
 
     /// The entry for `key`, loaded from `origin` on a miss; concurrent misses
     /// for one key share one load.
     pub(crate) async fn get_or_load(&self, origin: &dyn Origin, key: &ObjectKey) -> Found {
+        // Only this request's own load (if it runs) fills the slot.
+        let mut passthrough = None;
         let entry = self
             .cache
             .entries
             .entry(self.key(key))
-            .or_insert_with(self.load(origin, key))
+            .or_insert_with(self.load(origin, key, &mut passthrough))
             .await;
         Found {
             hit: !entry.is_fresh(),
             stored: entry.into_value(),
+            passthrough,
         }
     }
 
-    async fn load(&self, origin: &dyn Origin, key: &ObjectKey) -> Arc<Stored> {
+    async fn load(
+        &self,
+        origin: &dyn Origin,
+        key: &ObjectKey,
+        passthrough: &mut Option<GetResponse>,
+    ) -> Arc<Stored> {
         let settings = &self.cache.settings;
         let error = |e: OriginError| {
             Arc::new(Stored {
@@ -262,20 +278,21 @@ impl BehaviorCache {
             Ok(r) => r,
             Err(e) => return error(e),
         };
-        let meta = response.meta;
         let ttl = self.ttl.ttl(
-            meta.cache_control.as_deref(),
-            meta.expires.as_deref(),
+            response.meta.cache_control.as_deref(),
+            response.meta.expires.as_deref(),
             SystemTime::now(),
         );
         let limit = settings.max_object_bytes.min(settings.max_bytes);
-        if meta.size > limit {
+        if response.meta.size > limit {
+            *passthrough = Some(response);
             return Arc::new(Stored {
                 kind: StoredKind::Passthrough,
                 stored_at: Instant::now(),
                 ttl,
             });
         }
+        let meta = response.meta;
         let body = match read_exactly(response.body, meta.size).await {
             Ok(b) => b,
             Err(e) => return error(e),

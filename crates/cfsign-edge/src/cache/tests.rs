@@ -291,6 +291,18 @@ async fn large_objects_pass_through_and_the_byte_bound_holds() {
         objects.weighted_bytes().await < 1024,
         "the body is not held"
     );
+    // The request that looked streams the response it opened ...
+    let mut opened = big.passthrough.expect("the opened response");
+    let mut streamed = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut opened.body).await {
+        streamed.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(streamed, BIG);
+    // ... later ones learn from the cache that they must go to the origin.
+    let again = cache.get_or_load(origin.as_ref(), &key("/big")).await;
+    assert!(again.hit && again.passthrough.is_none());
+    assert!(matches!(again.stored.kind, StoredKind::Passthrough));
+    assert_eq!(origin.gets(), 1);
     // 100 objects of 1,000 bytes into a 16 KiB cache: the bound holds.
     for i in 0..100 {
         origin.set(&format!("m{i}"), Script::Object(&MEDIUM, None));

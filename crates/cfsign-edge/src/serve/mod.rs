@@ -21,7 +21,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 
 use crate::cache::{BehaviorCache, StoredKind};
 use crate::observe::{Probe, TimedOrigin};
-use crate::origin::{ByteRange, ObjectKey, ObjectMeta, Origin, OriginError};
+use crate::origin::{ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError};
 use preconditions::{Precondition, evaluate, has_preconditions};
 use range::{RangeDecision, resolve};
 
@@ -176,8 +176,16 @@ pub async fn serve(
                     return r;
                 }
                 StoredKind::Error(e) => return origin_error(e),
-                // Too large to cache: streamed below.
-                StoredKind::Passthrough => {}
+                // Too large to cache: streamed, from the response this request's
+                // own look at the object opened when it wants the whole object.
+                StoredKind::Passthrough => {
+                    if let Some(object) = found.passthrough
+                        && !has_preconditions(headers)
+                        && !headers.contains_key(header::RANGE)
+                    {
+                        return streamed(object);
+                    }
+                }
             }
         }
     }
@@ -200,14 +208,17 @@ pub async fn serve(
         }
     }
     match origin.get(&key, range).await {
-        Ok(object) => {
-            let mut r = Response::new(Body::from_stream(object.body));
-            set_status(&mut r, object.range);
-            object_headers(r.headers_mut(), &object.meta, object.range);
-            r
-        }
+        Ok(object) => streamed(object),
         Err(e) => origin_error(&e),
     }
+}
+
+/// A 200/206 streaming an origin's body.
+fn streamed(object: GetResponse) -> Response<Body> {
+    let mut r = Response::new(Body::from_stream(object.body));
+    set_status(&mut r, object.range);
+    object_headers(r.headers_mut(), &object.meta, object.range);
+    r
 }
 
 /// Applies the request's preconditions and `Range` to an object's metadata:
