@@ -11,3 +11,4 @@ pub mod observe;
 pub mod origin;
 pub mod serve;
 pub mod server;
+pub mod tls;
