@@ -71,6 +71,11 @@ Examples:
   cfsign edge --root /srv/media --public-key K2JCJMDEHXQW5F=public_key.pem --listen 0.0.0.0:8080 \\
       --public-base-url https://cdn.example.com --trusted-proxy 10.0.0.0/8
 
+  # HTTPS with a certificate and its key (PEM); SIGHUP re-reads them after a renewal
+  cfsign edge --root /srv/media --public-key K2JCJMDEHXQW5F=public_key.pem --listen 0.0.0.0:8443 \\
+      --tls-cert /etc/letsencrypt/live/cdn.example.com/fullchain.pem \\
+      --tls-key /etc/letsencrypt/live/cdn.example.com/privkey.pem
+
   # Several behaviors, origins and key groups from a file; check it first
   cfsign edge --config edge.toml --check && cfsign edge --config edge.toml
 
@@ -135,6 +140,16 @@ pub(crate) struct EdgeArgs {
     /// configuration's `admin_listen`, else none)
     #[arg(long, value_name = "ADDR")]
     pub(crate) admin_listen: Option<std::net::SocketAddr>,
+
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first); needs
+    /// --tls-key. Overrides the configuration's [tls]. Signed URLs are then matched as https://
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 RSA or SEC1 EC; unencrypted); needs
+    /// --tls-cert
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
 
     /// Access log, one line per request: CloudFront's standard-log fields tab-separated (text),
     /// as JSON, or off (default: the configuration's `access_log`, else text)

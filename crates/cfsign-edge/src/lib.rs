@@ -12,3 +12,4 @@ pub mod observe;
 pub mod origin;
 pub mod serve;
 pub mod server;
+pub mod tls;

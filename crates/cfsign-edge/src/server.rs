@@ -18,6 +18,7 @@ use crate::behavior::{Behaviors, PathPattern};
 use crate::cache::ObjectCache;
 use crate::observe::{BehaviorLabel, Metrics};
 use crate::serve::{Backend, handler};
+use crate::tls::EdgeTls;
 
 /// The router: every path is served from `backend`; with `access`, every request
 /// is checked first (CloudFront's "restrict viewer access"), before the cache.
@@ -184,7 +185,7 @@ pub async fn serve_with(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_inner(listener, app, limits, None, shutdown).await
+    serve_inner(listener, app, limits, None, None, shutdown).await
 }
 
 /// [`serve_with`], keeping the `cfsign_edge_connections` gauge of `metrics`
@@ -198,7 +199,44 @@ pub async fn serve_observed(
     metrics: &Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_inner(listener, app, limits, Some(metrics.clone()), shutdown).await
+    serve_inner(listener, app, limits, Some(metrics.clone()), None, shutdown).await
+}
+
+/// [`serve_with`] over TLS (HTTPS), keeping the connection gauge of `metrics` if
+/// given (as [`serve_observed`] does). The TLS handshake must finish within
+/// `limits.header_read_timeout` and counts against `limits.max_connections`; a
+/// connection whose handshake fails (plain HTTP, no common protocol version, a
+/// silent client) is closed without being served.
+///
+/// ```no_run
+/// use std::path::Path;
+/// use cfsign_edge::server::{self, Limits};
+/// use cfsign_edge::tls::{EdgeTls, TlsCertificate};
+///
+/// # async fn run(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
+/// let tls = EdgeTls::new(&TlsCertificate::load(Path::new("cert.pem"), Path::new("key.pem"))?)?;
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
+/// server::serve_tls(listener, app, Limits::default(), &tls, None, server::shutdown_signal()).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: &EdgeTls,
+    metrics: Option<&Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_inner(
+        listener,
+        app,
+        limits,
+        metrics.cloned(),
+        Some(tls.clone()),
+        shutdown,
+    )
+    .await
 }
 
 /// Decrements the connection gauge when the connection's task ends.
@@ -226,6 +264,7 @@ async fn serve_inner(
     app: Router,
     limits: Limits,
     metrics: Option<Metrics>,
+    tls: Option<EdgeTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
@@ -263,14 +302,32 @@ async fn serve_inner(
                         .insert(axum::extract::ConnectInfo(peer));
                     request
                 });
-        let connection = builder.serve_connection(
-            hyper_util::rt::TokioIo::new(stream),
-            hyper_util::service::TowerToHyperService::new(service),
-        );
-        let watched = graceful.watch(connection);
         let open = OpenConnection::new(metrics.as_ref());
+        let Some(tls) = &tls else {
+            let connection = builder.serve_connection(
+                hyper_util::rt::TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+            let watched = graceful.watch(connection);
+            tokio::spawn(async move {
+                let _ = watched.await;
+                drop(open);
+                drop(permit);
+            });
+            continue;
+        };
+        // TLS: the handshake runs in the connection's task, bounded like the request
+        // head, holding the connection's permit; shutdown waits for it too.
+        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            let _ = watched.await;
+            if let Some(stream) = tls.accept(stream, handshake_timeout).await {
+                let connection = builder.serve_connection(
+                    hyper_util::rt::TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(service),
+                );
+                let _ = watcher.watch(connection).await;
+            }
             drop(open);
             drop(permit);
         });

@@ -7,8 +7,11 @@
 //!
 //! Chromium treats `http://127.0.0.1` as potentially trustworthy, so it stores
 //! and sends `Secure` cookies over plain HTTP on loopback (checked with Chromium
-//! 156; a non-loopback name such as `http://edge.test` gets no `Secure` cookie),
-//! and the test needs no TLS.
+//! 156; a non-loopback name such as `http://edge.test` gets no `Secure` cookie).
+//! The same test runs a second time over HTTPS (`server::serve_tls`, a self-signed
+//! certificate for `edge.test`) with the browser reaching the edge by the name
+//! `edge.test` (`--host-resolver-rules` maps it to 127.0.0.1; certificate errors
+//! ignored), the case of an edge that viewers reach by name: `Secure` cookies work there.
 //!
 //! Needs `/usr/bin/chromium` (or `$CHROMIUM`), Node.js 20+ and the pinned
 //! `playwright-core` in `tests/browser/node_modules`: `bash scripts/setup-browser`
@@ -33,6 +36,7 @@ use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
 use cfsign_edge::serve::Backend;
 use cfsign_edge::server;
+use cfsign_edge::tls::{EdgeTls, TlsCertificate};
 use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use tokio::sync::oneshot;
 
@@ -276,7 +280,12 @@ struct Site {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-async fn start(root: &Path) -> Site {
+/// The host name the browser uses over TLS (mapped to 127.0.0.1 by the driver).
+const TLS_HOST: &str = "edge.test";
+
+/// Serves the site on 127.0.0.1; with `tls`, over HTTPS with a self-signed certificate for
+/// [`TLS_HOST`] (its files written into `scratch`), and the edge matching `https://` URLs.
+async fn start(root: &Path, tls: bool, scratch: &Path) -> Site {
     let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
     let id = KeyPairId::new("KBROWSER").unwrap();
     let verifier =
@@ -285,7 +294,11 @@ async fn start(root: &Path) -> Site {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
+    let base = if tls {
+        format!("https://{TLS_HOST}:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    };
     let resource = Resource::pattern(&format!("{base}/private/*")).unwrap();
     let attributes = CookieAttributes::default().path("/private/");
 
@@ -326,7 +339,10 @@ async fn start(root: &Path) -> Site {
     let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(root).unwrap());
     let edge = server::router(
         Backend::new(Arc::clone(&origin)),
-        Some(AccessConfig::new(verifier, Scheme::Http)),
+        Some(AccessConfig::new(
+            verifier,
+            if tls { Scheme::Https } else { Scheme::Http },
+        )),
     );
     let public = server::router(Backend::new(origin), None);
     let log: Log = Arc::default();
@@ -352,9 +368,27 @@ async fn start(root: &Path) -> Site {
         .layer(from_fn_with_state(Arc::clone(&log), record));
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(listener, app, async {
+    let shutdown = async {
         let _ = stopped.await;
-    }));
+    };
+    let task = if tls {
+        let cert = cfsign_testkit::tls::self_signed(&[TLS_HOST]);
+        let (cert_file, key_file) = cert.write(scratch, "edge");
+        let tls = EdgeTls::new(&TlsCertificate::load(&cert_file, &key_file).unwrap()).unwrap();
+        tokio::spawn(async move {
+            server::serve_tls(
+                listener,
+                app,
+                server::Limits::default(),
+                &tls,
+                None,
+                shutdown,
+            )
+            .await
+        })
+    } else {
+        tokio::spawn(server::serve(listener, app, shutdown))
+    };
     Site {
         base,
         cookie_names,
@@ -422,8 +456,24 @@ async fn run_driver(base: &str, scratch: &Path) -> (Json, String) {
 // ---------------------------------------------------------------------------
 // The test
 
+/// One Chromium at a time: the two runs share 2 cores with the rest of the suite.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_cookies_in_headless_chromium() {
+    let _one = ONE_BROWSER.lock().await;
+    signed_cookies(false).await;
+}
+
+/// The same over HTTPS, with the browser reaching the edge by a name
+/// (`https://edge.test:PORT`), not a loopback address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_cookies_in_headless_chromium_over_https() {
+    let _one = ONE_BROWSER.lock().await;
+    signed_cookies(true).await;
+}
+
+async fn signed_cookies(tls: bool) {
     check_prerequisites();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
@@ -434,7 +484,8 @@ async fn signed_cookies_in_headless_chromium() {
     std::fs::write(root.join("private/b.png"), png(B_SIZE, [30, 30, 200])).unwrap();
     std::fs::write(root.join("private/clip.wav"), wav()).unwrap();
 
-    let site = start(&root).await;
+    let site = start(&root, tls, dir.path()).await;
+    assert_eq!(site.base.starts_with("https://edge.test:"), tls);
     let (result, raw) = run_driver(&site.base, dir.path()).await;
     let _ = site.stop.send(());
     site.task.await.unwrap().unwrap();
@@ -452,7 +503,8 @@ async fn signed_cookies_in_headless_chromium() {
     for cookie in jar {
         let name = cookie.at("name").str();
         assert_eq!(cookie.at("path").str(), "/private/", "{name}: {context}");
-        assert_eq!(cookie.at("domain").str(), "127.0.0.1", "{name}: {context}");
+        let domain = if tls { TLS_HOST } else { "127.0.0.1" };
+        assert_eq!(cookie.at("domain").str(), domain, "{name}: {context}");
         assert!(cookie.at("session").bool(), "{name}: {context}");
         assert_eq!(cookie.at("sameSite").str(), "Lax", "{name}: {context}");
         let signed = name.starts_with("CloudFront-");

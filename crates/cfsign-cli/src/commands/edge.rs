@@ -7,23 +7,43 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow};
 use cfsign_edge::cache::ObjectCache;
 use cfsign_edge::config::{
-    BehaviorFile, CacheFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile,
+    BehaviorFile, CacheFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile, TlsFile,
 };
 use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics, ObserveLayer};
 use cfsign_edge::server::{self, EdgeHandle, Limits};
+use cfsign_edge::tls::EdgeTls;
 
 use crate::cli::EdgeArgs;
 
-/// Where the configuration comes from: a file, or the flags (re-read on SIGHUP).
+/// Where the configuration comes from: a file (with the `[tls]` of --tls-cert and
+/// --tls-key, if given), or the flags (re-read on SIGHUP).
 enum Source {
-    File(PathBuf),
+    File(PathBuf, Option<TlsFile>),
     Flags(Box<ConfigFile>),
+}
+
+/// The `[tls]` of --tls-cert and --tls-key (absolute: a configuration file's
+/// relative paths are resolved against its folder, these against the current one).
+fn tls_from_args(args: &EdgeArgs) -> Result<Option<TlsFile>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(TlsFile {
+            cert_file: std::path::absolute(cert)
+                .with_context(|| format!("--tls-cert {}", cert.display()))?,
+            key_file: std::path::absolute(key)
+                .with_context(|| format!("--tls-key {}", key.display()))?,
+        })),
+        _ => Err(anyhow!(
+            "--tls-cert and --tls-key go together: give the certificate chain and its private key, or neither"
+        )),
+    }
 }
 
 impl Source {
     fn from_args(args: &EdgeArgs) -> Result<Self> {
+        let tls = tls_from_args(args)?;
         if let Some(path) = &args.config {
-            return Ok(Source::File(path.clone()));
+            return Ok(Source::File(path.clone(), tls));
         }
         let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
         let mut keys = Vec::new();
@@ -52,6 +72,7 @@ impl Source {
             listen: None,
             viewer_scheme: None,
             public_base_url: args.public_base_url.clone(),
+            tls,
             trusted_proxies: args.trusted_proxy.clone(),
             signature_cache: None,
             admin_listen: None,
@@ -83,8 +104,11 @@ impl Source {
     /// Reads (for a file) and validates; keys and origins are loaded afresh.
     fn load(&self) -> Result<EdgeConfig> {
         match self {
-            Source::File(path) => {
-                let file = ConfigFile::read(path)?;
+            Source::File(path, tls) => {
+                let mut file = ConfigFile::read(path)?;
+                if tls.is_some() {
+                    file.tls.clone_from(tls);
+                }
                 let base = path
                     .parent()
                     .map_or_else(|| PathBuf::from("."), PathBuf::from);
@@ -151,8 +175,22 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     let listen = args.listen.unwrap_or(config.listen);
     let admin_listen = args.admin_listen.or(config.admin_listen);
     let logging = LogSetting::new(args, &config)?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     if args.check {
-        println!("configuration OK; would listen on {listen}");
+        println!("configuration OK; would listen on {listen} ({scheme})");
+        match &config.tls {
+            Some(t) => println!(
+                "TLS: certificate {} ({} in the chain), key {}",
+                t.cert_file().display(),
+                t.chain().len(),
+                t.key_file().display()
+            ),
+            None => println!("TLS: off"),
+        }
         match admin_listen {
             Some(a) => println!("admin (/healthz, /metrics) on {a}"),
             None => println!("admin listener: off"),
@@ -184,6 +222,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         }
         return Ok(());
     }
+    let tls = config.tls.as_ref().map(EdgeTls::new).transpose()?;
     let log = logging.open()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let served = runtime.block_on(async {
@@ -205,7 +244,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             .router()
             .layer(ObserveLayer::new(metrics.clone(), log.clone()));
         let count = config.behaviors.iter().count();
-        eprintln!("cfsign edge: listening on http://{address} ({count} behavior(s)); SIGHUP reloads, Ctrl-C stops");
+        eprintln!("cfsign edge: listening on {scheme}://{address} ({count} behavior(s)); SIGHUP reloads, Ctrl-C stops");
 
         // One signal stops both listeners.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -229,10 +268,13 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             }
             None => None,
         };
-        tokio::spawn(reload_on_hangup(source, handle.clone()));
-        let served = server::serve_observed(listener, app, Limits::default(), &metrics, until_stopped(stopped))
-            .await
-            .context("serving");
+        tokio::spawn(reload_on_hangup(source, handle.clone(), tls.clone()));
+        let shutdown = until_stopped(stopped);
+        let served = match &tls {
+            Some(tls) => server::serve_tls(listener, app, Limits::default(), tls, Some(&metrics), shutdown).await,
+            None => server::serve_observed(listener, app, Limits::default(), &metrics, shutdown).await,
+        }
+        .context("serving");
         if let Some(task) = admin_task {
             let _ = task.await;
         }
@@ -245,8 +287,9 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     served
 }
 
-/// On each SIGHUP, load the configuration and keys again; keep the old ones if that fails.
-async fn reload_on_hangup(source: Source, handle: EdgeHandle) {
+/// On each SIGHUP, load the configuration, keys and TLS certificate again; keep the
+/// old ones if that fails. TLS itself is turned on or off by a restart only.
+async fn reload_on_hangup(source: Source, handle: EdgeHandle, tls: Option<EdgeTls>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -255,19 +298,29 @@ async fn reload_on_hangup(source: Source, handle: EdgeHandle) {
             return;
         };
         while hangups.recv().await.is_some() {
+            let failed = |why: &str| {
+                eprintln!("cfsign edge: reload failed, keeping the running configuration: {why}");
+            };
             match source.load() {
-                Ok(config) => {
-                    handle.replace(&config.behaviors);
-                    eprintln!("cfsign edge: configuration and keys reloaded");
-                }
-                Err(e) => eprintln!(
-                    "cfsign edge: reload failed, keeping the running configuration: {e:#}"
-                ),
+                Ok(config) => match (&tls, &config.tls) {
+                    (None, None) => {
+                        handle.replace(&config.behaviors);
+                        eprintln!("cfsign edge: configuration and keys reloaded");
+                    }
+                    (Some(running), Some(certificate)) => {
+                        handle.replace(&config.behaviors);
+                        running.replace(certificate);
+                        eprintln!("cfsign edge: configuration, keys and TLS certificate reloaded");
+                    }
+                    (Some(_), None) => failed("[tls] was removed; turning TLS off needs a restart"),
+                    (None, Some(_)) => failed("[tls] was added; turning TLS on needs a restart"),
+                },
+                Err(e) => failed(&format!("{e:#}")),
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (source, handle);
+        let _ = (source, handle, tls);
     }
 }

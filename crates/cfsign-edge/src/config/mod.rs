@@ -17,6 +17,10 @@
 //! max_object_bytes = 8_388_608            # larger objects are streamed uncached
 //! error_ttl = 10                          # seconds origin errors (404, 403, 502, 504) are cached
 //!
+//! [tls]                                   # optional: serve HTTPS (viewer_scheme then defaults to "https")
+//! cert_file = "tls/fullchain.pem"         # PEM certificate chain, the server's certificate first
+//! key_file = "tls/privkey.pem"            # PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC), unencrypted
+//!
 //! [key_groups.main]
 //! keys = [{ id = "K2JCJMDEHXQW5F", public_key = "keys/public_key.pem" }]
 //!
@@ -48,8 +52,10 @@
 //! ```
 //!
 //! Relative paths are resolved against the configuration file's folder.
-//! `listen`, `admin_listen`, `[cache]` and the access-log settings are read at
-//! start; a reload (SIGHUP) replaces the keys and behaviors only.
+//! `listen`, `admin_listen`, `[cache]`, the access-log settings and whether TLS
+//! is on are read at start; a reload (SIGHUP) replaces the keys and behaviors,
+//! and the TLS certificate and key (re-read from their files, for a renewed
+//! certificate).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -65,6 +71,7 @@ use crate::behavior::{Behavior, Behaviors, PathPattern};
 use crate::cache::{CacheSettings, TtlPolicy};
 use crate::observe::AccessLogFormat;
 use crate::origin::{DirectoryOrigin, HttpOrigin, Origin, S3Origin};
+use crate::tls::{TlsCertificate, TlsError};
 
 /// The default listening address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -92,6 +99,10 @@ pub enum ConfigError {
     /// A value that does not make sense; the message names the field and the fix.
     #[error("{0}")]
     Invalid(String),
+    /// The `[tls]` certificate or key cannot be used; the message names the field,
+    /// the file and the fix.
+    #[error("tls.{field}: {0}", field = .0.field())]
+    Tls(TlsError),
 }
 
 /// The configuration as written (TOML or flags).
@@ -100,10 +111,13 @@ pub enum ConfigError {
 pub struct ConfigFile {
     /// Address to listen on.
     pub listen: Option<SocketAddr>,
-    /// Scheme viewers use when no `public_base_url` is set: `http` (default) or `https`.
+    /// Scheme viewers use when no `public_base_url` is set: `http` (default) or
+    /// `https` (the default with `[tls]`, where `http` is refused).
     pub viewer_scheme: Option<String>,
     /// Base of viewer URLs (scheme and host) when behind a load balancer.
     pub public_base_url: Option<String>,
+    /// Serve HTTPS with this certificate and key (plain HTTP unless set).
+    pub tls: Option<TlsFile>,
     /// Peers whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
@@ -139,6 +153,16 @@ pub struct CacheFile {
     pub max_object_bytes: Option<u64>,
     /// Seconds origin errors are cached.
     pub error_ttl: Option<u64>,
+}
+
+/// The `[tls]` section: the certificate and key files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// The PEM certificate chain, the server's certificate first.
+    pub cert_file: PathBuf,
+    /// The PEM private key of that certificate (PKCS#8, PKCS#1 RSA or SEC1 EC; unencrypted).
+    pub key_file: PathBuf,
 }
 
 /// A key group: public keys by key-pair ID.
@@ -225,6 +249,8 @@ fn yes() -> bool {
 pub struct EdgeConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// The TLS certificate and key, read and checked; `None`: plain HTTP.
+    pub tls: Option<TlsCertificate>,
     /// The behaviors, ready to serve.
     pub behaviors: Behaviors,
     /// Address of the admin listener, if any.
@@ -259,14 +285,29 @@ impl ConfigFile {
                 .parse()
                 .map_err(|_| invalid("internal: default listen address".to_owned()))?,
         };
-        let scheme = match self.viewer_scheme.as_deref() {
-            None | Some("http") => Scheme::Http,
-            Some("https") => Scheme::Https,
-            Some(other) => {
+        let scheme = match (self.viewer_scheme.as_deref(), self.tls.is_some()) {
+            (None, true) | (Some("https"), _) => Scheme::Https,
+            (None, false) | (Some("http"), false) => Scheme::Http,
+            (Some("http"), true) => {
+                return Err(invalid(
+                    "viewer_scheme: \"http\" contradicts [tls]: viewers of a TLS edge use https; \
+                     remove viewer_scheme (with [tls] it is \"https\"), or set public_base_url if \
+                     viewers really reach the edge through plain http"
+                        .to_owned(),
+                ));
+            }
+            (Some(other), _) => {
                 return Err(invalid(format!(
                     "viewer_scheme: {other:?} is not \"http\" or \"https\""
                 )));
             }
+        };
+        let tls = match &self.tls {
+            Some(t) => Some(
+                TlsCertificate::load(&base.join(&t.cert_file), &base.join(&t.key_file))
+                    .map_err(ConfigError::Tls)?,
+            ),
+            None => None,
         };
         let access_log = match self.access_log.as_deref() {
             None => Some(AccessLogFormat::Text),
@@ -447,6 +488,7 @@ impl ConfigFile {
         Ok(EdgeConfig {
             listen,
             cache,
+            tls,
             behaviors: Behaviors::new(ordered, default),
             admin_listen: self.admin_listen,
             access_log,

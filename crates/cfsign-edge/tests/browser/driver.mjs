@@ -1,6 +1,8 @@
 // Drives headless Chromium for crates/cfsign-edge/tests/browser.rs.
 //
 // Usage: node driver.mjs <base-url>   (CHROMIUM overrides /usr/bin/chromium)
+//   <base-url>: http://127.0.0.1:PORT, or https://edge.test:PORT (edge.test is mapped to
+//   127.0.0.1 and the test's self-signed certificate is accepted).
 //
 // Against the test's server on 127.0.0.1 it:
 //   1. "valid":   opens /login (Set-Cookie headers made by cfsign), then a protected
@@ -17,10 +19,11 @@
 import { chromium } from 'playwright-core';
 
 const base = process.argv[2];
-if (!base || !/^http:\/\/127\.0\.0\.1:\d+$/.test(base)) {
-  console.error('usage: node driver.mjs http://127.0.0.1:PORT');
+if (!base || !/^(http:\/\/127\.0\.0\.1|https:\/\/edge\.test):\d+$/.test(base)) {
+  console.error('usage: node driver.mjs http://127.0.0.1:PORT | https://edge.test:PORT');
   process.exit(2);
 }
+const tls = base.startsWith('https://');
 
 const SETTLE_MS = 15_000;
 const watchdog = setTimeout(() => {
@@ -43,12 +46,15 @@ const browser = await chromium.launch({
     '--disable-sync',
     // Let the <audio> element buffer without a user gesture (nothing is played).
     '--autoplay-policy=no-user-gesture-required',
+    // Over TLS: the name edge.test reaches the test's server on loopback (nothing else
+    // is resolved), and its self-signed certificate is accepted.
+    ...(tls ? ['--host-resolver-rules=MAP edge.test 127.0.0.1', '--ignore-certificate-errors'] : []),
   ],
 });
 
 const result = { browser: browser.version(), phases: {}, responses: [], console: [] };
 try {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ ignoreHTTPSErrors: tls });
   const page = await context.newPage();
   // No HTTP cache: a reload after the cookies are gone must ask the edge again.
   const cdp = await context.newCDPSession(page);
@@ -67,7 +73,7 @@ try {
   page.on('console', (m) => result.console.push(`${phase}: ${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => result.console.push(`${phase}: pageerror: ${e.message}`));
 
-  // All the cookies the browser holds (only 127.0.0.1 is visited), as Playwright reports them.
+  // All the cookies the browser holds (only the one host is visited), as Playwright reports them.
   const jar = async () =>
     (await context.cookies()).map((c) => ({
       name: c.name,

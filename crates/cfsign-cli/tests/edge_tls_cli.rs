@@ -1,0 +1,280 @@
+//! `cfsign edge` over TLS: `--tls-cert/--tls-key` (and `[tls]` with `--config`),
+//! signed URLs over HTTPS, the certificate re-read on SIGHUP (a broken one refused
+//! while the running one keeps serving), `--check` validating the TLS files.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+#![cfg(unix)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
+use cfsign_testkit::tls::{self as tk, TestCert};
+
+struct Running {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+    addr: SocketAddr,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cfsign"))
+            .arg("edge")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--access-log", "off"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let line = next_line(&mut stderr);
+        let addr = line
+            .split("listening on https://")
+            .nth(1)
+            .unwrap_or_else(|| panic!("not an https listener: {line}"))
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        Self {
+            child,
+            stderr,
+            addr,
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn get(&self, path: &str, trusted: &[&TestCert]) -> tk::Reply {
+        tk::get_blocking(self.addr, "localhost", path, trusted).unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn next_line(stderr: &mut BufReader<ChildStderr>) -> String {
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(!line.is_empty(), "the edge exited");
+    line
+}
+
+fn signed_path(signer: &Signer, addr: SocketAddr, path: &str) -> String {
+    let url = SignableUrl::parse(&format!("https://localhost:{}{path}", addr.port())).unwrap();
+    let policy = Policy::builder(Resource::Url(url.clone()))
+        .expires_in(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let signed = signer.sign_url(&url, &policy).unwrap().into_string();
+    signed
+        .split_once(&format!(":{}", addr.port()))
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+/// A folder with `media/paid.txt`, a public key `public.pem`, and the signer.
+fn site() -> (tempfile::TempDir, Signer) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    std::fs::write(dir.path().join("media/paid.txt"), "paid").unwrap();
+    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    std::fs::write(
+        dir.path().join("public.pem"),
+        key.public_key().unwrap().to_pem().unwrap(),
+    )
+    .unwrap();
+    (dir, Signer::new(KeyPairId::new("KA").unwrap(), key))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn https_with_flags_and_certificate_reload_by_sighup() {
+    let (dir, signer) = site();
+    let first = tk::self_signed(&["localhost"]);
+    let (cert, key) = first.write(dir.path(), "live");
+    let public_key = format!("KA={}", s(&dir.path().join("public.pem")));
+    let mut edge = Running::start(&[
+        "--root",
+        s(&dir.path().join("media")),
+        "--public-key",
+        &public_key,
+        "--tls-cert",
+        s(&cert),
+        "--tls-key",
+        s(&key),
+    ]);
+    let second = tk::self_signed(&["localhost"]);
+    let both = [&first, &second];
+
+    // a URL signed for https://localhost:PORT/paid.txt
+    let ok = edge.get(&signed_path(&signer, edge.addr, "/paid.txt"), &both);
+    assert_eq!((ok.status, &ok.body[..]), (200, &b"paid"[..]));
+    assert_eq!(ok.peer_certificate, first.der);
+    let denied = edge.get("/paid.txt", &both);
+    assert_eq!(denied.status, 403);
+    assert!(
+        String::from_utf8_lossy(&denied.body).contains("<Code>MissingKey</Code>"),
+        "{denied:?}"
+    );
+
+    // a renewed certificate: the same paths, re-read on SIGHUP
+    second.write(dir.path(), "live");
+    edge.signal("HUP");
+    let line = next_line(&mut edge.stderr);
+    assert!(line.contains("TLS certificate reloaded"), "{line}");
+    let renewed = edge.get(&signed_path(&signer, edge.addr, "/paid.txt"), &both);
+    assert_eq!(renewed.peer_certificate, second.der);
+    assert_eq!(renewed.status, 200);
+
+    // a key that does not match is refused; the running certificate keeps serving
+    let stranger = tk::self_signed(&["localhost"]);
+    std::fs::write(&key, &stranger.key_pem).unwrap();
+    edge.signal("HUP");
+    let line = next_line(&mut edge.stderr);
+    assert!(
+        line.contains("reload failed") && line.contains("tls.key_file") && line.contains(s(&key)),
+        "{line}"
+    );
+    let still = edge.get("/paid.txt", &both);
+    assert_eq!(
+        (still.status, still.peer_certificate),
+        (403, second.der.clone())
+    );
+
+    // SIGTERM: a clean exit
+    edge.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(exit) = edge.child.try_wait().unwrap() {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn edge_output(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
+        .arg("edge")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tls_flags_go_together() {
+    let (dir, _) = site();
+    let cert = tk::self_signed(&["localhost"]);
+    let (cert_file, key_file) = cert.write(dir.path(), "a");
+    let public_key = format!("KA={}", s(&dir.path().join("public.pem")));
+    for (given, missing) in [("--tls-cert", "--tls-key"), ("--tls-key", "--tls-cert")] {
+        let file = if given == "--tls-cert" {
+            &cert_file
+        } else {
+            &key_file
+        };
+        let (code, _, stderr) = edge_output(&[
+            "--root",
+            s(dir.path()),
+            "--public-key",
+            &public_key,
+            given,
+            s(file),
+            "--check",
+        ]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(missing), "{stderr}");
+    }
+}
+
+#[test]
+fn check_validates_the_tls_files() {
+    let (dir, _) = site();
+    let cert = tk::self_signed(&["localhost"]);
+    let (cert_file, key_file) = cert.write(dir.path(), "site");
+    let toml = |tls: &str| {
+        format!(
+            "{tls}\n[key_groups.main]\nkeys = [{{ id = \"KA\", public_key = \"public.pem\" }}]\n\
+             [origins.media]\ntype = \"directory\"\nroot = \"media\"\n\
+             [default_behavior]\norigin = \"media\"\ntrusted_key_groups = [\"main\"]\n"
+        )
+    };
+    let file = dir.path().join("edge.toml");
+    std::fs::write(
+        &file,
+        toml("[tls]\ncert_file = \"site-cert.pem\"\nkey_file = \"site-key.pem\""),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = edge_output(&["--config", s(&file), "--check"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("(https)")
+            && stdout.contains("TLS: certificate")
+            && stdout.contains(s(&cert_file)),
+        "{stdout}"
+    );
+
+    // the key of another certificate: refused, naming the field and the file
+    let other = tk::self_signed(&["localhost"]);
+    let (_, other_key) = other.write(dir.path(), "other");
+    std::fs::write(
+        &file,
+        toml("[tls]\ncert_file = \"site-cert.pem\"\nkey_file = \"other-key.pem\""),
+    )
+    .unwrap();
+    let (code, _, stderr) = edge_output(&["--config", s(&file), "--check"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("tls.key_file")
+            && stderr.contains(s(&other_key))
+            && stderr.contains("does not belong"),
+        "{stderr}"
+    );
+
+    // --tls-cert/--tls-key with --config: they take the place of the file's [tls]
+    let (code, stdout, stderr) = edge_output(&[
+        "--config",
+        s(&file),
+        "--tls-cert",
+        s(&cert_file),
+        "--tls-key",
+        s(&key_file),
+        "--check",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(s(&key_file)), "{stdout}");
+
+    // and a plain configuration says so
+    std::fs::write(&file, toml("")).unwrap();
+    let (code, stdout, _) = edge_output(&["--config", s(&file), "--check"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("(http)") && stdout.contains("TLS: off"),
+        "{stdout}"
+    );
+}
