@@ -11,8 +11,9 @@
 //! | `ECC_NIST_P256` | ECDSA P-256         | `ECDSA_SHA_256` (DER, as CloudFront expects) |
 //!
 //! Other key specs (RSA-3072/4096, P-384, ...) are refused: CloudFront does not
-//! accept them. The policy is hashed locally and KMS signs the digest
-//! (`MessageType=DIGEST`), so policies longer than KMS's 4 KiB message limit work.
+//! accept them. Policies up to KMS's 4 KiB message limit are sent as they are
+//! (`MessageType=RAW`); longer ones are hashed here and KMS signs the digest
+//! (`MessageType=DIGEST`), which gives the same signature.
 //!
 //! The trait is synchronous: the key owns a small tokio runtime (two threads) that
 //! makes the calls, and [`SigningKey::sign`] waits for the answer on a plain
@@ -111,21 +112,33 @@ pub struct KmsSigningKey {
     inner: Arc<Inner>,
 }
 
+/// The most bytes `kms:Sign` takes as a RAW message.
+pub const MAX_RAW_MESSAGE: usize = 4096;
+
+/// A runtime that is shut down without blocking when dropped, so that dropping it
+/// (even on an error path) inside an async context never panics.
+struct OwnedRuntime(Option<tokio::runtime::Runtime>);
+
+impl OwnedRuntime {
+    fn get(&self) -> Option<&tokio::runtime::Runtime> {
+        self.0.as_ref()
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 struct Inner {
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: OwnedRuntime,
     client: aws_sdk_kms::Client,
     key_id: String,
     key_type: KeyType,
     public_key: PublicKey,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Never blocks, so dropping the key inside an async context is fine.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 impl fmt::Debug for KmsSigningKey {
@@ -166,7 +179,7 @@ impl KmsSigningKey {
     }
 
     fn with_runtime(
-        runtime: tokio::runtime::Runtime,
+        runtime: OwnedRuntime,
         client: aws_sdk_kms::Client,
         key_id: &str,
     ) -> Result<Self, KmsError> {
@@ -227,7 +240,7 @@ impl KmsSigningKey {
         let resolved = answer.key_id().unwrap_or(key_id).to_owned();
         Ok(Self {
             inner: Arc::new(Inner {
-                runtime: Some(runtime),
+                runtime,
                 client,
                 key_id: resolved,
                 key_type,
@@ -299,36 +312,38 @@ impl SigningKey for KmsSigningKey {
                 alternative: "SHA256 (--hash sha256): KMS cannot sign SHA-1",
             });
         }
-        let Some(runtime) = &self.inner.runtime else {
-            return Err(SignError::Backend("the KMS runtime has stopped".to_owned()));
+        let (payload, kind) = if message.len() <= MAX_RAW_MESSAGE {
+            (message.to_vec(), MessageType::Raw)
+        } else {
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+            (digest.as_ref().to_vec(), MessageType::Digest)
         };
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
         let client = self.inner.client.clone();
         let key_id = self.inner.key_id.clone();
         let algorithm = self.algorithm();
-        let digest = digest.as_ref().to_vec();
-        let result = block_on(runtime, async move {
-            sign_with_retries(&client, &key_id, algorithm, digest).await
+        let result = block_on(&self.inner.runtime, async move {
+            sign_with_retries(&client, &key_id, algorithm, payload, kind).await
         })
         .map_err(|reason| SignError::Backend(reason.to_owned()))?;
         result.map_err(|e| SignError::Backend(format!("KMS key {}: {e}", self.inner.key_id)))
     }
 }
 
-/// `kms:Sign` on a SHA-256 digest, retrying throttling with backoff.
+/// `kms:Sign`, retrying throttling with backoff.
 async fn sign_with_retries(
     client: &aws_sdk_kms::Client,
     key_id: &str,
     algorithm: SigningAlgorithmSpec,
-    digest: Vec<u8>,
+    payload: Vec<u8>,
+    kind: MessageType,
 ) -> Result<Vec<u8>, ApiError> {
     let mut attempt = 1;
     loop {
         let answer = client
             .sign()
             .key_id(key_id)
-            .message(Blob::new(digest.clone()))
-            .message_type(MessageType::Digest)
+            .message(Blob::new(payload.clone()))
+            .message_type(kind.clone())
             .signing_algorithm(algorithm.clone())
             .send()
             .await;
@@ -378,22 +393,26 @@ pub fn backoff(attempt: u32) -> Duration {
     half + Duration::from_nanos(u64::from(nanos) % (half.as_nanos().max(1) as u64))
 }
 
-fn new_runtime() -> Result<tokio::runtime::Runtime, KmsError> {
+fn new_runtime() -> Result<OwnedRuntime, KmsError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("cfsign-kms")
         .enable_all()
         .build()
+        .map(|r| OwnedRuntime(Some(r)))
         .map_err(|e| KmsError::Runtime(e.to_string()))
 }
 
 /// Runs `future` on `runtime` and waits for it on a plain channel: safe from any
 /// thread, including one inside another runtime (where `block_on` would panic).
-fn block_on<F>(runtime: &tokio::runtime::Runtime, future: F) -> Result<F::Output, &'static str>
+fn block_on<F>(runtime: &OwnedRuntime, future: F) -> Result<F::Output, &'static str>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let Some(runtime) = runtime.get() else {
+        return Err("the KMS runtime has stopped");
+    };
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     runtime.spawn(async move {
         let _ = tx.send(future.await);
