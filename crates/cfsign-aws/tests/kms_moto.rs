@@ -48,7 +48,11 @@ async fn kms_signs_urls_and_cookies_that_verify_with_the_kms_public_key() {
         assert_eq!(cfsign::SigningKey::key_type(&key), key_type);
         let public = public_key(&clients.kms, &id).await;
         assert_eq!(key.public_key().spki_der(), public.spki_der());
-        assert!(key.public_key_pem().unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+        assert!(
+            key.public_key_pem()
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
 
         let kid = KeyPairId::new("K2JCJMDEHXQW5F").unwrap();
         // KMS has no SHA-1: the signer refuses it up front.
@@ -62,7 +66,8 @@ async fn kms_signs_urls_and_cookies_that_verify_with_the_kms_public_key() {
         let verifier = Verifier::new().with_key(kid.clone(), public);
         let now = jiff::Timestamp::now();
 
-        let url = SignableUrl::parse("https://d111111abcdef8.cloudfront.net/kms/report.pdf").unwrap();
+        let url =
+            SignableUrl::parse("https://d111111abcdef8.cloudfront.net/kms/report.pdf").unwrap();
         let policy = Policy::builder(Resource::Url(url.clone()))
             .expires_in(Duration::from_secs(600))
             .build()
@@ -87,7 +92,11 @@ async fn kms_signs_urls_and_cookies_that_verify_with_the_kms_public_key() {
 
         // A tampered URL is denied: the verifier really checks the KMS signature.
         let tampered = signed.as_str().replace("report.pdf", "other.pdf");
-        assert!(!verifier.verify(&ViewerRequest::new(&tampered), now).is_allowed());
+        assert!(
+            !verifier
+                .verify(&ViewerRequest::new(&tampered), now)
+                .is_allowed()
+        );
 
         // From rayon threads, and from inside this tokio runtime: no panic, all verify.
         let urls: Vec<String> = (0..16)
@@ -123,7 +132,10 @@ fn kms_key_works_from_a_current_thread_runtime_and_is_dropped_inside_it() {
         // Constructed, used and dropped inside a single-threaded runtime.
         let key = KmsSigningKey::from_client(clients.kms.clone(), &id).unwrap();
         let sig = cfsign::SigningKey::sign(&key, HashAlgorithm::Sha256, b"policy").unwrap();
-        assert!(key.public_key().verify(HashAlgorithm::Sha256, b"policy", &sig));
+        assert!(
+            key.public_key()
+                .verify(HashAlgorithm::Sha256, b"policy", &sig)
+        );
         let err = cfsign::SigningKey::sign(&key, HashAlgorithm::Sha1, b"policy").unwrap_err();
         assert!(err.to_string().contains("SHA-1"), "{err}");
         drop(key);
@@ -139,7 +151,12 @@ async fn kms_refuses_keys_cloudfront_cannot_use() {
     assert!(matches!(err, KmsError::UnsupportedKeySpec { .. }), "{err}");
     assert!(err.to_string().contains("ECC_NIST_P384") && err.to_string().contains("RSA_2048"));
 
-    let encrypt = create_key(&clients.kms, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
+    let encrypt = create_key(
+        &clients.kms,
+        KeySpec::SymmetricDefault,
+        KeyUsageType::EncryptDecrypt,
+    )
+    .await;
     let err = KmsSigningKey::from_client(clients.kms.clone(), &encrypt).unwrap_err();
     assert!(
         matches!(err, KmsError::NotSigningKey { .. } | KmsError::Api { .. }),
