@@ -259,7 +259,11 @@ fn fix_for(call: &str, code: Option<&str>, message: &str) -> String {
         Some("ThrottlingException" | "Throttling" | "TooManyRequestsException") => {
             format!("{service} is throttling; retry later or lower the concurrency")
         }
-        Some(_) => "see the message above".to_owned(),
+        Some(code) if code.starts_with("NoSuch") || code.ends_with("NotFoundException") => {
+            "check the name or ID: it does not exist for these credentials (account) and region"
+                .to_owned()
+        }
+        Some(_) => "see AWS's message".to_owned(),
         None if message.contains("credentials") || message.contains("Credentials") => {
             "no usable AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws \
              configure`, or pass --profile NAME"

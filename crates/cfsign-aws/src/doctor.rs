@@ -168,12 +168,12 @@ impl DoctorReport {
 #[non_exhaustive]
 pub enum DoctorError {
     /// An API call failed.
-    #[error("{resource}: {source}")]
+    #[error("{resource}: {error}")]
     Api {
         /// The resource.
         resource: String,
         /// The call and its error.
-        source: ApiError,
+        error: ApiError,
     },
     /// The distribution has no configuration in the answer.
     #[error("distribution {0}: the answer has no configuration; check the ID")]
@@ -182,7 +182,7 @@ pub enum DoctorError {
 
 fn api(resource: impl Into<String>) -> impl FnOnce(ApiError) -> DoctorError {
     let resource = resource.into();
-    move |source| DoctorError::Api { resource, source }
+    move |error| DoctorError::Api { resource, error }
 }
 
 struct Behavior<'a> {

@@ -51,12 +51,12 @@ pub const NEW_ID: &str = "(new)";
 #[non_exhaustive]
 pub enum KeysError {
     /// An API call failed.
-    #[error("{resource}: {source}")]
+    #[error("{resource}: {error}")]
     Api {
         /// The resource, e.g. `key group media`.
         resource: String,
         /// The call and its error.
-        source: ApiError,
+        error: ApiError,
     },
     /// No key group has this name or ID.
     #[error(
@@ -127,7 +127,7 @@ pub enum KeysError {
 
 fn api(resource: impl Into<String>) -> impl FnOnce(ApiError) -> KeysError {
     let resource = resource.into();
-    move |source| KeysError::Api { resource, source }
+    move |error| KeysError::Api { resource, error }
 }
 
 /// A key group as read: ID, name, keys and ETag.
@@ -498,7 +498,7 @@ where
                 ));
             }
             Err(e) if e.is("PreconditionFailed") => continue,
-            Err(source) => return Err(KeysError::Api { resource, source }),
+            Err(error) => return Err(KeysError::Api { resource, error }),
         }
     }
     Err(KeysError::EtagRace {
@@ -758,7 +758,7 @@ async fn delete_key(
                     )),
                 ));
             }
-            Err(source) => return Err(KeysError::Api { resource, source }),
+            Err(error) => return Err(KeysError::Api { resource, error }),
         }
     }
     Err(KeysError::EtagRace {

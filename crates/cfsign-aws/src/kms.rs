@@ -62,12 +62,12 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 #[non_exhaustive]
 pub enum KmsError {
     /// A KMS call failed.
-    #[error("KMS key {key_id}: {source}")]
+    #[error("KMS key {key_id}: {error}")]
     Api {
         /// The key as given.
         key_id: String,
         /// The call and its error.
-        source: ApiError,
+        error: ApiError,
     },
     /// The key is not an asymmetric signing key.
     #[error(
@@ -191,7 +191,7 @@ impl KmsSigningKey {
         .map_err(|reason| KmsError::Runtime(reason.to_owned()))?
         .map_err(|e| KmsError::Api {
             key_id: key_id.to_owned(),
-            source: ApiError::from_sdk("kms:GetPublicKey", e),
+            error: ApiError::from_sdk("kms:GetPublicKey", e),
         })?;
         let usage = answer.key_usage().map(|u| u.as_str().to_owned());
         if let Some(usage) = usage

@@ -145,12 +145,12 @@ impl ViewerProtocol {
 #[non_exhaustive]
 pub enum SetupError {
     /// An API call failed.
-    #[error("{resource}: {source}")]
+    #[error("{resource}: {error}")]
     Api {
         /// The resource, e.g. `bucket my-media`.
         resource: String,
         /// The call and its error.
-        source: ApiError,
+        error: ApiError,
     },
     /// The bucket does not exist.
     #[error(
@@ -207,7 +207,7 @@ pub enum SetupError {
 
 fn api(resource: impl Into<String>) -> impl FnOnce(ApiError) -> SetupError {
     let resource = resource.into();
-    move |source| SetupError::Api { resource, source }
+    move |error| SetupError::Api { resource, error }
 }
 
 fn request(
@@ -947,7 +947,7 @@ async fn ensure_distribution(
                 return Ok(outcome);
             }
             Err(e) if e.is("PreconditionFailed") => continue,
-            Err(source) => return Err(SetupError::Api { resource, source }),
+            Err(error) => return Err(SetupError::Api { resource, error }),
         }
     }
     Err(SetupError::EtagRace(id, ATTEMPTS))
