@@ -110,7 +110,10 @@ async fn setup_twice_second_run_changes_nothing_and_the_policy_grants_exactly_th
     let behavior = config.default_cache_behavior.as_ref().unwrap();
     let groups = behavior.trusted_key_groups.as_ref().unwrap();
     assert!(groups.enabled);
-    assert_eq!(groups.items.clone().unwrap(), [first.key_group_id.clone()]);
+    assert_eq!(
+        groups.items.as_deref(),
+        Some(std::slice::from_ref(&first.key_group_id))
+    );
     assert_eq!(behavior.viewer_protocol_policy.as_str(), "https-only");
     let origin = &config.origins.as_ref().unwrap().items[0];
     assert_eq!(origin.domain_name, "media-one.s3.us-east-1.amazonaws.com");
@@ -308,7 +311,7 @@ async fn rotate_end_to_end_old_urls_verify_during_the_overlap_and_stop_after_ret
     .unwrap();
     assert_eq!(added.public_key, Action::Created);
     assert_eq!(added.membership, Action::Updated);
-    assert_eq!(added.previous_key_ids, [old_id.clone()]);
+    assert_eq!(added.previous_key_ids, std::slice::from_ref(&old_id));
     let new_url = signed_url(&report.domain, &added.key_id, &new_key, "/v/new.mp4");
 
     // Rotating again with the same key changes nothing.
@@ -340,7 +343,10 @@ async fn rotate_end_to_end_old_urls_verify_during_the_overlap_and_stop_after_ret
         .unwrap();
     assert_eq!(retired.membership, Action::Updated);
     assert_eq!(retired.public_key, Action::Deleted);
-    assert_eq!(retired.remaining_key_ids, [added.key_id.clone()]);
+    assert_eq!(
+        retired.remaining_key_ids,
+        std::slice::from_ref(&added.key_id)
+    );
     let (_, read_back) = keys::list(&clients, &Plan::apply(), &group).await.unwrap();
     let verifier = verifier_from(&read_back);
     assert!(!allowed(&verifier, &old_url), "old URL after retirement");
@@ -360,7 +366,7 @@ async fn rotate_end_to_end_old_urls_verify_during_the_overlap_and_stop_after_ret
         .unwrap_err();
     match &err {
         KeysError::LastKeyInUse { distributions, .. } => {
-            assert_eq!(distributions, &[report.distribution_id.clone()]);
+            assert_eq!(distributions, std::slice::from_ref(&report.distribution_id));
         }
         other => panic!("{other}"),
     }
