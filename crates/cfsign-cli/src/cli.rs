@@ -56,6 +56,10 @@ pub(crate) enum Command {
     /// Serve a directory the way a CloudFront distribution with restricted viewer access does
     #[command(after_help = EDGE_EXAMPLES)]
     Edge(EdgeArgs),
+    /// Provision, rotate keys and diagnose on AWS: setup, keys, doctor
+    #[cfg(feature = "aws")]
+    #[command(after_help = crate::commands::aws::args::AWS_EXAMPLES)]
+    Aws(crate::commands::aws::args::AwsArgs),
 }
 
 const EDGE_EXAMPLES: &str = "\
@@ -325,7 +329,19 @@ pub(crate) struct SigningArgs {
     )]
     pub(crate) private_key: Option<String>,
 
-    /// Hash: sha1 (CloudFront's default) or sha256 (adds Hash-Algorithm=SHA256)
+    /// Sign through AWS KMS with this key (ID, ARN, alias/NAME): RSA_2048 or ECC_NIST_P256,
+    /// SHA-256 only; credentials, region and endpoint from the standard AWS chain
+    /// (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL). Needs the `aws` feature (on by default)
+    #[arg(
+        long,
+        env = "CFSIGN_KMS_KEY_ID",
+        value_name = "ARN|ID",
+        conflicts_with = "private_key"
+    )]
+    pub(crate) kms_key_id: Option<String>,
+
+    /// Hash: sha1 (CloudFront's default) or sha256 (adds Hash-Algorithm=SHA256; the only
+    /// one with --kms-key-id)
     #[arg(
         long,
         alias = "hash-algorithm",
@@ -495,7 +511,7 @@ pub(crate) struct BatchArgs {
     #[arg(long)]
     pub(crate) jsonl: bool,
 
-    /// Worker threads (default: all cores)
+    /// Worker threads (default: all cores; with --kms-key-id, 8 concurrent KMS calls)
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<usize>,
 

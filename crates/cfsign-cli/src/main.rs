@@ -31,6 +31,12 @@ fn main() -> ExitCode {
         },
         Command::Inspect(a) => commands::verify::inspect(a),
         Command::Edge(a) => commands::edge::run(a),
+        #[cfg(feature = "aws")]
+        Command::Aws(a) => match commands::aws::run(a) {
+            Ok(code) if code != 0 => return ExitCode::from(code),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        },
         Command::Batch(a) => match commands::batch::run(a) {
             Ok(outcome) if outcome.failed > 0 => return ExitCode::from(1),
             Ok(_) => Ok(()),

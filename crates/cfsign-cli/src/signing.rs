@@ -21,6 +21,8 @@ pub(crate) const KEY_PEM_ENV: &str = "CFSIGN_PRIVATE_KEY_PEM";
 pub(crate) struct SigningConfig {
     pub(crate) signer: Signer,
     pub(crate) policy: PolicyConfig,
+    /// Whether the private key is in AWS KMS (each signature is a network call).
+    pub(crate) kms: bool,
 }
 
 impl SigningConfig {
@@ -30,6 +32,14 @@ impl SigningConfig {
             anyhow!("no key pair ID: give --key-pair-id ID (the ID of your public key in CloudFront) or set CFSIGN_KEY_PAIR_ID")
         })?;
         let key_pair_id = KeyPairId::new(id).context("--key-pair-id")?;
+        if let Some(kms_key_id) = &args.kms_key_id {
+            let signer = kms_signer(key_pair_id, kms_key_id, args.hash)?;
+            return Ok(Self {
+                signer,
+                policy,
+                kms: true,
+            });
+        }
         let key = load_private_key(args.private_key.as_deref())?;
         let hash = match args.hash {
             None | Some(HashArg::Sha1) => HashAlgorithm::Sha1,
@@ -38,8 +48,39 @@ impl SigningConfig {
         let signer = Signer::new(key_pair_id, key)
             .with_hash_algorithm(hash)
             .context("--hash")?;
-        Ok(Self { signer, policy })
+        Ok(Self {
+            signer,
+            policy,
+            kms: false,
+        })
     }
+}
+
+/// A signer whose private key stays in AWS KMS; always SHA-256 (KMS has no SHA-1).
+#[cfg(feature = "aws")]
+fn kms_signer(key_pair_id: KeyPairId, kms_key_id: &str, hash: Option<HashArg>) -> Result<Signer> {
+    if hash == Some(HashArg::Sha1) {
+        bail!(
+            "--kms-key-id signs with SHA-256 only (AWS KMS cannot sign SHA-1), but --hash sha1 was asked \
+             for; drop --hash or pass --hash sha256 (CloudFront then receives Hash-Algorithm=SHA256)"
+        );
+    }
+    let key = cfsign_aws::kms::KmsSigningKey::connect(
+        &cfsign_aws::client::AwsSettings::default(),
+        kms_key_id,
+    )
+    .context("--kms-key-id")?;
+    Signer::new(key_pair_id, key)
+        .with_hash_algorithm(HashAlgorithm::Sha256)
+        .context("--kms-key-id")
+}
+
+#[cfg(not(feature = "aws"))]
+fn kms_signer(_: KeyPairId, _: &str, _: Option<HashArg>) -> Result<Signer> {
+    bail!(
+        "--kms-key-id needs cfsign built with its `aws` feature (on by default): cargo install --path \
+         crates/cfsign-cli --features aws"
+    )
 }
 
 /// Loads the private key from `--private-key` / `$CFSIGN_PRIVATE_KEY` (a path) or

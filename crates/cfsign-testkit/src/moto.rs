@@ -1,15 +1,21 @@
-//! moto's S3 server on 127.0.0.1, started for one test and stopped on drop.
+//! moto's server (S3, CloudFront's control plane, KMS) on 127.0.0.1, started for
+//! one test and stopped on drop.
 //!
-//! A real S3-compatible server, never a mock: `moto_server -H 127.0.0.1 -p PORT`
-//! (or `python3 -m moto.server …` when the script is not on `PATH`) on a free
-//! port, waited for (at most [`START_TIMEOUT`]), killed when the [`Moto`] is
-//! dropped. Clients get the dummy credentials below explicitly; the test
+//! A real server, never a mock: moto's own server (`python3 moto_shim.py -H
+//! 127.0.0.1 -p PORT`, which calls `moto.server.main`) on a free port, waited for
+//! (at most [`START_TIMEOUT`]), killed when the [`Moto`] is dropped.
+//!
+//! `moto_shim.py` (next to this file, [`MOTO_SHIM`]) first fills a few gaps of
+//! moto 5.2's CloudFront control plane that provisioning tests need, as the
+//! CloudFront API reference describes them: origins keep `OriginAccessControlId`
+//! and `S3OriginConfig`; `UpdateKeyGroup`, `DeleteKeyGroup` and
+//! `ListDistributionsByKeyGroup` exist; key-group and distribution updates check
+//! `If-Match` and get a new ETag. S3 and KMS are moto as shipped. Clients get the dummy credentials below explicitly; the test
 //! process's environment is never changed. A machine without moto fails the
 //! test with [`INSTALL_HINT`]; nothing is skipped.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,6 +30,8 @@ pub const SECRET_ACCESS_KEY: &str = "testing";
 pub const REGION: &str = "us-east-1";
 /// The longest moto may take to answer after being started.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// The launcher: moto's server with the CloudFront additions described above.
+pub const MOTO_SHIM: &str = include_str!("moto_shim.py");
 /// The longest a boto3 helper script may run.
 pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -32,6 +40,7 @@ pub struct Moto {
     child: Option<Child>,
     port: u16,
     log: tempfile::NamedTempFile,
+    shim: tempfile::NamedTempFile,
 }
 
 impl Moto {
@@ -49,10 +58,12 @@ impl Moto {
         for _ in 0..3 {
             let port = free_port();
             let log = tempfile::NamedTempFile::new().expect("a temporary log file");
+            let shim = write_shim();
             let mut moto = Self {
-                child: Some(spawn(port, &log)),
+                child: Some(spawn(port, &log, &shim)),
                 port,
                 log,
+                shim,
             };
             match moto.wait_ready() {
                 Ok(()) => return moto,
@@ -122,7 +133,7 @@ impl Moto {
     /// instance because another process took the port meanwhile).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "moto is still running: kill it first");
-        self.child = Some(spawn(self.port, &self.log));
+        self.child = Some(spawn(self.port, &self.log, &self.shim));
         if let Err(log) = self.wait_ready() {
             self.kill();
             panic!("moto did not restart on 127.0.0.1:{}: {log}", self.port);
@@ -203,21 +214,26 @@ impl Drop for Moto {
     }
 }
 
-/// Starts moto's server on `port`, its log going to `log` (appended to).
-fn spawn(port: u16, log: &tempfile::NamedTempFile) -> Child {
+/// Writes [`MOTO_SHIM`] to a temporary file.
+fn write_shim() -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new()
+        .prefix("moto_shim")
+        .suffix(".py")
+        .tempfile()
+        .expect("a temporary file for moto_shim.py");
+    file.write_all(MOTO_SHIM.as_bytes())
+        .expect("writing moto_shim.py");
+    file
+}
+
+/// Starts moto's server on `port` through the shim, its log going to `log` (appended to).
+fn spawn(port: u16, log: &tempfile::NamedTempFile, shim: &tempfile::NamedTempFile) -> Child {
     let stderr = std::fs::OpenOptions::new()
         .append(true)
         .open(log.path())
         .expect("the temporary log file");
-    let mut command = match find_on_path("moto_server") {
-        Some(script) => Command::new(script),
-        None => {
-            let mut python = Command::new("python3");
-            python.args(["-m", "moto.server"]);
-            python
-        }
-    };
-    command
+    Command::new("python3")
+        .arg(shim.path())
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -248,13 +264,6 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("a free port on 127.0.0.1")
-}
-
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 /// Whether an HTTP server answers on the port.

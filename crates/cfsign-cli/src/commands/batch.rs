@@ -17,6 +17,11 @@ use serde::Deserialize;
 use crate::cli::BatchArgs;
 use crate::signing::{Overrides, SigningConfig};
 
+/// Concurrent `kms:Sign` calls with --kms-key-id (unless --threads says otherwise): KMS
+/// allows a few hundred Sign requests per second per account and region; throttled
+/// calls are retried with backoff by the KMS signer.
+const KMS_CONCURRENCY: usize = 8;
+
 /// Lines per chunk: large enough to keep every core busy, small enough to stream.
 const CHUNK_LINES: usize = 4096;
 
@@ -147,6 +152,7 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
     let threads = match args.threads {
         Some(0) => return Err(anyhow!("--threads must be at least 1")),
         Some(n) => n,
+        None if config.kms => KMS_CONCURRENCY,
         None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     };
     let signer = LineSigner::new(config, args.jsonl)?;

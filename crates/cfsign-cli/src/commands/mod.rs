@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+#[cfg(feature = "aws")]
+pub(crate) mod aws;
 pub(crate) mod batch;
 pub(crate) mod cookies;
 pub(crate) mod edge;

@@ -1,0 +1,518 @@
+//! `cfsign aws ...` and `--kms-key-id`, through the real binary, against a real
+//! moto server (cfsign-testkit). The dummy credentials are set in the child's
+//! environment only; nothing of the developer's AWS set-up leaks in.
+#![cfg(feature = "aws")]
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use assert_cmd::Command;
+use cfsign_testkit::moto::{ACCESS_KEY_ID, Moto, REGION, SECRET_ACCESS_KEY};
+use serde_json::Value;
+
+fn cfsign(moto: &Moto) -> Command {
+    let mut c = Command::cargo_bin("cfsign").unwrap();
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("AWS_") || name.starts_with("CFSIGN_") {
+            c.env_remove(name);
+        }
+    }
+    c.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        // For `url`/`cookies`/`batch --kms-key-id`, which use the standard chain only.
+        .env("AWS_ENDPOINT_URL", moto.endpoint());
+    c
+}
+
+/// Runs `cfsign aws ARGS --endpoint-url MOTO`; returns (code, stdout, stderr).
+fn aws(moto: &Moto, args: &[&str]) -> (i32, String, String) {
+    let out = cfsign(moto)
+        .arg("aws")
+        .args(args)
+        .args(["--endpoint-url", &moto.endpoint()])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn run(moto: &Moto, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = cfsign(moto).args(args).write_stdin(stdin).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn setup_dry_run_changes_nothing_then_setup_twice_is_idempotent() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let keys = keys.to_str().unwrap();
+
+    // Dry run: lists the mutating calls, writes no key, creates nothing.
+    let (code, out, err) = aws(
+        &moto,
+        &[
+            "setup",
+            "--bucket",
+            "cli-media",
+            "--create-bucket",
+            "--generate-key",
+            keys,
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(v["dry_run"], true);
+    let mutating: Vec<&str> = v["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["mutating"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        mutating.contains(&"s3:CreateBucket")
+            && mutating.contains(&"cloudfront:CreateDistributionWithTags"),
+        "{mutating:?}"
+    );
+    assert!(!std::path::Path::new(keys).exists(), "a dry run wrote keys");
+    let counts = moto.python(
+        "import boto3,os\nkw=dict(endpoint_url=os.environ['MOTO_ENDPOINT'])\ncf=boto3.client('cloudfront',**kw); s3=boto3.client('s3',**kw)\nprint(len(s3.list_buckets()['Buckets']), cf.list_distributions()['DistributionList']['Quantity'], cf.list_key_groups()['KeyGroupList']['Quantity'])",
+        b"",
+    );
+    assert_eq!(counts.trim(), "0 0 0");
+
+    // The real run, then again: everything unchanged, no mutating call.
+    let (code, out, err) = aws(
+        &moto,
+        &[
+            "setup",
+            "--bucket",
+            "cli-media",
+            "--create-bucket",
+            "--generate-key",
+            keys,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let first = json(&out);
+    assert!(
+        first["signed_url"]
+            .as_str()
+            .unwrap()
+            .contains("Key-Pair-Id=")
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(format!("{keys}/private_key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (code, out, err) = aws(
+        &moto,
+        &[
+            "setup",
+            "--bucket",
+            "cli-media",
+            "--generate-key",
+            keys,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let second = json(&out);
+    assert_eq!(second["unchanged"], true, "{out}");
+    assert!(
+        second["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["mutating"] == false)
+    );
+    assert_eq!(
+        second["report"]["distribution_id"],
+        first["report"]["distribution_id"]
+    );
+
+    // The text form says so, per resource.
+    let (code, out, _) = aws(
+        &moto,
+        &["setup", "--bucket", "cli-media", "--generate-key", keys],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines()
+            .take(7)
+            .filter(|l| l.contains("unchanged"))
+            .count(),
+        7,
+        "{out}"
+    );
+
+    // The signed URL verifies against the public key written next to the private key.
+    let url = first["signed_url"].as_str().unwrap();
+    let id = first["report"]["key_pair_id"].as_str().unwrap();
+    let (code, out, err) = run(
+        &moto,
+        &[
+            "verify",
+            url,
+            "--public-key",
+            &format!("{id}={keys}/public_key.pem"),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn keys_rotate_list_retire_and_refuse_the_last_key() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old");
+    let new = dir.path().join("new");
+    let (code, out, err) = aws(
+        &moto,
+        &[
+            "setup",
+            "--bucket",
+            "rot-media",
+            "--create-bucket",
+            "--generate-key",
+            old.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let old_id = json(&out)["report"]["key_pair_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (code, out, err) = aws(
+        &moto,
+        &[
+            "keys",
+            "rotate",
+            "--key-group",
+            "cfsign-rot-media",
+            "--generate-key",
+            new.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("sign new URLs and cookies with Key-Pair-Id"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("--key-id {old_id}")), "{out}");
+
+    let (code, out, _) = aws(
+        &moto,
+        &["keys", "list", "--key-group", "cfsign-rot-media", "--json"],
+    );
+    assert_eq!(code, 0);
+    let list = json(&out);
+    let ids: Vec<&str> = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], old_id);
+    let new_id = ids[1].to_owned();
+
+    let (code, out, err) = aws(
+        &moto,
+        &[
+            "keys",
+            "retire",
+            "--key-group",
+            "cfsign-rot-media",
+            "--key-id",
+            &old_id,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("deleted"), "{out}");
+
+    let (code, out, err) = aws(
+        &moto,
+        &[
+            "keys",
+            "retire",
+            "--key-group",
+            "cfsign-rot-media",
+            "--key-id",
+            &new_id,
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("last key") && err.contains("rotate"), "{err}");
+    assert!(out.is_empty());
+}
+
+const BROKEN: &str = r#"
+import boto3, os
+kw = dict(endpoint_url=os.environ["MOTO_ENDPOINT"])
+boto3.client("s3", **kw).create_bucket(Bucket="broken")
+cf = boto3.client("cloudfront", **kw)
+oac = cf.create_origin_access_control(OriginAccessControlConfig={"Name": "o", "SigningProtocol": "sigv4",
+    "SigningBehavior": "always", "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+print(cf.create_distribution(DistributionConfig={"CallerReference": "x", "Comment": "", "Enabled": True,
+    "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "broken.s3.us-east-1.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": ""}, "OriginAccessControlId": oac}]},
+    "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "https-only",
+        "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})["Distribution"]["Id"])
+"#;
+
+#[test]
+fn doctor_exit_codes_and_findings() {
+    let moto = Moto::start();
+    let id = moto.python(BROKEN, b"").trim().to_owned();
+    let (code, out, err) = aws(&moto, &["doctor", "--distribution", &id]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("error [behavior-unrestricted]"), "{out}");
+    assert!(out.contains("error [bucket-policy-missing]"), "{out}");
+    assert!(out.contains("fix: "), "{out}");
+
+    let (code, out, _) = aws(&moto, &["doctor", "--distribution", &id, "--json"]);
+    assert_eq!(code, 1);
+    let v = json(&out);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "bucket-policy-missing" && f["severity"] == "error")
+    );
+
+    // Fixed by setup (same bucket: a second distribution of cfsign's own), then clean.
+    let (code, out, err) = aws(
+        &moto,
+        &[
+            "setup",
+            "--bucket",
+            "broken",
+            "--generate-key",
+            tempfile::tempdir()
+                .unwrap()
+                .path()
+                .join("k")
+                .to_str()
+                .unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let good = json(&out)["report"]["distribution_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, out, err) = aws(&moto, &["doctor", "--distribution", &good]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 error(s)"), "{out}");
+
+    let (code, out, err) = aws(&moto, &["doctor", "--distribution", "E000000NOPE"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("NoSuchDistribution") && err.contains("check the name or ID"),
+        "{err}"
+    );
+}
+
+const KMS_KEYS: &str = r#"
+import boto3, os
+from cryptography.hazmat.primitives.serialization import load_der_public_key, Encoding, PublicFormat
+kms = boto3.client("kms", endpoint_url=os.environ["MOTO_ENDPOINT"])
+for spec in ["RSA_2048", "ECC_NIST_P256"]:
+    k = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/cf-" + spec.lower(), TargetKeyId=k)
+    der = kms.get_public_key(KeyId=k)["PublicKey"]
+    pem = load_der_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    open(os.path.join(os.environ["OUT"], spec + ".pem"), "w").write(pem)
+print("ok")
+"#;
+
+#[test]
+fn kms_signs_url_cookies_and_batch_through_the_binary() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = KMS_KEYS.replace(
+        "os.environ[\"OUT\"]",
+        &format!("{:?}", dir.path().to_str().unwrap()),
+    );
+    assert_eq!(moto.python(&script, b"").trim(), "ok");
+    for spec in ["RSA_2048", "ECC_NIST_P256"] {
+        let alias = format!("alias/cf-{}", spec.to_lowercase());
+        let pem = dir.path().join(format!("{spec}.pem"));
+        let trusted = format!("K2JCJMDEHXQW5F={}", pem.display());
+        let (code, url, err) = run(
+            &moto,
+            &[
+                "url",
+                "https://d111111abcdef8.cloudfront.net/kms/a.jpg",
+                "--key-pair-id",
+                "K2JCJMDEHXQW5F",
+                "--kms-key-id",
+                &alias,
+                "--expires-in",
+                "1h",
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(url.trim().ends_with("&Hash-Algorithm=SHA256"), "{url}");
+        let (code, out, err) = run(&moto, &["verify", url.trim(), "--public-key", &trusted], "");
+        assert_eq!(code, 0, "{spec}: {out}{err}");
+
+        let (code, out, err) = run(
+            &moto,
+            &[
+                "cookies",
+                "https://d111111abcdef8.cloudfront.net/kms/*",
+                "--key-pair-id",
+                "K2JCJMDEHXQW5F",
+                "--kms-key-id",
+                &alias,
+                "--expires-in",
+                "1h",
+                "--json",
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{err}");
+        let header = json(&out)["cookie_header"].as_str().unwrap().to_owned();
+        let (code, out, err) = run(
+            &moto,
+            &[
+                "verify",
+                "https://d111111abcdef8.cloudfront.net/kms/b.jpg",
+                "--cookie",
+                &header,
+                "--public-key",
+                &trusted,
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{spec} cookies: {out}{err}");
+
+        let input: String = (0..20)
+            .map(|n| format!("https://d111111abcdef8.cloudfront.net/kms/{n}.ts\n"))
+            .collect();
+        let (code, out, err) = run(
+            &moto,
+            &[
+                "batch",
+                "--key-pair-id",
+                "K2JCJMDEHXQW5F",
+                "--kms-key-id",
+                &alias,
+                "--expires-in",
+                "1h",
+                "--no-progress",
+            ],
+            &input,
+        );
+        assert_eq!(code, 0, "{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 20);
+        assert!(
+            lines[7].starts_with("https://d111111abcdef8.cloudfront.net/kms/7.ts?"),
+            "order kept"
+        );
+        let (code, out, err) = run(&moto, &["verify", "-", "--public-key", &trusted], &out);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+
+    // SHA-1 with KMS: a clear error, not a silent change.
+    let (code, out, err) = run(
+        &moto,
+        &[
+            "url",
+            "https://d111111abcdef8.cloudfront.net/a.jpg",
+            "--key-pair-id",
+            "K2JCJMDEHXQW5F",
+            "--kms-key-id",
+            "alias/cf-rsa_2048",
+            "--expires-in",
+            "1h",
+            "--hash",
+            "sha1",
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("SHA-256 only") && err.contains("--hash sha256"),
+        "{err}"
+    );
+
+    // KMS and a local key at once: refused by the flag parser.
+    let (code, _, err) = run(
+        &moto,
+        &[
+            "url",
+            "https://d111111abcdef8.cloudfront.net/a.jpg",
+            "--key-pair-id",
+            "K2JCJMDEHXQW5F",
+            "--kms-key-id",
+            "alias/cf-rsa_2048",
+            "--private-key",
+            "x.pem",
+            "--expires-in",
+            "1h",
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+
+    // A key CloudFront cannot use.
+    let _ = moto.python(
+        "import boto3,os\nkms=boto3.client('kms',endpoint_url=os.environ['MOTO_ENDPOINT'])\nk=kms.create_key(KeySpec='ECC_NIST_P384',KeyUsage='SIGN_VERIFY')['KeyMetadata']['KeyId']\nkms.create_alias(AliasName='alias/p384',TargetKeyId=k)",
+        b"",
+    );
+    let (code, _, err) = run(
+        &moto,
+        &[
+            "url",
+            "https://d111111abcdef8.cloudfront.net/a.jpg",
+            "--key-pair-id",
+            "K2JCJMDEHXQW5F",
+            "--kms-key-id",
+            "alias/p384",
+            "--expires-in",
+            "1h",
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("ECC_NIST_P384") && err.contains("ECC_NIST_P256"),
+        "{err}"
+    );
+}
