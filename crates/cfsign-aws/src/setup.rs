@@ -9,9 +9,11 @@
 //! 3. the CloudFront public key (found by its key material, else uploaded);
 //! 4. the key group (found by name, the key added if missing);
 //! 5. the distribution (found by its caller reference `cfsign-BUCKET`): the bucket
-//!    as S3 origin through the OAC, HTTPS only, and a default behavior that trusts
-//!    the key group (restricted viewer access); an existing distribution is only
-//!    changed where these settings differ, with its ETag in `If-Match`;
+//!    as S3 origin through the OAC, HTTPS only (unless redirect-to-https is asked
+//!    for), and a default behavior that trusts the key group (restricted viewer
+//!    access); an existing distribution is only changed where these settings
+//!    differ, with its ETag in `If-Match`; its viewer protocol policy only when
+//!    [`SetupOptions::viewer_protocol`] is given;
 //! 6. the bucket policy statement that lets only that distribution read
 //!    (`s3:GetObject` for `cloudfront.amazonaws.com` with `AWS:SourceArn` = the
 //!    distribution's ARN), merged into the existing policy without touching its
@@ -78,8 +80,9 @@ pub struct SetupOptions {
     /// The distribution's comment (default names the bucket); only set on an
     /// existing distribution when given.
     pub comment: Option<String>,
-    /// `https-only` (default) or `redirect-to-https`.
-    pub viewer_protocol: ViewerProtocol,
+    /// `https-only` or `redirect-to-https`: `None` leaves an existing distribution
+    /// as it is (new ones get `https-only`).
+    pub viewer_protocol: Option<ViewerProtocol>,
     /// IPv6 on the distribution: `None` leaves an existing one as it is (new ones get IPv6).
     pub ipv6: Option<bool>,
 }
@@ -95,7 +98,7 @@ impl SetupOptions {
             public_key_name: None,
             key_group: None,
             comment: None,
-            viewer_protocol: ViewerProtocol::HttpsOnly,
+            viewer_protocol: None,
             ipv6: None,
         }
     }
@@ -835,7 +838,7 @@ fn reconcile(
         None => {
             config.default_cache_behavior = Some(desired_behavior(
                 &target,
-                options.viewer_protocol,
+                options.viewer_protocol.unwrap_or(ViewerProtocol::HttpsOnly),
                 group_id,
             )?);
             changed.push("DefaultCacheBehavior");
@@ -845,8 +848,10 @@ fn reconcile(
                 behavior.target_origin_id.clone_from(&target);
                 changed.push("DefaultCacheBehavior.TargetOriginId");
             }
-            if behavior.viewer_protocol_policy != options.viewer_protocol.sdk() {
-                behavior.viewer_protocol_policy = options.viewer_protocol.sdk();
+            if let Some(protocol) = options.viewer_protocol
+                && behavior.viewer_protocol_policy != protocol.sdk()
+            {
+                behavior.viewer_protocol_policy = protocol.sdk();
                 changed.push("DefaultCacheBehavior.ViewerProtocolPolicy");
             }
             if behavior.trusted_key_groups.is_none() {
@@ -963,16 +968,14 @@ async fn create_distribution(
 ) -> Result<DistributionOutcome, SetupError> {
     let origin_id = format!("s3-{}", options.bucket);
     let resource = format!("distribution for s3://{}", options.bucket);
+    let protocol = options.viewer_protocol.unwrap_or(ViewerProtocol::HttpsOnly);
     plan.record_change(
         "cloudfront:CreateDistributionWithTags",
         [
             ("CallerReference", options.caller_reference()),
             ("Origin", format!("{origin_domain} (OAC {oac_id})")),
             ("TrustedKeyGroups", group_id.to_owned()),
-            (
-                "ViewerProtocolPolicy",
-                options.viewer_protocol.sdk().as_str().to_owned(),
-            ),
+            ("ViewerProtocolPolicy", protocol.sdk().as_str().to_owned()),
         ],
     );
     if !plan.applies() {
@@ -1001,11 +1004,7 @@ async fn create_distribution(
                 .build()
                 .map_err(request(&resource))?,
         )
-        .default_cache_behavior(desired_behavior(
-            &origin_id,
-            options.viewer_protocol,
-            group_id,
-        )?)
+        .default_cache_behavior(desired_behavior(&origin_id, protocol, group_id)?)
         .build()
         .map_err(request(&resource))?;
     let tags = Tags::builder()

@@ -145,6 +145,59 @@ async fn setup_twice_second_run_changes_nothing_and_the_policy_grants_exactly_th
     assert!(!report.has_errors(), "{:#?}", report.findings);
 }
 
+async fn viewer_protocol(clients: &cfsign_aws::client::Clients, id: &str) -> String {
+    let config = clients
+        .cloudfront
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .unwrap();
+    let config = config.distribution_config().unwrap();
+    let behavior = config.default_cache_behavior.as_ref().unwrap();
+    behavior.viewer_protocol_policy.as_str().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_rerun_keeps_redirect_to_https_until_https_only_is_asked_for() {
+    let moto = Moto::start();
+    let clients = clients(&moto).await;
+    let key = key(KeyType::EcdsaP256);
+
+    let mut redirect = options("media-redirect", &key);
+    redirect.viewer_protocol = Some(setup::ViewerProtocol::RedirectToHttps);
+    let first = setup::run(&clients, &Plan::apply(), &redirect)
+        .await
+        .unwrap();
+    let id = first.distribution_id.clone();
+    assert_eq!(viewer_protocol(&clients, &id).await, "redirect-to-https");
+
+    // A plain re-run (no protocol flag) leaves the policy as it is.
+    let plain_plan = Plan::apply();
+    let plain = setup::run(&clients, &plain_plan, &options("media-redirect", &key))
+        .await
+        .unwrap();
+    assert!(plain.unchanged(), "{:?}", plain.resources);
+    assert!(
+        plain_plan.changes().is_empty(),
+        "{:?}",
+        plain_plan.changes()
+    );
+    assert_eq!(viewer_protocol(&clients, &id).await, "redirect-to-https");
+
+    // Asking for https-only switches it back.
+    let mut https = options("media-redirect", &key);
+    https.viewer_protocol = Some(setup::ViewerProtocol::HttpsOnly);
+    let back = setup::run(&clients, &Plan::apply(), &https).await.unwrap();
+    let distribution = back
+        .resources
+        .iter()
+        .find(|r| r.kind == "distribution")
+        .unwrap();
+    assert_eq!(distribution.action, Action::Updated);
+    assert_eq!(viewer_protocol(&clients, &id).await, "https-only");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_keeps_other_bucket_policy_statements_and_fixes_a_drifted_distribution() {
     let moto = Moto::start();

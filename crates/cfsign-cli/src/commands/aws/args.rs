@@ -114,9 +114,15 @@ pub(crate) struct SetupArgs {
     #[arg(long, value_name = "TEXT")]
     pub(crate) comment: Option<String>,
 
-    /// Redirect HTTP to HTTPS instead of refusing it (https-only is the default)
-    #[arg(long)]
+    /// Redirect HTTP to HTTPS instead of refusing it (new distributions are https-only;
+    /// an existing one keeps its policy unless --redirect-http or --https-only is given)
+    #[arg(long, conflicts_with = "https_only")]
     pub(crate) redirect_http: bool,
+
+    /// Refuse plain HTTP (403): the default for new distributions; on an existing one,
+    /// switches back from --redirect-http
+    #[arg(long)]
+    pub(crate) https_only: bool,
 
     /// Disable IPv6 on the distribution (needed if you sign IP-restricted policies)
     #[arg(long)]

@@ -210,9 +210,11 @@ fn setup_command(ctx: &Ctx<'_>, a: &SetupArgs) -> Result<()> {
     options.key_group.clone_from(&a.key_group);
     options.comment.clone_from(&a.comment);
     options.viewer_protocol = if a.redirect_http {
-        ViewerProtocol::RedirectToHttps
+        Some(ViewerProtocol::RedirectToHttps)
+    } else if a.https_only {
+        Some(ViewerProtocol::HttpsOnly)
     } else {
-        ViewerProtocol::HttpsOnly
+        None
     };
     options.ipv6 = a.no_ipv6.then_some(false);
     let mut report = ctx
