@@ -3,6 +3,11 @@
 //! explicit region and an `--endpoint-url` for emulators (S3 then uses
 //! path-style addressing).
 //!
+//! Every call has time limits: [`OPERATION_ATTEMPT_TIMEOUT`] per attempt and
+//! [`OPERATION_TIMEOUT`] for the call with its retries (CloudFront's control plane
+//! can take many seconds to answer a distribution update), so an unreachable
+//! endpoint ends in an error instead of a hang.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), cfsign_aws::client::ClientError> {
 //! use cfsign_aws::client::AwsSettings;
@@ -18,9 +23,18 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
+
+/// The longest one attempt of an AWS call may take.
+pub const OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest an AWS call may take, its retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+/// The longest wait for a TCP/TLS connection (the SDK's default, kept).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 /// Where the SDK finds credentials, the region and the endpoint.
 #[derive(Clone, Default)]
@@ -90,7 +104,13 @@ impl AwsSettings {
     ///
     /// [`ClientError::NoRegion`] when no region can be found.
     pub async fn load(&self) -> Result<Clients, ClientError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(OPERATION_ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
         }
@@ -174,6 +194,39 @@ pub enum ClientError {
     NoRegion,
 }
 
+/// An AWS answer without a field cfsign needs (an ID, an ARN, an ETag): nothing is
+/// assumed in its place, so no empty `If-Match` or `SourceArn` is ever sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{resource}: {call} answered without {field}, so cfsign stopped instead of guessing it; run the \
+     command again, and if it persists check --endpoint-url (an emulator may not implement {call} fully)"
+)]
+pub struct IncompleteAnswer {
+    /// The resource, e.g. `key group media`.
+    pub resource: String,
+    /// The call, e.g. `cloudfront:CreateKeyGroup`.
+    pub call: &'static str,
+    /// The missing field, e.g. `KeyGroup.Id` or `ETag`.
+    pub field: &'static str,
+}
+
+/// `value` when the answer has it (and it is not empty), else [`IncompleteAnswer`].
+pub(crate) fn required(
+    value: Option<&str>,
+    resource: &str,
+    call: &'static str,
+    field: &'static str,
+) -> Result<String, IncompleteAnswer> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v.to_owned()),
+        _ => Err(IncompleteAnswer {
+            resource: resource.to_owned(),
+            call,
+            field,
+        }),
+    }
+}
+
 /// A failed AWS API call: which call, the service's error code and message, and
 /// what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -250,9 +303,16 @@ fn fix_for(call: &str, code: Option<&str>, message: &str) -> String {
             | "SignatureDoesNotMatch"
             | "ExpiredToken"
             | "ExpiredTokenException",
-        ) => "the AWS credentials are invalid or expired; refresh them (aws sso login, new keys) \
-              or pass --profile"
+        ) => "the AWS credentials are invalid or expired: refresh them (new access keys, or a new \
+              session token) or pass --profile; SSO profiles are not supported directly, so export \
+              their credentials first: eval \"$(aws configure export-credentials --profile NAME \
+              --format env)\""
             .to_owned(),
+        Some("UnsupportedOperationException") if call == "kms:GetPublicKey" => {
+            "the key has no public half (a symmetric key): create an asymmetric signing key with aws \
+             kms create-key --key-usage SIGN_VERIFY --key-spec ECC_NIST_P256 (or RSA_2048)"
+                .to_owned()
+        }
         Some("PreconditionFailed" | "InvalidIfMatchVersion") => {
             "someone else changed the resource meanwhile; run the command again".to_owned()
         }

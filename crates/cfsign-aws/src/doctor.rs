@@ -13,7 +13,8 @@
 //! | `s3-origin-uses-oai` | warning | legacy origin access identity |
 //! | `oac-missing` / `oac-never-signs` | error | the OAC does not exist or never signs |
 //! | `bucket-policy-missing` / `bucket-policy-no-grant` | error | S3 would refuse CloudFront |
-//! | `ipv6-with-ip-policies` | warning | IP-restricted custom policies fail for IPv6 viewers |
+//! | `ipv6-with-ip-policies` | warning | (`--url`) the URL's custom policy restricts IPs, which fails for IPv6 viewers |
+//! | `ipv6-enabled` | info | IPv6 is on: only a problem for IP-restricted policies |
 //! | `viewer-http-allowed` | warning | signed URLs can travel over plain HTTP |
 //! | `denied-by-cloudfront` / `denied-by-s3` | error | (`--url`) who refused the fetched URL |
 //!
@@ -269,6 +270,23 @@ fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// Whether `url` carries a custom policy (`Policy=`) with an `IpAddress` condition.
+fn url_restricts_ip(url: &str) -> bool {
+    let Some(encoded) = query_param(url, "Policy") else {
+        return false;
+    };
+    let Ok(bytes) = cfsign::cloudfront_base64::decode(encoded) else {
+        return false;
+    };
+    serde_json::from_slice::<Value>(&bytes).is_ok_and(|policy| {
+        as_list(policy.get("Statement")).iter().any(|s| {
+            s.get("Condition")
+                .and_then(|c| c.get("IpAddress"))
+                .is_some()
+        })
+    })
+}
+
 /// Runs every check; see the module documentation.
 ///
 /// # Errors
@@ -360,16 +378,31 @@ pub async fn run(
     check_origins(clients, plan, config, dist.arn(), &mut findings).await;
 
     if config.is_ipv6_enabled == Some(true) {
-        findings.push(Finding {
-            severity: Severity::Warning,
-            code: "ipv6-with-ip-policies",
-            resource: format!("distribution {id}"),
-            message: "IPv6 is enabled: custom policies restricted by IP (AWS:SourceIp) only take IPv4 \
-                      ranges, so viewers arriving over IPv6 are refused"
-                .to_owned(),
-            fix: "if you sign IP-restricted URLs or cookies, disable IPv6 on the distribution; otherwise \
-                  ignore this"
-                .to_owned(),
+        let ip_url = options.url.as_deref().filter(|u| url_restricts_ip(u));
+        findings.push(match ip_url {
+            Some(_) => Finding {
+                severity: Severity::Warning,
+                code: "ipv6-with-ip-policies",
+                resource: format!("distribution {id}"),
+                message: "IPv6 is enabled and the URL's custom policy has an IpAddress condition: \
+                          AWS:SourceIp only takes IPv4 ranges, so viewers arriving over IPv6 are \
+                          refused"
+                    .to_owned(),
+                fix: "disable IPv6 on the distribution (cfsign aws setup --no-ipv6), or sign without \
+                      an IP restriction"
+                    .to_owned(),
+            },
+            None => Finding {
+                severity: Severity::Info,
+                code: "ipv6-enabled",
+                resource: format!("distribution {id}"),
+                message: "IPv6 is enabled: fine, unless you sign custom policies restricted by IP \
+                          (AWS:SourceIp takes IPv4 ranges only)"
+                    .to_owned(),
+                fix: "nothing to do; if you sign IP-restricted URLs or cookies, disable IPv6 \
+                      (cfsign aws setup --no-ipv6); --url with such a URL checks it"
+                    .to_owned(),
+            },
         });
     }
 
@@ -900,4 +933,30 @@ async fn fetch(url: &str, findings: &mut Vec<Finding>) -> FetchResult {
         fix,
     });
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_policy(json: &str) -> String {
+        format!(
+            "https://d111111abcdef8.cloudfront.net/a.mp4?Policy={}&Signature=x&Key-Pair-Id=K1",
+            cfsign::cloudfront_base64::encode(json.as_bytes())
+        )
+    }
+
+    #[test]
+    fn only_custom_policies_with_an_ip_condition_restrict_ips() {
+        let ip = r#"{"Statement":[{"Resource":"https://d111111abcdef8.cloudfront.net/*","Condition":{"DateLessThan":{"AWS:EpochTime":1767290400},"IpAddress":{"AWS:SourceIp":"192.0.2.0/24"}}}]}"#;
+        let no_ip = r#"{"Statement":[{"Resource":"https://d111111abcdef8.cloudfront.net/*","Condition":{"DateLessThan":{"AWS:EpochTime":1767290400}}}]}"#;
+        assert!(url_restricts_ip(&with_policy(ip)));
+        assert!(!url_restricts_ip(&with_policy(no_ip)));
+        assert!(!url_restricts_ip(
+            "https://d111111abcdef8.cloudfront.net/a.mp4?Expires=1767290400&Signature=x&Key-Pair-Id=K1"
+        ));
+        assert!(!url_restricts_ip(
+            "https://d111111abcdef8.cloudfront.net/a.mp4?Policy=%%%"
+        ));
+    }
 }

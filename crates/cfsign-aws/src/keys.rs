@@ -1,7 +1,7 @@
-//! Public keys and key groups: list, add, rotate, retire — the rotation workflow
+//! Public keys and key groups: list, add, retire — the rotation workflow
 //! CloudFront recommends.
 //!
-//! 1. **add** / **rotate**: upload the new public key (reused if the same key is
+//! 1. **add** (the CLI's `keys rotate` too): upload the new public key (reused if the same key is
 //!    already uploaded) and add it to the key group, keeping the old keys;
 //! 2. sign new URLs and cookies with the new key's ID;
 //! 3. after the overlap (the longest lifetime of URLs signed with the old key),
@@ -22,7 +22,7 @@
 //! let clients = AwsSettings::default().load().await?;
 //! let plan = Plan::apply();
 //! let new_key = PublicKey::from_file("keys-2026/public_key.pem")?;
-//! let added = keys::rotate(&clients, &plan, "media", &new_key, None, None).await?;
+//! let added = keys::add(&clients, &plan, "media", &new_key, None, None).await?;
 //! println!("sign with Key-Pair-Id={}", added.key_id);
 //! // ... after the overlap:
 //! for old in &added.previous_key_ids {
@@ -37,7 +37,7 @@ use aws_sdk_cloudfront::types::{KeyGroupConfig, PublicKeyConfig};
 use cfsign::PublicKey;
 use serde::Serialize;
 
-use crate::client::{ApiError, Clients};
+use crate::client::{ApiError, Clients, IncompleteAnswer, required};
 use crate::plan::{Action, Plan};
 
 /// How often a key-group update is tried when its ETag keeps changing underneath.
@@ -123,6 +123,9 @@ pub enum KeysError {
     /// A public key could not be encoded.
     #[error("public key: {0}")]
     Key(String),
+    /// An answer lacked an ID or ETag.
+    #[error(transparent)]
+    IncompleteAnswer(#[from] IncompleteAnswer),
 }
 
 fn api(resource: impl Into<String>) -> impl FnOnce(ApiError) -> KeysError {
@@ -256,22 +259,31 @@ pub async fn get_key_group(
     plan: &Plan,
     id: &str,
 ) -> Result<KeyGroupState, KeysError> {
-    plan.record_read("cloudfront:GetKeyGroup", [("Id", id)]);
+    const CALL: &str = "cloudfront:GetKeyGroup";
+    let resource = format!("key group {id}");
+    plan.record_read(CALL, [("Id", id)]);
     let out = clients
         .cloudfront
         .get_key_group()
         .id(id)
         .send()
         .await
-        .map_err(|e| ApiError::from_sdk("cloudfront:GetKeyGroup", e))
-        .map_err(api(format!("key group {id}")))?;
+        .map_err(|e| ApiError::from_sdk(CALL, e))
+        .map_err(api(&resource))?;
     let config = out.key_group().and_then(|g| g.key_group_config());
+    let Some(config) = config else {
+        return Err(KeysError::IncompleteAnswer(IncompleteAnswer {
+            resource,
+            call: CALL,
+            field: "KeyGroup.KeyGroupConfig",
+        }));
+    };
     Ok(KeyGroupState {
         id: id.to_owned(),
-        name: config.map(|c| c.name().to_owned()).unwrap_or_default(),
-        items: config.map(|c| c.items().to_vec()).unwrap_or_default(),
-        comment: config.and_then(|c| c.comment().map(str::to_owned)),
-        etag: out.e_tag().unwrap_or_default().to_owned(),
+        name: required(Some(config.name()), &resource, CALL, "KeyGroupConfig.Name")?,
+        items: config.items().to_vec(),
+        comment: config.comment().map(str::to_owned),
+        etag: required(out.e_tag(), &resource, CALL, "ETag")?,
     })
 }
 
@@ -427,10 +439,12 @@ pub async fn ensure_public_key(
         .await
         .map_err(|e| ApiError::from_sdk("cloudfront:CreatePublicKey", e))
         .map_err(api(format!("public key {name}")))?;
-    let id = out
-        .public_key()
-        .map(|k| k.id().to_owned())
-        .unwrap_or_default();
+    let id = required(
+        out.public_key().map(|k| k.id()),
+        &format!("public key {name}"),
+        "cloudfront:CreatePublicKey",
+        "PublicKey.Id",
+    )?;
     Ok((id, Action::Created))
 }
 
@@ -507,7 +521,7 @@ where
     })
 }
 
-/// What `add` and `rotate` did.
+/// What `add` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Added {
     /// The key group's ID.
@@ -527,7 +541,9 @@ pub struct Added {
 }
 
 /// Uploads `key` (unless already uploaded) and adds it to the group, keeping
-/// the group's other keys.
+/// the group's other keys: the first step of a rotation. Sign with
+/// [`Added::key_id`] from now on; [`retire`] each of [`Added::previous_key_ids`]
+/// once URLs signed with them have expired.
 ///
 /// # Errors
 ///
@@ -567,24 +583,6 @@ pub async fn add(
         membership,
         fingerprint: fingerprint(key),
     })
-}
-
-/// The first step of a rotation: [`add`] the new key next to the old ones. Sign
-/// with [`Added::key_id`] from now on; [`retire`] each of
-/// [`Added::previous_key_ids`] once URLs signed with them have expired.
-///
-/// # Errors
-///
-/// As [`add`].
-pub async fn rotate(
-    clients: &Clients,
-    plan: &Plan,
-    group: &str,
-    key: &PublicKey,
-    name: Option<&str>,
-    comment: Option<&str>,
-) -> Result<Added, KeysError> {
-    add(clients, plan, group, key, name, comment).await
 }
 
 /// What `retire` did.
@@ -720,17 +718,15 @@ async fn delete_key(
     let resource = format!("public key {key_id}");
     for _ in 0..MAX_ETAG_ATTEMPTS {
         plan.record_read("cloudfront:GetPublicKey", [("Id", key_id)]);
-        let etag = clients
+        let out = clients
             .cloudfront
             .get_public_key()
             .id(key_id)
             .send()
             .await
             .map_err(|e| ApiError::from_sdk("cloudfront:GetPublicKey", e))
-            .map_err(api(&resource))?
-            .e_tag()
-            .unwrap_or_default()
-            .to_owned();
+            .map_err(api(&resource))?;
+        let etag = required(out.e_tag(), &resource, "cloudfront:GetPublicKey", "ETag")?;
         plan.record_change(
             "cloudfront:DeletePublicKey",
             [("Id", key_id.to_owned()), ("IfMatch", etag.clone())],

@@ -13,12 +13,16 @@
 //! Other key specs (RSA-3072/4096, P-384, ...) are refused: CloudFront does not
 //! accept them. Policies up to KMS's 4 KiB message limit are sent as they are
 //! (`MessageType=RAW`); longer ones are hashed here and KMS signs the digest
-//! (`MessageType=DIGEST`), which gives the same signature.
+//! (`MessageType=DIGEST`). Both sign the same SHA-256 digest, so either signature
+//! verifies against the policy (RSA PKCS#1 v1.5 even gives the same bytes; ECDSA
+//! signatures are randomised and differ on every call, RAW or DIGEST).
 //!
 //! The trait is synchronous: the key owns a small tokio runtime (two threads) that
 //! makes the calls, and [`SigningKey::sign`] waits for the answer on a plain
 //! channel, so it can be called from any thread — rayon workers, or code already
-//! running inside another tokio runtime — without panicking. Throttling
+//! running inside another tokio runtime — without panicking. That wait is
+//! bounded by [`MAX_WAIT`] (the client's [`OPERATION_TIMEOUT`] plus a margin for
+//! throttling retries), after which `sign` fails instead of hanging. Throttling
 //! (`ThrottlingException`) is retried with exponential backoff and jitter, a
 //! bounded number of times.
 //!
@@ -48,7 +52,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
 use cfsign::{HashAlgorithm, KeyType, PublicKey, SignError, SigningKey};
 
-use crate::client::{ApiError, AwsSettings};
+use crate::client::{ApiError, AwsSettings, OPERATION_TIMEOUT};
 
 /// How often a throttled `kms:Sign` is tried in all (on top of the SDK's own retries).
 pub const MAX_SIGN_ATTEMPTS: u32 = 8;
@@ -56,6 +60,9 @@ pub const MAX_SIGN_ATTEMPTS: u32 = 8;
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// The longest pause between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The longest a blocking KMS call ([`KmsSigningKey::connect`], `sign`) waits for
+/// its answer, throttling retries included.
+pub const MAX_WAIT: Duration = OPERATION_TIMEOUT.saturating_add(Duration::from_secs(30));
 
 /// Why a KMS key cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +104,14 @@ pub enum KmsError {
         /// The key.
         key_id: String,
         /// What is wrong.
+        reason: String,
+    },
+    /// A KMS call got no answer within [`MAX_WAIT`], or its task stopped.
+    #[error("KMS key {key_id}: {reason}")]
+    NoAnswer {
+        /// The key as given.
+        key_id: String,
+        /// What happened, and what to check.
         reason: String,
     },
     /// The runtime for the KMS calls could not start.
@@ -163,7 +178,10 @@ impl KmsSigningKey {
         let runtime = new_runtime()?;
         let settings = settings.clone();
         let clients = block_on(&runtime, async move { settings.load().await })
-            .map_err(|reason| KmsError::Runtime(reason.to_owned()))?
+            .map_err(|reason| KmsError::NoAnswer {
+                key_id: key_id.to_owned(),
+                reason,
+            })?
             .map_err(|e| KmsError::Runtime(e.to_string()))?;
         Self::with_runtime(runtime, clients.kms, key_id)
     }
@@ -188,7 +206,10 @@ impl KmsSigningKey {
         let answer = block_on(&runtime, async move {
             call_client.get_public_key().key_id(given).send().await
         })
-        .map_err(|reason| KmsError::Runtime(reason.to_owned()))?
+        .map_err(|reason| KmsError::NoAnswer {
+            key_id: key_id.to_owned(),
+            reason,
+        })?
         .map_err(|e| KmsError::Api {
             key_id: key_id.to_owned(),
             error: ApiError::from_sdk("kms:GetPublicKey", e),
@@ -324,7 +345,7 @@ impl SigningKey for KmsSigningKey {
         let result = block_on(&self.inner.runtime, async move {
             sign_with_retries(&client, &key_id, algorithm, payload, kind).await
         })
-        .map_err(|reason| SignError::Backend(reason.to_owned()))?;
+        .map_err(|reason| SignError::Backend(format!("KMS key {}: {reason}", self.inner.key_id)))?;
         result.map_err(|e| SignError::Backend(format!("KMS key {}: {e}", self.inner.key_id)))
     }
 }
@@ -405,18 +426,27 @@ fn new_runtime() -> Result<OwnedRuntime, KmsError> {
 
 /// Runs `future` on `runtime` and waits for it on a plain channel: safe from any
 /// thread, including one inside another runtime (where `block_on` would panic).
-fn block_on<F>(runtime: &OwnedRuntime, future: F) -> Result<F::Output, &'static str>
+/// Waits at most [`MAX_WAIT`].
+fn block_on<F>(runtime: &OwnedRuntime, future: F) -> Result<F::Output, String>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let Some(runtime) = runtime.get() else {
-        return Err("the KMS runtime has stopped");
+        return Err("the KMS runtime has stopped".to_owned());
     };
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     runtime.spawn(async move {
         let _ = tx.send(future.await);
     });
-    rx.recv()
-        .map_err(|_| "the KMS call was cancelled (its task stopped without an answer)")
+    rx.recv_timeout(MAX_WAIT).map_err(|e| match e {
+        std::sync::mpsc::RecvTimeoutError::Timeout => format!(
+            "no answer from KMS within {} s: check the network, the region and the endpoint \
+             (--region, --endpoint-url or AWS_ENDPOINT_URL), then try again",
+            MAX_WAIT.as_secs()
+        ),
+        std::sync::mpsc::RecvTimeoutError::Disconnected => {
+            "the KMS call was cancelled (its task stopped without an answer)".to_owned()
+        }
+    })
 }

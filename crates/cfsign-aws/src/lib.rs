@@ -6,7 +6,7 @@
 //! - [`plan`]: the record of API calls (what `--dry-run` prints);
 //! - [`setup`]: bucket, origin access control, public key, key group,
 //!   distribution and bucket policy, idempotently;
-//! - [`keys`]: list, add, rotate and retire keys of a key group;
+//! - [`keys`]: list, add and retire keys of a key group (a rotation is add, then retire);
 //! - [`doctor`]: what breaks signed URLs on a distribution, with a fix for each;
 //! - [`kms`]: [`kms::KmsSigningKey`], a [`cfsign::SigningKey`] whose private key
 //!   stays in KMS.

@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types::{
@@ -53,7 +54,7 @@ use cfsign::PublicKey;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::client::{ApiError, Clients};
+use crate::client::{ApiError, Clients, IncompleteAnswer, required};
 use crate::keys::{self, KeysError, NEW_ID};
 use crate::plan::{Action, Plan};
 
@@ -103,12 +104,15 @@ impl SetupOptions {
         }
     }
 
-    /// The key group's name.
+    /// The key group's name: `cfsign-BUCKET` when the bucket name is a valid
+    /// key-group name as it is; otherwise (dots replaced, or shortened) with `-` and
+    /// the first 8 hex digits of the bucket name's SHA-256 appended, so that
+    /// `media.example.com` and `media-example-com` get different groups.
     #[must_use]
     pub fn key_group_name(&self) -> String {
         self.key_group
             .clone()
-            .unwrap_or_else(|| keys::resource_name(&format!("cfsign-{}", self.bucket), 128))
+            .unwrap_or_else(|| unique_name(&self.bucket, 128))
     }
 
     /// The caller reference that identifies the distribution.
@@ -122,6 +126,25 @@ impl SetupOptions {
     pub fn oac_name(&self) -> String {
         keys::resource_name(&format!("cfsign-{}", self.bucket), 64)
     }
+}
+
+/// `cfsign-BUCKET` if CloudFront accepts it as a name of at most `max`
+/// characters, else the accepted form with `-` and 8 hex digits of the bucket
+/// name's SHA-256, so that different buckets never share a name.
+fn unique_name(bucket: &str, max: usize) -> String {
+    let wanted = format!("cfsign-{bucket}");
+    let plain = keys::resource_name(&wanted, max);
+    if plain == wanted {
+        return plain;
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bucket.as_bytes());
+    let mut suffix = String::from("-");
+    for b in &digest.as_ref()[..4] {
+        let _ = write!(suffix, "{b:02x}");
+    }
+    let mut name = keys::resource_name(&wanted, max.saturating_sub(suffix.len()));
+    name.push_str(&suffix);
+    name
 }
 
 /// How viewers may connect.
@@ -174,11 +197,14 @@ pub enum SetupError {
         /// The bucket.
         bucket: String,
         /// What is wrong.
-        reason: String,
+        reason: PolicyMergeError,
     },
     /// A key or key-group step failed.
     #[error(transparent)]
     Keys(#[from] KeysError),
+    /// An answer lacked an ID, ARN or ETag.
+    #[error(transparent)]
+    IncompleteAnswer(#[from] IncompleteAnswer),
     /// A request could not be built.
     #[error("{resource}: invalid request: {reason}")]
     Request {
@@ -206,6 +232,21 @@ pub enum SetupError {
         /// How long was waited.
         waited: Duration,
     },
+}
+
+/// Why an existing bucket policy cannot take cfsign's statement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyMergeError {
+    /// The policy is not JSON.
+    #[error("it is not JSON ({0})")]
+    NotJson(String),
+    /// The policy is JSON but not an object.
+    #[error("it is not a JSON object")]
+    NotObject,
+    /// `Statement` is neither a list nor one statement.
+    #[error("its Statement is neither a list nor an object")]
+    BadStatement,
 }
 
 fn api(resource: impl Into<String>) -> impl FnOnce(ApiError) -> SetupError {
@@ -533,10 +574,12 @@ async fn ensure_oac(
             .await
             .map_err(|e| ApiError::from_sdk("cloudfront:CreateOriginAccessControl", e))
             .map_err(api(&resource))?;
-        let id = out
-            .origin_access_control()
-            .map(|o| o.id().to_owned())
-            .unwrap_or_default();
+        let id = required(
+            out.origin_access_control().map(|o| o.id()),
+            &resource,
+            "cloudfront:CreateOriginAccessControl",
+            "OriginAccessControl.Id",
+        )?;
         return Ok((id, Action::Created));
     };
     let id = summary.id().to_owned();
@@ -547,17 +590,20 @@ async fn ensure_oac(
         return Ok((id, Action::Unchanged));
     }
     plan.record_read("cloudfront:GetOriginAccessControl", [("Id", id.as_str())]);
-    let etag = clients
+    let out = clients
         .cloudfront
         .get_origin_access_control()
         .id(&id)
         .send()
         .await
         .map_err(|e| ApiError::from_sdk("cloudfront:GetOriginAccessControl", e))
-        .map_err(api(&resource))?
-        .e_tag()
-        .unwrap_or_default()
-        .to_owned();
+        .map_err(api(&resource))?;
+    let etag = required(
+        out.e_tag(),
+        &resource,
+        "cloudfront:GetOriginAccessControl",
+        "ETag",
+    )?;
     plan.record_change(
         "cloudfront:UpdateOriginAccessControl",
         [
@@ -625,10 +671,12 @@ async fn ensure_key_group(
         .await
         .map_err(|e| ApiError::from_sdk("cloudfront:CreateKeyGroup", e))
         .map_err(api(format!("key group {name}")))?;
-    let id = out
-        .key_group()
-        .map(|g| g.id().to_owned())
-        .unwrap_or_default();
+    let id = required(
+        out.key_group().map(|g| g.id()),
+        &format!("key group {name}"),
+        "cloudfront:CreateKeyGroup",
+        "KeyGroup.Id",
+    )?;
     Ok((id, Action::Created))
 }
 
@@ -905,19 +953,33 @@ async fn ensure_distribution(
             .await
             .map_err(|e| ApiError::from_sdk("cloudfront:GetDistribution", e))
             .map_err(api(&resource))?;
-        let etag = out.e_tag().unwrap_or_default().to_owned();
-        let Some(dist) = out.distribution() else {
-            break;
-        };
+        const GET: &str = "cloudfront:GetDistribution";
+        let etag = required(out.e_tag(), &resource, GET, "ETag")?;
+        let dist = out.distribution();
         let mut outcome = DistributionOutcome {
             id: id.clone(),
-            arn: dist.arn().to_owned(),
-            domain: dist.domain_name().to_owned(),
-            status: dist.status().to_owned(),
+            arn: required(dist.map(|d| d.arn()), &resource, GET, "Distribution.ARN")?,
+            domain: required(
+                dist.map(|d| d.domain_name()),
+                &resource,
+                GET,
+                "Distribution.DomainName",
+            )?,
+            status: required(
+                dist.map(|d| d.status()),
+                &resource,
+                GET,
+                "Distribution.Status",
+            )?,
             action: Action::Unchanged,
         };
-        let Some(mut config) = dist.distribution_config().cloned() else {
-            break;
+        let Some(mut config) = dist.and_then(|d| d.distribution_config()).cloned() else {
+            return Err(IncompleteAnswer {
+                resource,
+                call: GET,
+                field: "Distribution.DistributionConfig",
+            }
+            .into());
         };
         let changed = reconcile(&mut config, options, origin_domain, oac_id, group_id)?;
         if changed.is_empty() {
@@ -1029,12 +1091,23 @@ async fn create_distribution(
         .await
         .map_err(|e| ApiError::from_sdk("cloudfront:CreateDistributionWithTags", e))
         .map_err(api(&resource))?;
+    const CREATE: &str = "cloudfront:CreateDistributionWithTags";
     let dist = out.distribution();
     Ok(DistributionOutcome {
-        id: dist.map(|d| d.id().to_owned()).unwrap_or_default(),
-        arn: dist.map(|d| d.arn().to_owned()).unwrap_or_default(),
-        domain: dist.map(|d| d.domain_name().to_owned()).unwrap_or_default(),
-        status: dist.map(|d| d.status().to_owned()).unwrap_or_default(),
+        id: required(dist.map(|d| d.id()), &resource, CREATE, "Distribution.Id")?,
+        arn: required(dist.map(|d| d.arn()), &resource, CREATE, "Distribution.ARN")?,
+        domain: required(
+            dist.map(|d| d.domain_name()),
+            &resource,
+            CREATE,
+            "Distribution.DomainName",
+        )?,
+        status: required(
+            dist.map(|d| d.status()),
+            &resource,
+            CREATE,
+            "Distribution.Status",
+        )?,
         action: Action::Created,
     })
 }
@@ -1066,25 +1139,25 @@ pub fn policy_statement(bucket: &str, distribution_arn: &str) -> Value {
 /// let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
 /// assert_eq!(v["Statement"].as_array().unwrap().len(), 2);
 /// assert_eq!(merge_bucket_policy(Some(&merged), "media", arn)?, None);
-/// # Ok::<(), String>(())
+/// # Ok::<(), cfsign_aws::setup::PolicyMergeError>(())
 /// ```
 ///
 /// # Errors
 ///
-/// When `existing` is not a JSON object with a `Statement` list (or one statement).
+/// [`PolicyMergeError`] when `existing` is not a JSON object with a `Statement`
+/// list (or one statement).
 pub fn merge_bucket_policy(
     existing: Option<&str>,
     bucket: &str,
     distribution_arn: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, PolicyMergeError> {
     let wanted = policy_statement(bucket, distribution_arn);
     let mut policy = match existing {
         None => json!({"Version": "2012-10-17", "Statement": []}),
-        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| format!("not JSON ({e})"))?,
+        Some(text) => serde_json::from_str::<Value>(text)
+            .map_err(|e| PolicyMergeError::NotJson(e.to_string()))?,
     };
-    let object = policy
-        .as_object_mut()
-        .ok_or_else(|| "not a JSON object".to_owned())?;
+    let object = policy.as_object_mut().ok_or(PolicyMergeError::NotObject)?;
     let statements = object
         .entry("Statement")
         .or_insert_with(|| Value::Array(Vec::new()));
@@ -1093,7 +1166,7 @@ pub fn merge_bucket_policy(
     }
     let list = statements
         .as_array_mut()
-        .ok_or_else(|| "its Statement is neither a list nor an object".to_owned())?;
+        .ok_or(PolicyMergeError::BadStatement)?;
     if list.contains(&wanted) {
         return Ok(None);
     }
@@ -1104,9 +1177,7 @@ pub fn merge_bucket_policy(
         Some(ours) => *ours = wanted,
         None => list.push(wanted),
     }
-    serde_json::to_string(&policy)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    Ok(Some(policy.to_string()))
 }
 
 async fn ensure_bucket_policy(
@@ -1193,10 +1264,12 @@ pub async fn wait_deployed(
             .await
             .map_err(|e| ApiError::from_sdk("cloudfront:GetDistribution", e))
             .map_err(api(format!("distribution {id}")))?;
-        let status = out
-            .distribution()
-            .map(|d| d.status().to_owned())
-            .unwrap_or_default();
+        let status = required(
+            out.distribution().map(|d| d.status()),
+            &format!("distribution {id}"),
+            "cloudfront:GetDistribution",
+            "Distribution.Status",
+        )?;
         progress(&status, start.elapsed());
         if status == "Deployed" {
             return Ok(status);
@@ -1209,5 +1282,55 @@ pub async fn wait_deployed(
             });
         }
         tokio::time::sleep(poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_group_names_of_buckets_that_map_to_the_same_name_differ() {
+        let dotted = unique_name("media.example.com", 128);
+        let dashed = unique_name("media-example-com", 128);
+        assert_eq!(
+            dashed, "cfsign-media-example-com",
+            "valid names stay as they were"
+        );
+        assert_ne!(dotted, dashed);
+        assert!(dotted.starts_with("cfsign-media-example-com-"), "{dotted}");
+        assert_eq!(
+            dotted.len(),
+            "cfsign-media-example-com-".len() + 8,
+            "{dotted}"
+        );
+        // Stable: the same bucket always gets the same name.
+        assert_eq!(dotted, unique_name("media.example.com", 128));
+    }
+
+    #[test]
+    fn shortened_names_keep_the_limit_and_differ() {
+        let a = format!("{}a", "x".repeat(70));
+        let b = format!("{}b", "x".repeat(70));
+        let (na, nb) = (unique_name(&a, 64), unique_name(&b, 64));
+        assert_eq!(na.len(), 64, "{na}");
+        assert_ne!(na, nb);
+    }
+
+    #[test]
+    fn merge_errors_are_typed() {
+        let arn = "arn:aws:cloudfront::111122223333:distribution/E1";
+        assert!(matches!(
+            merge_bucket_policy(Some("{"), "media", arn),
+            Err(PolicyMergeError::NotJson(_))
+        ));
+        assert_eq!(
+            merge_bucket_policy(Some("[]"), "media", arn),
+            Err(PolicyMergeError::NotObject)
+        );
+        assert_eq!(
+            merge_bucket_policy(Some(r#"{"Statement":3}"#), "media", arn),
+            Err(PolicyMergeError::BadStatement)
+        );
     }
 }

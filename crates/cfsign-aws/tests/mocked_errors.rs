@@ -28,7 +28,7 @@ use aws_smithy_types::retry::RetryConfig;
 use cfsign::{HashAlgorithm, KeyType, PrivateKey, SigningKey as _};
 use cfsign_aws::client::Clients;
 use cfsign_aws::keys::{self, KeysError, MAX_ETAG_ATTEMPTS};
-use cfsign_aws::kms::KmsSigningKey;
+use cfsign_aws::kms::{KmsError, KmsSigningKey};
 use cfsign_aws::plan::{Action, Plan};
 
 fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
@@ -357,14 +357,72 @@ fn kms_signs_long_policies_as_a_digest() {
     // KMS takes at most 4096 bytes RAW; longer policies are hashed here (moto ignores DIGEST).
     let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
     let get = kms_public_key_rule(&key);
+    let long = vec![b'a'; 5000];
+    let expected = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &long)
+        .as_ref()
+        .to_vec();
+    // Only this exact request is answered: DIGEST, and the message is SHA-256(policy).
     let sign = mock!(aws_sdk_kms::Client::sign)
-        .match_requests(|r| {
+        .match_requests(move |r| {
             r.message_type() == Some(&MessageType::Digest)
-                && r.message().is_some_and(|m| m.as_ref().len() == 32)
+                && r.message()
+                    .is_some_and(|m| m.as_ref() == expected.as_slice())
         })
         .then_output(|| SignOutput::builder().signature(Blob::new(vec![1])).build());
     let signer = KmsSigningKey::from_client(kms(&[&get, &sign]), "alias/test").unwrap();
-    let long = vec![b'a'; 5000];
     assert_eq!(signer.sign(HashAlgorithm::Sha256, &long).unwrap(), [1]);
     assert_eq!(sign.num_calls(), 1);
+    // A different long policy has another digest: the rule does not match it.
+    let other = vec![b'b'; 5000];
+    assert!(signer.sign(HashAlgorithm::Sha256, &other).is_err());
+    assert_eq!(sign.num_calls(), 1);
+}
+
+#[test]
+fn kms_explains_a_symmetric_key_as_real_kms_refuses_it() {
+    // Real KMS answers GetPublicKey on a symmetric key with UnsupportedOperationException
+    // (moto instead returns the key and its ENCRYPT_DECRYPT usage: see kms_moto.rs).
+    let get = mock!(aws_sdk_kms::Client::get_public_key)
+        .match_requests(|_| true)
+        .then_error(|| {
+            aws_sdk_kms::operation::get_public_key::GetPublicKeyError::generic(
+                ErrorMetadata::builder()
+                    .code("UnsupportedOperationException")
+                    .message("GetPublicKey is not supported for symmetric keys")
+                    .build(),
+            )
+        });
+    let err = KmsSigningKey::from_client(kms(&[&get]), "alias/symmetric").unwrap_err();
+    assert!(
+        matches!(&err, KmsError::Api { error, .. } if error.is("UnsupportedOperationException")),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("alias/symmetric"), "{text}");
+    assert!(text.contains("--key-usage SIGN_VERIFY"), "{text}");
+}
+
+#[tokio::test]
+async fn a_key_group_answer_without_an_etag_stops_before_any_update() {
+    let list = list_groups(&["K1", "K2"]);
+    let get_group = mock!(aws_sdk_cloudfront::Client::get_key_group)
+        .match_requests(|_| true)
+        .then_output(|| {
+            GetKeyGroupOutput::builder()
+                .key_group(group(&["K1", "K2"]))
+                .build()
+        });
+    let update = mock!(aws_sdk_cloudfront::Client::update_key_group)
+        .match_requests(|_| true)
+        .then_output(|| UpdateKeyGroupOutput::builder().e_tag("E2").build());
+    let clients = clients(&[&list, &get_group, &update]);
+    let err = keys::retire(&clients, &Plan::apply(), "media", "K1", true)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, KeysError::IncompleteAnswer(a) if a.field == "ETag" && a.call == "cloudfront:GetKeyGroup"),
+        "{err}"
+    );
+    assert_eq!(update.num_calls(), 0, "no update with an empty If-Match");
+    assert!(err.to_string().contains("key group KG1"), "{err}");
 }
