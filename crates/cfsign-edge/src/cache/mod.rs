@@ -54,7 +54,8 @@ pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct CacheSettings {
     /// Bytes of cached bodies (plus a small per-entry overhead) held at most.
     pub max_bytes: u64,
-    /// Objects larger than this are streamed through uncached.
+    /// Objects larger than this are streamed through uncached (and objects
+    /// above [`MAX_CACHEABLE_OBJECT`], about 4 GiB, always are).
     pub max_object_bytes: u64,
     /// How long origin errors (404, 403, 502, 504) are cached.
     pub error_ttl: Duration,
@@ -73,6 +74,9 @@ impl Default for CacheSettings {
 
 /// Bytes counted for an entry besides its body (key, metadata, bookkeeping).
 const ENTRY_OVERHEAD: u64 = 512;
+
+/// The largest object the cache can hold: an entry's weight is a `u32`.
+pub const MAX_CACHEABLE_OBJECT: u64 = u32::MAX as u64 - 2 * (ENTRY_OVERHEAD + 1024);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
@@ -283,7 +287,10 @@ impl BehaviorCache {
             response.meta.expires.as_deref(),
             SystemTime::now(),
         );
-        let limit = settings.max_object_bytes.min(settings.max_bytes);
+        let limit = settings
+            .max_object_bytes
+            .min(settings.max_bytes)
+            .min(MAX_CACHEABLE_OBJECT);
         if response.meta.size > limit {
             *passthrough = Some(response);
             return Arc::new(Stored {

@@ -504,6 +504,12 @@ fn cache_settings(file: CacheFile) -> Result<Option<CacheSettings>, ConfigError>
         return Ok(None);
     }
     let max_object_bytes = file.max_object_bytes.unwrap_or(defaults.max_object_bytes);
+    if max_object_bytes > crate::cache::MAX_CACHEABLE_OBJECT {
+        return Err(ConfigError::Invalid(format!(
+            "cache.max_object_bytes: {max_object_bytes} is above the largest cacheable object ({}, about 4 GiB); lower it",
+            crate::cache::MAX_CACHEABLE_OBJECT
+        )));
+    }
     if max_object_bytes > max_bytes {
         return Err(ConfigError::Invalid(format!(
             "cache.max_object_bytes: {max_object_bytes} is larger than cache.max_bytes ({max_bytes}); lower it or raise max_bytes"

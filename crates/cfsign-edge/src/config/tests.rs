@@ -216,6 +216,11 @@ fn every_mistake_names_its_field() {
             "cache.max_object_bytes: 2000000 is larger than cache.max_bytes (1048576)",
         ),
         ("error_ttl = 3", "error_tl = 3", "unknown field `error_tl`"),
+        (
+            "max_bytes = 1_048_576\nmax_object_bytes = 65_536",
+            "max_bytes = 10_000_000_000\nmax_object_bytes = 5_000_000_000",
+            "cache.max_object_bytes: 5000000000 is above the largest cacheable object",
+        ),
     ];
     for (from, to, needle) in cases {
         assert!(FULL.contains(from), "case does not apply: {from}");
