@@ -516,3 +516,42 @@ fn kms_signs_url_cookies_and_batch_through_the_binary() {
         "{err}"
     );
 }
+
+#[test]
+fn generate_key_errors_name_generate_key_and_protocol_flags_conflict() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    // A public_key.pem without its private half: not reusable, and not replaced.
+    std::fs::write(dir.path().join("public_key.pem"), "stale").unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let (code, _, err) = aws(
+        &moto,
+        &["setup", "--bucket", "gen-media", "--generate-key", dir_arg],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("choose another --generate-key DIR")
+            && err.contains("public_key.pem already exists"),
+        "{err}"
+    );
+    assert!(!err.contains("--force") && !err.contains("--out"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("public_key.pem")).unwrap(),
+        "stale"
+    );
+
+    let (code, _, err) = aws(
+        &moto,
+        &[
+            "setup",
+            "--bucket",
+            "gen-media",
+            "--generate-key",
+            dir_arg,
+            "--redirect-http",
+            "--https-only",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+}

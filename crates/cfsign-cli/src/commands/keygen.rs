@@ -31,27 +31,71 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<()> {
     Ok(())
 }
 
+/// The flags the messages of [`write_key_pair_with`] name.
+struct Flags {
+    /// The flag that gave `dir` (`--out`, `--generate-key`).
+    dir: &'static str,
+    /// The flag that allows replacing existing files, if the command has one.
+    force: Option<&'static str>,
+}
+
 /// Writes `private_key.pem` (0600, refusing to overwrite unless `force`) and
-/// `public_key.pem` into `dir`.
+/// `public_key.pem` into `dir` (given by `--out`).
 pub(crate) fn write_key_pair(
     dir: &Path,
     key_type: KeyType,
     force: bool,
+) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let flags = Flags {
+        dir: "--out",
+        force: Some("--force"),
+    };
+    write_key_pair_with(dir, key_type, force, &flags)
+}
+
+/// [`write_key_pair`] for `cfsign aws ... --generate-key DIR`, which never replaces
+/// a file: the messages name `--generate-key`.
+#[cfg(feature = "aws")]
+pub(crate) fn write_generated_key_pair(
+    dir: &Path,
+    key_type: KeyType,
+) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let flags = Flags {
+        dir: "--generate-key",
+        force: None,
+    };
+    write_key_pair_with(dir, key_type, false, &flags)
+}
+
+fn write_key_pair_with(
+    dir: &Path,
+    key_type: KeyType,
+    force: bool,
+    flags: &Flags,
 ) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
     let private_path = dir.join("private_key.pem");
     let public_path = dir.join("public_key.pem");
     if !force {
         for p in [&private_path, &public_path] {
             if p.exists() {
-                bail!(
-                    "{} already exists; pass --force to replace it, or --out another folder",
-                    p.display()
-                );
+                match flags.force {
+                    Some(force) => bail!(
+                        "{} already exists; pass {force} to replace it, or {} another folder",
+                        p.display(),
+                        flags.dir
+                    ),
+                    None => bail!(
+                        "{} already exists; choose another {} DIR (or delete {})",
+                        p.display(),
+                        flags.dir,
+                        p.display()
+                    ),
+                }
             }
         }
     }
     std::fs::create_dir_all(dir)
-        .with_context(|| format!("--out: cannot create {}", dir.display()))?;
+        .with_context(|| format!("{}: cannot create {}", flags.dir, dir.display()))?;
     let key = PrivateKey::generate(key_type)?;
     let private_pem = key.to_pkcs8_pem()?;
     let public_pem = key.public_key()?.to_pem()?;

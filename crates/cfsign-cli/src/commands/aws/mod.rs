@@ -154,12 +154,10 @@ fn resolve_key(
             );
             PrivateKey::generate(crate::commands::keygen::key_type(key_type))?
         } else {
-            let (private_path, public_path) = crate::commands::keygen::write_key_pair(
+            let (private_path, public_path) = crate::commands::keygen::write_generated_key_pair(
                 dir,
                 crate::commands::keygen::key_type(key_type),
-                false,
-            )
-            .context("--generate-key")?;
+            )?;
             eprintln!(
                 "generated {} (mode 0600, keep it secret) and {}",
                 private_path.display(),
