@@ -189,6 +189,14 @@ pub enum SetupError {
          belong to another account; pick another name, or use credentials of the owning account"
     )]
     BucketForbidden(String),
+    /// S3 answered 301: the bucket is in another region than the clients'.
+    #[error("{}", other_region(bucket, region.as_deref()))]
+    BucketInOtherRegion {
+        /// The bucket.
+        bucket: String,
+        /// Its region, from `x-amz-bucket-region`, when S3 sent it.
+        region: Option<String>,
+    },
     /// The existing bucket policy is not JSON cfsign can merge into.
     #[error(
         "bucket {bucket}: its bucket policy cannot be merged: {reason}; fix or remove it, then run setup again"
@@ -247,6 +255,16 @@ pub enum PolicyMergeError {
     /// `Statement` is neither a list nor one statement.
     #[error("its Statement is neither a list nor an object")]
     BadStatement,
+}
+
+fn other_region(bucket: &str, region: Option<&str>) -> String {
+    match region {
+        Some(region) => format!("bucket {bucket} is in {region}; pass --region {region}"),
+        None => format!(
+            "bucket {bucket} is in another region (S3 answered 301 Moved Permanently without \
+             naming it); pass the bucket's region with --region (see the S3 console)"
+        ),
+    }
 }
 
 fn api(resource: impl Into<String>) -> impl FnOnce(ApiError) -> SetupError {
@@ -401,6 +419,17 @@ async fn ensure_bucket(
             match status {
                 Some(404) => {}
                 Some(403) => return Err(SetupError::BucketForbidden(bucket.clone())),
+                Some(301) => {
+                    let region = e
+                        .raw_response()
+                        .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_owned);
+                    return Err(SetupError::BucketInOtherRegion {
+                        bucket: bucket.clone(),
+                        region,
+                    });
+                }
                 _ => {
                     return Err(api(format!("bucket {bucket}"))(ApiError::from_sdk(
                         "s3:HeadBucket",

@@ -426,3 +426,44 @@ async fn a_key_group_answer_without_an_etag_stops_before_any_update() {
     assert_eq!(update.num_calls(), 0, "no update with an empty If-Match");
     assert!(err.to_string().contains("key group KG1"), "{err}");
 }
+
+#[tokio::test]
+async fn setup_names_the_region_of_a_bucket_elsewhere() {
+    // S3 answers HeadBucket for a bucket in another region with 301 and x-amz-bucket-region.
+    let head = mock!(aws_sdk_s3::Client::head_bucket)
+        .match_requests(|_| true)
+        .then_http_response(|| {
+            let mut response = aws_sdk_s3::config::http::HttpResponse::new(
+                301.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::empty(),
+            );
+            response
+                .headers_mut()
+                .insert("x-amz-bucket-region", "eu-west-1");
+            response
+        });
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor(&[&head]))
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let clients = Clients::from_parts(cloudfront(&[]), s3, kms(&[]), "us-east-1");
+    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let options = cfsign_aws::setup::SetupOptions::new("far-media", key.public_key().unwrap());
+    let err = cfsign_aws::setup::run(&clients, &Plan::apply(), &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, cfsign_aws::setup::SetupError::BucketInOtherRegion { region: Some(r), .. } if r == "eu-west-1"),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "bucket far-media is in eu-west-1; pass --region eu-west-1"
+    );
+}
