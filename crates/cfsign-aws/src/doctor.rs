@@ -12,7 +12,8 @@
 //! | `s3-origin-without-oac` | error | an S3 origin without OAC or OAI |
 //! | `s3-origin-uses-oai` | warning | legacy origin access identity |
 //! | `oac-missing` / `oac-never-signs` | error | the OAC does not exist or never signs |
-//! | `bucket-policy-missing` / `bucket-policy-no-grant` | error | S3 would refuse CloudFront |
+//! | `bucket-policy-missing` / `bucket-policy-no-grant` | error | S3 would refuse CloudFront (for `--url`'s object when given) |
+//! | `bucket-policy-denies` | error | a `Deny` statement covers the distribution's reads |
 //! | `ipv6-with-ip-policies` | warning | (`--url`) the URL's custom policy restricts IPs, which fails for IPv6 viewers |
 //! | `ipv6-enabled` | info | IPv6 is on: only a problem for IP-restricted policies |
 //! | `viewer-http-allowed` | warning | signed URLs can travel over plain HTTP |
@@ -375,7 +376,8 @@ pub async fn run(
         }
     }
 
-    check_origins(clients, plan, config, dist.arn(), &mut findings).await;
+    let path = options.url.as_deref().map(url_path);
+    check_origins(clients, plan, config, dist.arn(), path, &mut findings).await;
 
     if config.is_ipv6_enabled == Some(true) {
         let ip_url = options.url.as_deref().filter(|u| url_restricts_ip(u));
@@ -492,6 +494,7 @@ async fn check_origins(
     plan: &Plan,
     config: &DistributionConfig,
     arn: &str,
+    path: Option<&str>,
     findings: &mut Vec<Finding>,
 ) {
     let Some(origins) = &config.origins else {
@@ -580,7 +583,7 @@ async fn check_origins(
             }
         }
         if oac.is_some() {
-            check_bucket_policy(clients, plan, bucket, arn, findings).await;
+            check_bucket_policy(clients, plan, bucket, arn, path, findings).await;
         }
     }
 }
@@ -590,6 +593,7 @@ async fn check_bucket_policy(
     plan: &Plan,
     bucket: &str,
     arn: &str,
+    path: Option<&str>,
     findings: &mut Vec<Finding>,
 ) {
     let resource = format!("bucket {bucket}");
@@ -624,17 +628,31 @@ async fn check_bucket_policy(
             return;
         }
     };
-    if !policy_grants(&policy, bucket, arn) {
-        findings.push(Finding {
+    match policy_verdict(&policy, bucket, arn, path) {
+        PolicyVerdict::Granted => {}
+        PolicyVerdict::NoGrant => findings.push(Finding {
             severity: Severity::Error,
             code: "bucket-policy-no-grant",
             resource,
             message: format!(
-                "the bucket policy does not let this distribution ({arn}) read objects, so S3 answers \
-                 CloudFront with 403 AccessDenied"
+                "the bucket policy does not let this distribution ({arn}) read {}, so S3 answers \
+                 CloudFront with 403 AccessDenied",
+                path.map_or_else(|| "objects".to_owned(), str::to_owned)
             ),
             fix,
-        });
+        }),
+        PolicyVerdict::Denied => findings.push(Finding {
+            severity: Severity::Error,
+            code: "bucket-policy-denies",
+            resource,
+            message: format!(
+                "a Deny statement of the bucket policy covers this distribution's ({arn}) reads{}, and \
+                 a Deny wins over any Allow: S3 answers CloudFront with 403 AccessDenied",
+                path.map_or_else(String::new, |p| format!(" of {p}"))
+            ),
+            fix: "narrow or remove that Deny statement (its Principal, Resource or Condition)"
+                .to_owned(),
+        }),
     }
 }
 
@@ -646,56 +664,144 @@ fn as_list(v: Option<&Value>) -> Vec<&Value> {
     }
 }
 
-/// Whether a bucket policy allows `s3:GetObject` on the bucket's objects to
-/// CloudFront's service principal for `arn`.
+/// What a bucket policy says about CloudFront reading objects for a distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyVerdict {
+    /// A matching `Allow`, and no matching `Deny`.
+    Granted,
+    /// A `Deny` that matches the distribution's reads (it wins over any `Allow`).
+    Denied,
+    /// No statement allows the reads.
+    NoGrant,
+}
+
+/// Whether the `AWS:SourceArn` conditions of a statement hold for `arn`:
+/// `StringEquals` / `ArnEquals` compare exactly, `StringLike` / `ArnLike` with
+/// `*` and `?` wildcards. Other conditions are not evaluated.
+fn source_arn_holds(statement: &Value, arn: &str) -> bool {
+    let Some(condition) = statement.get("Condition").and_then(Value::as_object) else {
+        return true;
+    };
+    condition.iter().all(|(op, map)| {
+        let like = match op.as_str() {
+            "StringEquals" | "ArnEquals" => false,
+            "StringLike" | "ArnLike" => true,
+            _ => return true,
+        };
+        let Some(map) = map.as_object() else {
+            return true;
+        };
+        map.iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case("aws:SourceArn"))
+            .all(|(_, v)| {
+                as_list(Some(v)).iter().any(|x| {
+                    x.as_str().is_some_and(|x| {
+                        if like {
+                            cfsign::resource::wildcard_match(x, arn)
+                        } else {
+                            x == arn
+                        }
+                    })
+                })
+            })
+    })
+}
+
+/// Whether a statement's `Principal` covers CloudFront's service principal
+/// (`"*"` counts, as it does for a `Deny`).
+fn covers_cloudfront(statement: &Value) -> bool {
+    match statement.get("Principal") {
+        Some(Value::String(p)) => p == "*",
+        Some(Value::Object(p)) => {
+            p.get("AWS")
+                .is_some_and(|a| as_list(Some(a)).iter().any(|v| v.as_str() == Some("*")))
+                || p.get("Service").is_some_and(|svc| {
+                    as_list(Some(svc))
+                        .iter()
+                        .any(|v| v.as_str() == Some("cloudfront.amazonaws.com"))
+                })
+        }
+        _ => false,
+    }
+}
+
+/// What `policy` says about CloudFront reading `bucket`'s objects for `arn`.
+/// With `path` (`/videos/a.mp4`, from `--url`) the statements must cover that
+/// object; without it an `Allow` on any object of the bucket (a prefix such as
+/// `bucket/private/*` too) counts as a grant, and a `Deny` counts when it covers
+/// every object (`bucket/*`).
 ///
 /// ```
-/// use cfsign_aws::doctor::policy_grants;
+/// use cfsign_aws::doctor::{PolicyVerdict, policy_verdict};
 /// use cfsign_aws::setup::merge_bucket_policy;
 /// let arn = "arn:aws:cloudfront::111122223333:distribution/EDFDVBD6EXAMPLE";
 /// let policy = merge_bucket_policy(None, "media", arn).unwrap().unwrap();
-/// assert!(policy_grants(&policy, "media", arn));
-/// assert!(!policy_grants(&policy, "media", "arn:aws:cloudfront::111122223333:distribution/OTHER"));
+/// assert_eq!(policy_verdict(&policy, "media", arn, None), PolicyVerdict::Granted);
+/// let other = "arn:aws:cloudfront::111122223333:distribution/OTHER";
+/// assert_eq!(policy_verdict(&policy, "media", other, None), PolicyVerdict::NoGrant);
 /// ```
 #[must_use]
-pub fn policy_grants(policy: &str, bucket: &str, arn: &str) -> bool {
+pub fn policy_verdict(policy: &str, bucket: &str, arn: &str, path: Option<&str>) -> PolicyVerdict {
     let Ok(value) = serde_json::from_str::<Value>(policy) else {
-        return false;
+        return PolicyVerdict::NoGrant;
     };
-    let object = format!("arn:aws:s3:::{bucket}/x");
-    as_list(value.get("Statement")).into_iter().any(|s| {
-        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
-        let principal = s
-            .get("Principal")
-            .and_then(|p| p.get("Service"))
-            .is_some_and(|svc| {
-                as_list(Some(svc))
-                    .iter()
-                    .any(|v| v.as_str() == Some("cloudfront.amazonaws.com"))
-            });
+    let prefix = format!("arn:aws:s3:::{bucket}/");
+    let object = path.map(|p| format!("{prefix}{}", p.trim_start_matches('/')));
+    let every_object = format!("{prefix}*");
+    let mut granted = false;
+    for s in as_list(value.get("Statement")) {
+        let effect = s.get("Effect").and_then(Value::as_str);
         let action = as_list(s.get("Action")).iter().any(|a| {
             a.as_str().is_some_and(|a| {
-                cfsign::resource::wildcard_match(&a.to_ascii_lowercase(), "s3:getobject")
+                a == "*"
+                    || cfsign::resource::wildcard_match(&a.to_ascii_lowercase(), "s3:getobject")
             })
         });
-        let resource = as_list(s.get("Resource")).iter().any(|r| {
-            r.as_str()
-                .is_some_and(|r| cfsign::resource::wildcard_match(r, &object))
-        });
-        let condition = s.get("Condition").is_none_or(|c| {
-            ["StringEquals", "ArnEquals", "StringLike", "ArnLike"]
-                .iter()
-                .filter_map(|op| c.get(*op))
-                .filter_map(|m| m.get("AWS:SourceArn").or_else(|| m.get("aws:SourceArn")))
-                .all(|v| {
-                    as_list(Some(v)).iter().any(|x| {
-                        x.as_str()
-                            .is_some_and(|x| x == arn || cfsign::resource::wildcard_match(x, arn))
-                    })
-                })
-        });
-        allow && principal && action && resource && condition
-    })
+        if !action || !covers_cloudfront(s) || !source_arn_holds(s, arn) {
+            continue;
+        }
+        let resources = as_list(s.get("Resource"));
+        let covers = |target: &str| {
+            resources.iter().any(|r| {
+                r.as_str()
+                    .is_some_and(|r| cfsign::resource::wildcard_match(r, target))
+            })
+        };
+        match effect {
+            Some("Deny") => {
+                if covers(object.as_deref().unwrap_or(&every_object)) {
+                    return PolicyVerdict::Denied;
+                }
+            }
+            Some("Allow") => {
+                let service = s
+                    .get("Principal")
+                    .and_then(|p| p.get("Service"))
+                    .is_some_and(|svc| {
+                        as_list(Some(svc))
+                            .iter()
+                            .any(|v| v.as_str() == Some("cloudfront.amazonaws.com"))
+                    });
+                let on_object = match &object {
+                    Some(object) => covers(object),
+                    None => {
+                        covers(&format!("{prefix}x"))
+                            || resources
+                                .iter()
+                                .any(|r| r.as_str().is_some_and(|r| r.starts_with(&prefix)))
+                    }
+                };
+                granted |= service && on_object;
+            }
+            _ => {}
+        }
+    }
+    if granted {
+        PolicyVerdict::Granted
+    } else {
+        PolicyVerdict::NoGrant
+    }
 }
 
 fn check_url(
@@ -944,6 +1050,89 @@ mod tests {
             "https://d111111abcdef8.cloudfront.net/a.mp4?Policy={}&Signature=x&Key-Pair-Id=K1",
             cfsign::cloudfront_base64::encode(json.as_bytes())
         )
+    }
+
+    const ARN: &str = "arn:aws:cloudfront::111122223333:distribution/E1";
+
+    fn policy(statements: &str) -> String {
+        format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
+    }
+
+    fn allow(resource: &str, condition: &str) -> String {
+        format!(
+            r#"{{"Effect":"Allow","Principal":{{"Service":"cloudfront.amazonaws.com"}},"Action":"s3:GetObject","Resource":"{resource}","Condition":{condition}}}"#
+        )
+    }
+
+    #[test]
+    fn a_matching_deny_wins_over_the_grant() {
+        let deny = r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::media/*"}"#;
+        let grant = allow(
+            "arn:aws:s3:::media/*",
+            &format!(r#"{{"StringEquals":{{"AWS:SourceArn":"{ARN}"}}}}"#),
+        );
+        let both = policy(&format!("{grant},{deny}"));
+        assert_eq!(
+            policy_verdict(&both, "media", ARN, None),
+            PolicyVerdict::Denied
+        );
+        assert_eq!(
+            policy_verdict(&policy(&grant), "media", ARN, None),
+            PolicyVerdict::Granted
+        );
+        // A Deny for another distribution does not apply.
+        let other_deny = r#"{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::media/*","Condition":{"StringEquals":{"AWS:SourceArn":"arn:aws:cloudfront::111122223333:distribution/E2"}}}"#;
+        let p = policy(&format!("{grant},{other_deny}"));
+        assert_eq!(
+            policy_verdict(&p, "media", ARN, None),
+            PolicyVerdict::Granted
+        );
+    }
+
+    #[test]
+    fn equals_is_exact_and_like_is_a_wildcard() {
+        let wildcard = "arn:aws:cloudfront::111122223333:distribution/*";
+        let equals = policy(&allow(
+            "arn:aws:s3:::media/*",
+            &format!(r#"{{"StringEquals":{{"AWS:SourceArn":"{wildcard}"}}}}"#),
+        ));
+        assert_eq!(
+            policy_verdict(&equals, "media", ARN, None),
+            PolicyVerdict::NoGrant
+        );
+        let like = policy(&allow(
+            "arn:aws:s3:::media/*",
+            &format!(r#"{{"ArnLike":{{"AWS:SourceArn":"{wildcard}"}}}}"#),
+        ));
+        assert_eq!(
+            policy_verdict(&like, "media", ARN, None),
+            PolicyVerdict::Granted
+        );
+    }
+
+    #[test]
+    fn a_prefix_grant_counts_and_is_checked_against_the_url_path() {
+        let prefix = policy(&allow(
+            "arn:aws:s3:::media/private/*",
+            &format!(r#"{{"StringEquals":{{"AWS:SourceArn":"{ARN}"}}}}"#),
+        ));
+        assert_eq!(
+            policy_verdict(&prefix, "media", ARN, None),
+            PolicyVerdict::Granted
+        );
+        assert_eq!(
+            policy_verdict(&prefix, "media", ARN, Some("/private/a.mp4")),
+            PolicyVerdict::Granted
+        );
+        assert_eq!(
+            policy_verdict(&prefix, "media", ARN, Some("/public/a.mp4")),
+            PolicyVerdict::NoGrant
+        );
+        // Another bucket's objects are no grant.
+        assert_eq!(
+            policy_verdict(&prefix, "other", ARN, None),
+            PolicyVerdict::NoGrant
+        );
     }
 
     #[test]
