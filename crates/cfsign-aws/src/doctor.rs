@@ -769,10 +769,8 @@ pub fn policy_verdict(policy: &str, bucket: &str, arn: &str, path: Option<&str>)
             })
         };
         match effect {
-            Some("Deny") => {
-                if covers(object.as_deref().unwrap_or(&every_object)) {
-                    return PolicyVerdict::Denied;
-                }
+            Some("Deny") if covers(object.as_deref().unwrap_or(&every_object)) => {
+                return PolicyVerdict::Denied;
             }
             Some("Allow") => {
                 let service = s
