@@ -2,8 +2,9 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 #![cfg(unix)]
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+
+use cfsign_testkit::lines::Lines;
 use std::time::Duration;
 
 use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
@@ -12,7 +13,7 @@ use http::{Method, StatusCode};
 
 struct Running {
     child: Child,
-    stderr: BufReader<ChildStderr>,
+    stderr: Lines,
     base: String,
 }
 
@@ -35,8 +36,8 @@ impl Running {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let line = next_line(&mut stderr);
+        let stderr = Lines::new(child.stderr.take().unwrap());
+        let line = stderr.next();
         let base = line
             .split("listening on ")
             .nth(1)
@@ -81,13 +82,6 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn next_line(stderr: &mut BufReader<ChildStderr>) -> String {
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert!(!line.is_empty(), "the edge exited");
-    line
 }
 
 fn status(url: &str) -> (StatusCode, String) {
@@ -161,7 +155,7 @@ fn behaviors_and_key_rotation_by_sighup() {
     // rotate: trust only key B, reload without restarting
     std::fs::write(&file, config("KB", "b.pem")).unwrap();
     edge.signal("HUP");
-    assert!(next_line(&mut edge.stderr).contains("reloaded"));
+    assert!(edge.stderr.next().contains("reloaded"));
     assert!(status(&signed(a, &paid)).1.contains("InvalidKey"));
     assert_eq!(
         status(&signed(b, &paid)),
@@ -171,7 +165,7 @@ fn behaviors_and_key_rotation_by_sighup() {
     // a broken configuration is refused and the running one keeps serving
     std::fs::write(&file, "[origins.media]\ntype = \"directory\"\nroot = \"nope\"\n[default_behavior]\norigin = \"media\"\nrestricted = false\n").unwrap();
     edge.signal("HUP");
-    let line = next_line(&mut edge.stderr);
+    let line = edge.stderr.next();
     assert!(
         line.contains("reload failed") && line.contains("origins.media.root"),
         "{line}"
@@ -211,10 +205,10 @@ fn admin_listener_and_json_access_log_file() {
         ],
     );
     // the second line names the admin address
-    let line = next_line(&mut edge.stderr);
+    let line = edge.stderr.next();
     let admin = line
         .strip_prefix("cfsign edge: admin listening on ")
-        .and_then(|rest| rest.strip_suffix(" (/healthz, /metrics)\n"))
+        .and_then(|rest| rest.strip_suffix(" (/healthz, /metrics)"))
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_owned();
     assert_eq!(

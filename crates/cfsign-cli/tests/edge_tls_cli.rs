@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 #![cfg(unix)]
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+
+use cfsign_testkit::lines::Lines;
 use std::time::{Duration, Instant};
 
 use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
@@ -15,7 +16,7 @@ use cfsign_testkit::tls::{self as tk, TestCert};
 
 struct Running {
     child: Child,
-    stderr: BufReader<ChildStderr>,
+    stderr: Lines,
     addr: SocketAddr,
 }
 
@@ -29,8 +30,8 @@ impl Running {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let line = next_line(&mut stderr);
+        let stderr = Lines::new(child.stderr.take().unwrap());
+        let line = stderr.next();
         let addr = line
             .split("listening on https://")
             .nth(1)
@@ -65,13 +66,6 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn next_line(stderr: &mut BufReader<ChildStderr>) -> String {
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert!(!line.is_empty(), "the edge exited");
-    line
 }
 
 fn signed_path(signer: &Signer, addr: SocketAddr, path: &str) -> String {
@@ -139,7 +133,7 @@ fn https_with_flags_and_certificate_reload_by_sighup() {
     // a renewed certificate: the same paths, re-read on SIGHUP
     second.write(dir.path(), "live");
     edge.signal("HUP");
-    let line = next_line(&mut edge.stderr);
+    let line = edge.stderr.next();
     assert!(line.contains("TLS certificate reloaded"), "{line}");
     let renewed = edge.get(&signed_path(&signer, edge.addr, "/paid.txt"), &both);
     assert_eq!(renewed.peer_certificate, second.der);
@@ -149,7 +143,7 @@ fn https_with_flags_and_certificate_reload_by_sighup() {
     let stranger = tk::self_signed(&["localhost"]);
     std::fs::write(&key, &stranger.key_pem).unwrap();
     edge.signal("HUP");
-    let line = next_line(&mut edge.stderr);
+    let line = edge.stderr.next();
     assert!(
         line.contains("reload failed") && line.contains("tls.key_file") && line.contains(s(&key)),
         "{line}"

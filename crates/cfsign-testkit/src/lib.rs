@@ -3,7 +3,9 @@
 //! - [`moto`]: a real moto server (S3, CloudFront's control plane, KMS) on
 //!   127.0.0.1, started per test on a free port and stopped on drop.
 //! - [`tls`]: self-signed certificates and an HTTPS client that trusts only them.
+//! - [`lines`]: a child process's output, line by line, each wait bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: a failure is a test failure
 
+pub mod lines;
 pub mod moto;
 pub mod tls;

@@ -24,19 +24,17 @@ enum Source {
 
 /// The `[tls]` of --tls-cert and --tls-key (absolute: a configuration file's
 /// relative paths are resolved against its folder, these against the current one).
+/// clap already refuses one flag without the other.
 fn tls_from_args(args: &EdgeArgs) -> Result<Option<TlsFile>> {
-    match (&args.tls_cert, &args.tls_key) {
-        (None, None) => Ok(None),
-        (Some(cert), Some(key)) => Ok(Some(TlsFile {
-            cert_file: std::path::absolute(cert)
-                .with_context(|| format!("--tls-cert {}", cert.display()))?,
-            key_file: std::path::absolute(key)
-                .with_context(|| format!("--tls-key {}", key.display()))?,
-        })),
-        _ => Err(anyhow!(
-            "--tls-cert and --tls-key go together: give the certificate chain and its private key, or neither"
-        )),
-    }
+    let Some((cert, key)) = args.tls_cert.as_ref().zip(args.tls_key.as_ref()) else {
+        return Ok(None);
+    };
+    Ok(Some(TlsFile {
+        cert_file: std::path::absolute(cert)
+            .with_context(|| format!("--tls-cert {}", cert.display()))?,
+        key_file: std::path::absolute(key)
+            .with_context(|| format!("--tls-key {}", key.display()))?,
+    }))
 }
 
 impl Source {
@@ -243,6 +241,10 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let app = handle
             .router()
             .layer(ObserveLayer::new(metrics.clone(), log.clone()));
+        // Ready for SIGHUP before saying so: the default action of SIGHUP ends the process.
+        #[cfg(unix)]
+        let hangups =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
         let count = config.behaviors.iter().count();
         eprintln!("cfsign edge: listening on {scheme}://{address} ({count} behavior(s)); SIGHUP reloads, Ctrl-C stops");
 
@@ -268,7 +270,15 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             }
             None => None,
         };
-        tokio::spawn(reload_on_hangup(source, handle.clone(), tls.clone()));
+        #[cfg(unix)]
+        match hangups {
+            Ok(hangups) => {
+                tokio::spawn(reload_on_hangup(hangups, source, handle.clone(), tls.clone()));
+            }
+            Err(e) => eprintln!("cfsign edge: cannot listen for SIGHUP ({e}); reloads are not available"),
+        }
+        #[cfg(not(unix))]
+        let _ = source;
         let shutdown = until_stopped(stopped);
         let served = match &tls {
             Some(tls) => server::serve_tls(listener, app, Limits::default(), tls, Some(&metrics), shutdown).await,
@@ -289,38 +299,32 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
 
 /// On each SIGHUP, load the configuration, keys and TLS certificate again; keep the
 /// old ones if that fails. TLS itself is turned on or off by a restart only.
-async fn reload_on_hangup(source: Source, handle: EdgeHandle, tls: Option<EdgeTls>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            eprintln!("cfsign edge: cannot listen for SIGHUP; reloads are not available");
-            return;
+#[cfg(unix)]
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    source: Source,
+    handle: EdgeHandle,
+    tls: Option<EdgeTls>,
+) {
+    while hangups.recv().await.is_some() {
+        let failed = |why: &str| {
+            eprintln!("cfsign edge: reload failed, keeping the running configuration: {why}");
         };
-        while hangups.recv().await.is_some() {
-            let failed = |why: &str| {
-                eprintln!("cfsign edge: reload failed, keeping the running configuration: {why}");
-            };
-            match source.load() {
-                Ok(config) => match (&tls, &config.tls) {
-                    (None, None) => {
-                        handle.replace(&config.behaviors);
-                        eprintln!("cfsign edge: configuration and keys reloaded");
-                    }
-                    (Some(running), Some(certificate)) => {
-                        handle.replace(&config.behaviors);
-                        running.replace(certificate);
-                        eprintln!("cfsign edge: configuration, keys and TLS certificate reloaded");
-                    }
-                    (Some(_), None) => failed("[tls] was removed; turning TLS off needs a restart"),
-                    (None, Some(_)) => failed("[tls] was added; turning TLS on needs a restart"),
-                },
-                Err(e) => failed(&format!("{e:#}")),
-            }
+        match source.load() {
+            Ok(config) => match (&tls, &config.tls) {
+                (None, None) => {
+                    handle.replace(&config.behaviors);
+                    eprintln!("cfsign edge: configuration and keys reloaded");
+                }
+                (Some(running), Some(certificate)) => {
+                    handle.replace(&config.behaviors);
+                    running.replace(certificate);
+                    eprintln!("cfsign edge: configuration, keys and TLS certificate reloaded");
+                }
+                (Some(_), None) => failed("[tls] was removed; turning TLS off needs a restart"),
+                (None, Some(_)) => failed("[tls] was added; turning TLS on needs a restart"),
+            },
+            Err(e) => failed(&format!("{e:#}")),
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (source, handle, tls);
     }
 }
