@@ -431,8 +431,16 @@ fn no_key_hint(pem: &Pem) -> String {
 }
 
 /// The certificate being served, swapped by [`EdgeTls::replace`].
-#[derive(Debug)]
 struct CurrentCertificate(RwLock<Arc<CertifiedKey>>);
+
+impl std::fmt::Debug for CurrentCertificate {
+    /// Never the key, whatever rustls's own `Debug` would print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentCertificate")
+            .field("chain_len", &self.get().cert.len())
+            .finish_non_exhaustive()
+    }
+}
 
 impl CurrentCertificate {
     fn get(&self) -> Arc<CertifiedKey> {
