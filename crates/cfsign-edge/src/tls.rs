@@ -161,6 +161,17 @@ pub enum TlsError {
         /// The key file.
         key: PathBuf,
     },
+    /// The private key belongs to a later certificate of the chain: the chain
+    /// is in the wrong order.
+    #[error("the TLS certificate file {}: the private key belongs to certificate number {position} of the file, \
+             but the server's own certificate must come first; put it first, then its chain (issuer after issued)",
+             path.display())]
+    ChainOrder {
+        /// The certificate file.
+        path: PathBuf,
+        /// Which certificate (1-based) the key belongs to.
+        position: usize,
+    },
     /// The TLS configuration cannot be built (not expected with the files checked).
     #[error("cannot set up TLS: {0}")]
     Setup(String),
@@ -179,7 +190,9 @@ impl TlsError {
     pub fn field(&self) -> &'static str {
         match self {
             TlsError::Read { role, .. } | TlsError::Pem { role, .. } => role.field(),
-            TlsError::NoCertificate { .. } | TlsError::BadCertificate { .. } => "cert_file",
+            TlsError::NoCertificate { .. }
+            | TlsError::BadCertificate { .. }
+            | TlsError::ChainOrder { .. } => "cert_file",
             TlsError::NoKey { .. }
             | TlsError::SeveralKeys { .. }
             | TlsError::EncryptedKey { .. }
@@ -187,6 +200,23 @@ impl TlsError {
             | TlsError::KeyMismatch { .. }
             | TlsError::Setup(_) => "key_file",
         }
+    }
+}
+
+/// The PEM parser's error in words (its own `Display` prints the marker lines
+/// as lists of byte values).
+fn pem_message(e: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match e {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "a PEM block has no \"-----END {}-----\" line: the file looks cut off; copy it again whole",
+            String::from_utf8_lossy(end_marker)
+        ),
+        Error::IllegalSectionStart { line } => format!(
+            "a malformed PEM line: \"{}\"",
+            String::from_utf8_lossy(line).trim()
+        ),
+        other => other.to_string(),
     }
 }
 
@@ -238,7 +268,7 @@ impl Pem {
             .map_err(|e| TlsError::Pem {
                 role,
                 path: path.to_owned(),
-                message: e.to_string(),
+                message: pem_message(&e),
             })?;
         Ok(Self { sections, text })
     }
@@ -331,9 +361,21 @@ impl TlsCertificate {
         match certified.keys_match() {
             Ok(()) => {}
             Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
-                return Err(TlsError::KeyMismatch {
-                    cert: cert_file.to_owned(),
-                    key: key_file.to_owned(),
+                // `cat ca.pem cert.pem`: the key is fine, the order is not.
+                let later = certified.cert.iter().skip(1).position(|c| {
+                    CertifiedKey::new(vec![c.clone()], Arc::clone(&certified.key))
+                        .keys_match()
+                        .is_ok()
+                });
+                return Err(match later {
+                    Some(i) => TlsError::ChainOrder {
+                        path: cert_file.to_owned(),
+                        position: i + 2,
+                    },
+                    None => TlsError::KeyMismatch {
+                        cert: cert_file.to_owned(),
+                        key: key_file.to_owned(),
+                    },
                 });
             }
             // The key cannot tell its public half: nothing to compare (not the case
