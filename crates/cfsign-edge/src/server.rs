@@ -320,13 +320,21 @@ async fn serve_inner(
         // head, holding the connection's permit; shutdown waits for it too.
         let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
         let handshake_timeout = limits.header_read_timeout;
+        let metrics = metrics.clone();
         tokio::spawn(async move {
-            if let Some(stream) = tls.accept(stream, handshake_timeout).await {
-                let connection = builder.serve_connection(
-                    hyper_util::rt::TokioIo::new(stream),
-                    hyper_util::service::TowerToHyperService::new(service),
-                );
-                let _ = watcher.watch(connection).await;
+            match tls.accept(stream, handshake_timeout).await {
+                Ok(stream) => {
+                    let connection = builder.serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper_util::service::TowerToHyperService::new(service),
+                    );
+                    let _ = watcher.watch(connection).await;
+                }
+                Err(failure) => {
+                    if let Some(m) = &metrics {
+                        m.tls_handshake_failed(failure == crate::tls::HandshakeFailure::TimedOut);
+                    }
+                }
             }
             drop(open);
             drop(permit);

@@ -472,6 +472,15 @@ fn no_key_hint(pem: &Pem) -> String {
     }
 }
 
+/// Why a TLS connection ended before its first request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandshakeFailure {
+    /// No handshake within the header timeout.
+    TimedOut,
+    /// The handshake failed (not TLS, no common protocol or version, ...).
+    Failed,
+}
+
 /// The certificate being served, swapped by [`EdgeTls::replace`].
 struct CurrentCertificate(RwLock<Arc<CertifiedKey>>);
 
@@ -591,13 +600,14 @@ impl EdgeTls {
         &self,
         stream: IO,
         timeout: Duration,
-    ) -> Option<tokio_rustls::server::TlsStream<IO>>
+    ) -> Result<tokio_rustls::server::TlsStream<IO>, HandshakeFailure>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         match tokio::time::timeout(timeout, self.acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => Some(stream),
-            Ok(Err(_)) | Err(_) => None,
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(_)) => Err(HandshakeFailure::Failed),
+            Err(_) => Err(HandshakeFailure::TimedOut),
         }
     }
 }

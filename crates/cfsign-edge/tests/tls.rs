@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
 use cfsign_edge::cache::ObjectCache;
 use cfsign_edge::config::{ConfigError, ConfigFile};
+use cfsign_edge::observe::Metrics;
 use cfsign_edge::server::{self, EdgeHandle, Limits};
 use cfsign_edge::tls::{EdgeTls, TlsCertificate, TlsError};
 use cfsign_testkit::tls::{self as tk, TestCert, rcgen, tokio_rustls::rustls};
@@ -24,6 +25,7 @@ use tokio::sync::oneshot;
 struct Edge {
     addr: SocketAddr,
     tls: EdgeTls,
+    metrics: Metrics,
     signer: Signer,
     cert: TestCert,
     dir: tempfile::TempDir,
@@ -77,18 +79,27 @@ async fn start(limits: Limits) -> Edge {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
+    let metrics = Metrics::new();
     let task = tokio::spawn({
-        let tls = tls.clone();
+        let (tls, metrics) = (tls.clone(), metrics.clone());
         async move {
-            server::serve_tls(listener, handle.router(), limits, &tls, None, async {
-                let _ = stopped.await;
-            })
+            server::serve_tls(
+                listener,
+                handle.router(),
+                limits,
+                &tls,
+                Some(&metrics),
+                async {
+                    let _ = stopped.await;
+                },
+            )
             .await
         }
     });
     Edge {
         addr,
         tls,
+        metrics,
         signer: Signer::new(KeyPairId::new("KTLS").unwrap(), key),
         cert,
         dir,
@@ -233,6 +244,13 @@ async fn plain_http_to_the_tls_port_is_never_served() {
     }
     // and the edge still serves TLS clients
     assert_eq!(edge.get("/public/free.txt").await.status, 200);
+    assert!(
+        edge.metrics
+            .encode()
+            .contains("cfsign_edge_tls_handshake_failures_total{reason=\"error\"} 2\n"),
+        "{}",
+        edge.metrics.encode()
+    );
     edge.stop().await;
 }
 
@@ -280,6 +298,11 @@ async fn a_silent_client_is_cut_off_and_holds_a_connection_slot_until_then() {
     assert!(
         waited >= limits.header_read_timeout && waited < Duration::from_secs(4),
         "closed after {waited:?}"
+    );
+    let text = edge.metrics.encode();
+    assert!(
+        text.contains("cfsign_edge_tls_handshake_failures_total{reason=\"timeout\"} 2\n"),
+        "the silent and the stalled client: {text}"
     );
     edge.stop().await;
 }

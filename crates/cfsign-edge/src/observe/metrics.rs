@@ -39,6 +39,11 @@ struct CacheLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -58,6 +63,7 @@ struct Inner {
     verification: HistogramFamily<OutcomeLabels>,
     origin: HistogramFamily<OriginLabels>,
     connections: Gauge,
+    tls_failures: Family<ReasonLabels, Counter>,
     log_dropped: Counter,
 }
 
@@ -71,6 +77,7 @@ struct Inner {
 /// | `cfsign_edge_verification_seconds` | `outcome` = `allowed`, `denied` | time to verify a signed URL or cookies |
 /// | `cfsign_edge_origin_seconds` | `op` = `head`, `get` | time until the origin answered (metadata ready, body about to stream) |
 /// | `cfsign_edge_connections` | — | viewer connections open now |
+/// | `cfsign_edge_tls_handshake_failures_total` | `reason` = `timeout`, `error` | TLS connections dropped before a request: no handshake within the header timeout, or a failed one (plain HTTP to the TLS port, no common protocol, an untrusted client) |
 /// | `cfsign_edge_access_log_dropped_total` | — | access-log lines dropped because the writer fell behind |
 ///
 /// No label carries a URL, a header or an address: the series are bounded by
@@ -152,6 +159,12 @@ impl Metrics {
             "Viewer connections open now",
             connections.clone(),
         );
+        let tls_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "cfsign_edge_tls_handshake_failures",
+            "TLS connections dropped before a request, by reason (timeout, error)",
+            tls_failures.clone(),
+        );
         let log_dropped = Counter::default();
         registry.register(
             "cfsign_edge_access_log_dropped",
@@ -168,6 +181,9 @@ impl Metrics {
         for op in ["head", "get"] {
             let _ = origin.get_or_create(&OriginLabels { op });
         }
+        for reason in ["timeout", "error"] {
+            let _ = tls_failures.get_or_create(&ReasonLabels { reason });
+        }
         Self(Arc::new(Inner {
             registry,
             requests,
@@ -176,6 +192,7 @@ impl Metrics {
             verification,
             origin,
             connections,
+            tls_failures,
             log_dropped,
         }))
     }
@@ -235,6 +252,14 @@ impl Metrics {
 
     pub(crate) fn connection_closed(&self) {
         self.0.connections.dec();
+    }
+
+    pub(crate) fn tls_handshake_failed(&self, timed_out: bool) {
+        let reason = if timed_out { "timeout" } else { "error" };
+        self.0
+            .tls_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     pub(crate) fn log_dropped(&self) {
