@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
@@ -389,6 +390,61 @@ async fn serves(cert: &TestCert, cert_file: &Path, key_file: &Path) {
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("the server stops")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_request_in_flight_over_tls_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = tk::self_signed(&["localhost"]);
+    let (cert_file, key_file) = cert.write(dir.path(), "edge");
+    let tls = EdgeTls::new(&TlsCertificate::load(&cert_file, &key_file).unwrap()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A handler that tells when it has the request and answers when released.
+    let (entered, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let app = axum::Router::new().fallback({
+        let (entered, release) = (Arc::clone(&entered), Arc::clone(&release));
+        move || async move {
+            entered.notify_one();
+            release.notified().await;
+            "finished"
+        }
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        server::serve_tls(listener, app, Limits::default(), &tls, None, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let client = tokio::spawn({
+        let cert = cert.clone();
+        async move { tk::get(addr, "localhost", "/slow", &[&cert]).await }
+    });
+    tokio::time::timeout(Duration::from_secs(10), entered.notified())
+        .await
+        .expect("the request reaches the handler");
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !server.is_finished(),
+        "shutdown must wait for the request in flight"
+    );
+    release.notify_one();
+    let reply = tokio::time::timeout(Duration::from_secs(10), client)
+        .await
+        .expect("the client gets its answer")
+        .unwrap()
+        .unwrap();
+    assert_eq!((reply.status, &reply.body[..]), (200, &b"finished"[..]));
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops once the request is done")
         .unwrap()
         .unwrap();
 }
