@@ -254,7 +254,8 @@ async fn setup_keeps_other_bucket_policy_statements_and_fixes_a_drifted_distribu
         .collect();
     assert_eq!(sids, ["Logs", setup::POLICY_SID]);
 
-    // Someone switches the behavior to allow-all: the next run puts back only that.
+    // Someone switches the behavior to allow-all: a run asking for https-only (the CLI's
+    // --https-only; a plain run keeps the policy as it is) puts back only that.
     let out = clients
         .cloudfront
         .get_distribution_config()
@@ -277,8 +278,10 @@ async fn setup_keeps_other_bucket_policy_statements_and_fixes_a_drifted_distribu
         .send()
         .await
         .unwrap();
+    let mut https_only = o.clone();
+    https_only.viewer_protocol = Some(setup::ViewerProtocol::HttpsOnly);
     let plan = Plan::apply();
-    let again = setup::run(&clients, &plan, &o).await.unwrap();
+    let again = setup::run(&clients, &plan, &https_only).await.unwrap();
     let changed: Vec<(&str, Action)> = again
         .resources
         .iter()
