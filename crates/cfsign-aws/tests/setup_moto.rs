@@ -527,17 +527,34 @@ async fn doctor_with_a_url_names_an_untrusted_key_and_a_cloudfront_denial() {
         r.findings
     );
 
-    // Fetching: a local server answering like CloudFront's edge.
+    // Fetching: a local server answering like CloudFront's edge, or (for /s3/...)
+    // like S3 behind it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         while let Ok((mut s, _)) = listener.accept().await {
             let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf).await;
-            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access denied</Message></Error>";
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let from_s3 = buf[..n].starts_with(b"GET /s3/");
+            let (server, extra, message) = if from_s3 {
+                (
+                    "AmazonS3",
+                    "x-amz-request-id: 4442587FB7D0A2F9\r\nX-Cache: Error from cloudfront\r\n",
+                    "Access Denied",
+                )
+            } else {
+                (
+                    "CloudFront",
+                    "X-Cache: Error from cloudfront\r\n",
+                    "Access denied",
+                )
+            };
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>{message}</Message></Error>"
+            );
             let head = format!(
-                "HTTP/1.1 403 Forbidden\r\nServer: CloudFront\r\nX-Cache: Error from cloudfront\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 403 Forbidden\r\nServer: {server}\r\n{extra}Content-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             let _ = s.write_all(head.as_bytes()).await;
@@ -555,4 +572,21 @@ async fn doctor_with_a_url_names_an_untrusted_key_and_a_cloudfront_denial() {
         "{:#?}",
         r.findings
     );
+    // The same 403 from S3 (CloudFront let the request through): told apart.
+    let o = DoctorOptions::new(&report.distribution_id)
+        .url(format!("http://127.0.0.1:{port}/s3/a.jpg"));
+    let r = doctor::run(&clients, &Plan::apply(), &o).await.unwrap();
+    let fetch = r.fetch.clone().unwrap();
+    assert_eq!((fetch.status, fetch.denied_by), (403, Some("s3")));
+    let finding = r
+        .findings
+        .iter()
+        .find(|f| f.code == "denied-by-s3")
+        .unwrap_or_else(|| panic!("{:#?}", r.findings));
+    assert_eq!(finding.severity, Severity::Error);
+    assert!(
+        finding.message.contains("from S3") && finding.fix.contains("bucket policy"),
+        "{finding:#?}"
+    );
+    assert!(!r.findings.iter().any(|f| f.code == "denied-by-cloudfront"));
 }
