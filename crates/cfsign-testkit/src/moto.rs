@@ -1,7 +1,7 @@
 //! moto's server (S3, CloudFront's control plane, KMS) on 127.0.0.1, started for
 //! one test and stopped on drop.
 //!
-//! A real server, never a mock: moto's own server (`python3 moto_shim.py -H
+//! A real server, never a mock: moto's own server (`.venv/bin/python3 moto_shim.py -H
 //! 127.0.0.1 -p PORT`, which calls `moto.server.main`) on a free port, waited for
 //! (at most [`START_TIMEOUT`]), killed when the [`Moto`] is dropped.
 //!
@@ -16,12 +16,11 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// What to do when moto is missing.
-pub const INSTALL_HINT: &str =
-    "moto's server is needed: python3 -m pip install -r scripts/requirements-test.txt";
+pub const INSTALL_HINT: &str = crate::python::INSTALL_HINT;
 /// Dummy credentials (moto accepts any).
 pub const ACCESS_KEY_ID: &str = "testing";
 /// Dummy credentials (moto accepts any).
@@ -149,7 +148,7 @@ impl Moto {
     /// If the script fails or runs longer than [`SCRIPT_TIMEOUT`].
     #[must_use]
     pub fn python(&self, script: &str, input: &[u8]) -> String {
-        let mut command = Command::new("python3");
+        let mut command = crate::python::command();
         command.args(["-c", script]);
         // Nothing from the developer's own AWS set-up may leak in.
         for (name, _) in std::env::vars_os() {
@@ -232,7 +231,7 @@ fn spawn(port: u16, log: &tempfile::NamedTempFile, shim: &tempfile::NamedTempFil
         .append(true)
         .open(log.path())
         .expect("the temporary log file");
-    Command::new("python3")
+    crate::python::command()
         .arg(shim.path())
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdin(Stdio::null())
@@ -245,18 +244,7 @@ fn spawn(port: u16, log: &tempfile::NamedTempFile, shim: &tempfile::NamedTempFil
 
 /// moto and boto3 can be imported (moto's server needs `moto[server]`).
 fn check_installed() {
-    let output = Command::new("python3")
-        .args(["-c", "import moto.server, boto3"])
-        .stdin(Stdio::null())
-        .output();
-    match output {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => panic!(
-            "{INSTALL_HINT}\n(python3 -c 'import moto.server, boto3': {})",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ),
-        Err(e) => panic!("{INSTALL_HINT}\n(python3: {e})"),
-    }
+    crate::python::require(&["moto.server", "boto3"]);
 }
 
 fn free_port() -> u16 {

@@ -8,8 +8,8 @@
 //! botocore cannot emit) the URL without its signature must be identical and the
 //! signature must verify over botocore's policy bytes (see the oracle's docs).
 //!
-//! Needs `python3` with `botocore` and `cryptography`:
-//! `python3 -m pip install -r scripts/requirements-test.txt`. Missing ones fail
+//! Needs `botocore` and `cryptography` in the test virtual environment:
+//! `.venv/`, made by `scripts/setup-python`. Missing ones fail
 //! the test, they do not skip it.
 
 // Helpers outside #[test] fns are not covered by clippy.toml's allow-unwrap-in-tests.
@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use cfsign::{
@@ -30,7 +30,7 @@ const CASES: usize = 400;
 const SEED: u64 = 0x00c0_ffee_cf51_9e00;
 const NOW: i64 = 1_767_200_000; // 2025-12-31T16:53:20Z
 const KEY_PAIR_ID: &str = "K2JCJMDEHXQW5F";
-const INSTALL_HINT: &str = "install with `python3 -m pip install -r scripts/requirements-test.txt` (from the workspace root)";
+const INSTALL_HINT: &str = cfsign_testkit::python::INSTALL_HINT;
 
 /// SplitMix64: tiny, seeded, good enough to pick test inputs.
 struct Rng(u64);
@@ -415,21 +415,9 @@ fn sign(case: &Case, id: usize, signers: &BTreeMap<String, Signer>) -> (Value, P
     (value, policy.form())
 }
 
-/// Fails (never skips) when python3, botocore or cryptography is missing.
+/// Fails (never skips) when the virtual environment, botocore or cryptography is missing.
 fn require_python() {
-    let probe = Command::new("python3")
-        .args(["-c", "import botocore, cryptography"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run python3 ({e}): install Python 3, then the test packages: {INSTALL_HINT}"
-            )
-        });
-    assert!(
-        probe.status.success(),
-        "python3 cannot import botocore and cryptography ({}); {INSTALL_HINT}",
-        String::from_utf8_lossy(&probe.stderr).trim()
-    );
+    cfsign_testkit::python::require(&["botocore", "cryptography"]);
 }
 
 #[test]
@@ -488,7 +476,7 @@ fn botocore_agrees_with_cfsign() {
         "{}/tests/oracles/botocore_sign.py",
         env!("CARGO_MANIFEST_DIR")
     );
-    let mut child = Command::new("python3")
+    let mut child = cfsign_testkit::python::command()
         .arg(&oracle)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

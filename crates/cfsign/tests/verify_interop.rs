@@ -16,8 +16,8 @@
 //!   (`openssl dgst -sha256 -sign`, `&Hash-Algorithm=SHA256`) and ECDSA
 //!   (`openssl dgst -sha256|-sha1 -sign ec.pem`).
 //!
-//! Needs `python3` with `botocore` and `cryptography`
-//! (`python3 -m pip install -r scripts/requirements-test.txt`) and the `openssl`
+//! Needs `botocore` and `cryptography` in the test virtual environment
+//! (`.venv/`, made by `scripts/setup-python`) and the `openssl`
 //! CLI (`apt-get install openssl`). Missing tools fail the tests, never skip them.
 
 use std::collections::BTreeMap;
@@ -38,7 +38,7 @@ const NOW: i64 = 1_767_200_000; // 2025-12-31T16:53:20Z
 const SEED: u64 = 0x5eed_cf51_9e0f_0001;
 const BOTOCORE_CASES: usize = 64;
 const CRYPTOGRAPHY_CASES: usize = 32;
-const PYTHON_HINT: &str = "install with `python3 -m pip install -r scripts/requirements-test.txt` (from the workspace root)";
+const PYTHON_HINT: &str = cfsign_testkit::python::INSTALL_HINT;
 const OPENSSL_HINT: &str = "install the OpenSSL CLI: apt-get install openssl";
 const RSA_ID: &str = "K2JCJMDEHXQW5F";
 const EC_ID: &str = "K3ECDSAP256KEY";
@@ -297,21 +297,9 @@ fn generate(rng: &mut Rng, signer: &'static str, index: usize) -> Case {
     case
 }
 
-/// Fails (never skips) when python3, botocore or cryptography is missing.
+/// Fails (never skips) when the virtual environment, botocore or cryptography is missing.
 fn require_python() {
-    let probe = Command::new("python3")
-        .args(["-c", "import botocore, cryptography"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run python3 ({e}): install Python 3, then the test packages: {PYTHON_HINT}"
-            )
-        });
-    assert!(
-        probe.status.success(),
-        "python3 cannot import botocore and cryptography ({}); {PYTHON_HINT}",
-        String::from_utf8_lossy(&probe.stderr).trim()
-    );
+    cfsign_testkit::python::require(&["botocore", "cryptography"]);
 }
 
 /// Fails (never skips) when the openssl CLI is missing.
@@ -357,7 +345,7 @@ fn run_oracle(cases: &[Case]) -> Vec<(String, String)> {
         "{}/tests/oracles/peer_signers.py",
         env!("CARGO_MANIFEST_DIR")
     );
-    let mut child = Command::new("python3")
+    let mut child = cfsign_testkit::python::command()
         .arg(&oracle)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
