@@ -150,6 +150,25 @@ fn wrong_half_private() -> KeyError {
     )
 }
 
+/// What is wrong with PEM text, in words that never echo the text: the `pem`
+/// crate's own messages quote the `BEGIN`/`END` labels and header lines, which in
+/// a damaged file can be lines of the key itself.
+fn pem_problem(error: &pem::PemError) -> String {
+    let what = match error {
+        pem::PemError::MismatchedTags(..) => {
+            "the BEGIN and END lines name different labels (a damaged or truncated file?)"
+        }
+        pem::PemError::MalformedFraming => "the BEGIN/END lines are malformed",
+        pem::PemError::MissingBeginTag => "a BEGIN line is missing",
+        pem::PemError::MissingEndTag => "an END line is missing (a truncated file?)",
+        pem::PemError::MissingData => "a block has no data",
+        pem::PemError::InvalidData(_) => "a block's data is not valid base64",
+        pem::PemError::InvalidHeader(_) => "a header line inside a block is malformed",
+        pem::PemError::NotUtf8(_) => "the text is not valid UTF-8",
+    };
+    format!("bad PEM: {what}")
+}
+
 /// A private key for signing: RSA-2048 or ECDSA P-256, parsed once.
 ///
 /// Cloning is cheap (a reference count). `Debug` never prints key material.
@@ -189,8 +208,7 @@ impl PrivateKey {
         if text.trim().is_empty() {
             return Err(KeyError::Empty);
         }
-        let blocks =
-            pem::parse_many(text).map_err(|e| KeyError::Malformed(format!("bad PEM: {e}")))?;
+        let blocks = pem::parse_many(text).map_err(|e| KeyError::Malformed(pem_problem(&e)))?;
         let keys: Vec<&pem::Pem> = blocks
             .iter()
             .filter(|b| b.tag() != "EC PARAMETERS")
@@ -246,7 +264,7 @@ impl PrivateKey {
                  with `cfsign keygen`"
                     .to_owned(),
             )),
-            other => Err(KeyError::NoKey { found: other.to_owned() }),
+            other => Err(KeyError::NoKey { found: printable_label(other) }),
         }
     }
 
@@ -412,8 +430,7 @@ impl PublicKey {
     /// Loads from PEM: `BEGIN PUBLIC KEY` (SPKI, what CloudFront takes) or
     /// `BEGIN RSA PUBLIC KEY` (PKCS#1).
     pub fn from_pem(text: &str) -> Result<Self, KeyError> {
-        let blocks =
-            pem::parse_many(text).map_err(|e| KeyError::Malformed(format!("bad PEM: {e}")))?;
+        let blocks = pem::parse_many(text).map_err(|e| KeyError::Malformed(pem_problem(&e)))?;
         let block = match blocks.as_slice() {
             [] => {
                 return Err(KeyError::Malformed(
@@ -442,7 +459,7 @@ impl PublicKey {
             t if t.contains("PRIVATE KEY") => Err(wrong_half_private()),
             "CERTIFICATE" => Err(KeyError::Certificate),
             other => Err(KeyError::NoKey {
-                found: other.to_owned(),
+                found: printable_label(other),
             }),
         }
     }
@@ -512,11 +529,36 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn labels(blocks: &[pem::Pem]) -> String {
-    let v: Vec<&str> = blocks.iter().map(pem::Pem::tag).collect();
+    /// Labels listed; a file with more is damaged anyway.
+    const MAX_LABELS: usize = 8;
+    let mut v: Vec<String> = blocks
+        .iter()
+        .take(MAX_LABELS)
+        .map(|b| printable_label(b.tag()))
+        .collect();
+    if blocks.len() > MAX_LABELS {
+        v.push(format!("{} more", blocks.len() - MAX_LABELS));
+    }
     if v.is_empty() {
         "nothing".to_owned()
     } else {
         v.join(", ")
+    }
+}
+
+/// A PEM label as it may appear in a message: real labels (`PRIVATE KEY`,
+/// `CERTIFICATE`, ...) are short upper-case words; anything else is not echoed,
+/// since in a damaged file the "label" can be a line of the key.
+fn printable_label(label: &str) -> String {
+    const MAX_LABEL: usize = 40;
+    if label.len() <= MAX_LABEL
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'#')
+    {
+        label.to_owned()
+    } else {
+        "a label that is not a PEM label".to_owned()
     }
 }
 
@@ -562,6 +604,46 @@ mod tests {
             ))
             .unwrap();
             assert_eq!(key.public_key().unwrap().to_pem().unwrap(), spki, "{file}");
+        }
+    }
+
+    /// A damaged PEM file (a BEGIN line run into the key's base64, a header line
+    /// made of key data, an unknown label) is refused without echoing its lines:
+    /// the `pem` crate's own messages would quote them.
+    #[test]
+    fn pem_errors_never_echo_the_text() {
+        let pem = std::fs::read_to_string(path("rsa2048.pkcs8.pem")).unwrap();
+        let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let secret = body[3];
+        let damaged = [
+            // BEGIN and END labels that differ, one of them key data
+            format!(
+                "-----BEGIN {secret}-----\n{}\n-----END PRIVATE KEY-----\n",
+                body[..3].join("\n")
+            ),
+            // a header line made of key data
+            format!(
+                "-----BEGIN PRIVATE KEY-----\nProc-{secret}\n\n{}\n-----END PRIVATE KEY-----\n",
+                body.join("\n")
+            ),
+            // a complete block under a label that is key data
+            format!(
+                "-----BEGIN {secret}-----\n{}\n-----END {secret}-----\n",
+                body.join("\n")
+            ),
+        ];
+        for text in &damaged {
+            for message in [
+                PrivateKey::from_pem(text).err().map(|e| e.to_string()),
+                PublicKey::from_pem(text).err().map(|e| e.to_string()),
+            ] {
+                let message = message.expect("a damaged file is refused");
+                assert!(
+                    !message.contains(&secret[..16]),
+                    "echoed key data: {message}"
+                );
+                assert!(message.len() < 300, "{message}");
+            }
         }
     }
 
