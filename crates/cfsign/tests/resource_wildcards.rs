@@ -577,3 +577,23 @@ fn a_url_with_a_plain_query_stays_canned_and_a_literal_second_question_mark_does
     assert!(matches!(policy.resource(), Some(Resource::Pattern(_))));
 }
 
+#[test]
+fn explain_flags_a_question_mark_wildcard_in_a_canned_url() {
+    // A canned URL made by hand (cfsign never signs one): `?` after the query's
+    // start is a wildcard, like `*`.
+    let key = PrivateKey::from_file(key_path("ec-p256.sec1.pem")).unwrap();
+    let codes = |url: &str| -> Vec<&'static str> {
+        let expires = cfsign::EpochSeconds::new(NOW + 3600).unwrap();
+        let json = cfsign::policy::canned_policy_json(url, expires);
+        let signature =
+            cfsign::SigningKey::sign(&key, cfsign::HashAlgorithm::Sha1, json.as_bytes()).unwrap();
+        let signed = format!(
+            "{url}&Expires={expires}&Signature={}&Key-Pair-Id={KEY_PAIR_ID}",
+            cfsign::cloudfront_base64::encode(&signature)
+        );
+        let x = cfsign::explain::explain(None, &ViewerRequest::new(&signed), at(NOW));
+        x.findings.iter().map(|f| f.code).collect()
+    };
+    assert!(codes("https://cdn.example.com/v/a.ts?v=?").contains(&"wildcard-in-canned"));
+    assert!(!codes("https://cdn.example.com/v/a.ts?v=7").contains(&"wildcard-in-canned"));
+}
