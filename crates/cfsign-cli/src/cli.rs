@@ -379,7 +379,8 @@ pub(crate) struct PolicyOptions {
     pub(crate) ip: Option<String>,
 
     /// The policy resource when it differs from the URL, e.g. a wildcard
-    /// 'https://host/videos/*' (makes the policy custom)
+    /// 'https://host/videos/*' or 'https://host/a.ts?v=?' ('?' after the query's
+    /// start matches one character; makes the policy custom)
     #[arg(long, alias = "policy-resource", value_name = "PATTERN")]
     pub(crate) resource: Option<String>,
 

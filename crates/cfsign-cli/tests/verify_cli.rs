@@ -112,6 +112,82 @@ fn verify_allowed_and_denied_with_exit_codes() {
     );
 }
 
+/// Issue 9 item 4: a `?` after the query's start is CloudFront's one-character
+/// wildcard, for `url --resource`, `policy` and `verify` alike.
+#[test]
+fn question_mark_wildcard_in_resource_signs_and_verifies() {
+    let resource = "https://cdn.example.com/v/a.ts?v=?";
+    let url = sign(
+        "https://cdn.example.com/v/a.ts?v=7",
+        &["--resource", resource],
+    );
+    assert!(
+        url.starts_with("https://cdn.example.com/v/a.ts?v=7&Policy="),
+        "{url}"
+    );
+    let p = public();
+    let (code, out, _) = run(&["verify", &url, "--public-key", &p, "--now", NOW], None);
+    assert_eq!((code, out.lines().next()), (0, Some("allowed")), "{out}");
+
+    // The same signature on ?v=77 is denied, and signing it is refused.
+    let params = url.split_once("v=7&").unwrap().1;
+    let other = format!("https://cdn.example.com/v/a.ts?v=77&{params}");
+    let (code, out, _) = run(&["verify", &other, "--public-key", &p, "--now", NOW], None);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            r#"the policy's Resource "https://cdn.example.com/v/a.ts?v=?" does not cover"#
+        ),
+        "{out}"
+    );
+    let k = key("rsa2048.pkcs1.pem");
+    let (code, out, err) = run(
+        &[
+            "url",
+            "https://cdn.example.com/v/a.ts?v=77",
+            "--resource",
+            resource,
+            "--key-pair-id",
+            "K2JCJMDEHXQW5F",
+            "--private-key",
+            &k,
+            "--expires",
+            "1767290400",
+            "--now",
+            NOW,
+        ],
+        None,
+    );
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("does not cover"), "{err}");
+
+    // `policy` treats it as the pattern it is: a custom policy, no warnings.
+    let (code, out, err) = run(
+        &["policy", resource, "--expires", "1767290400", "--now", NOW],
+        None,
+    );
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "{\"Statement\":[{\"Resource\":\"https://cdn.example.com/v/a.ts?v=?\",\"Condition\":{\"DateLessThan\":{\"AWS:EpochTime\":1767290400}}}]}\n"
+    );
+    let (code, out, _) = run(
+        &[
+            "policy",
+            resource,
+            "--expires",
+            "1767290400",
+            "--now",
+            NOW,
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains(r#""policy_form":"custom""#), "{out}");
+    assert!(out.contains(r#""warnings":[]"#), "{out}");
+}
+
 #[test]
 fn verify_usage_errors_exit_2() {
     let url = sign("https://d111111abcdef8.cloudfront.net/a.jpg", &[]);

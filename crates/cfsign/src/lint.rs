@@ -80,13 +80,20 @@ pub fn lint_policy(
     {
         out.push(Warning::new(
             "wildcard-in-url",
-            "the URL contains '*', which a policy treats as a wildcard, so a custom policy is used (a canned \
-             policy with '*' is denied); if '*' is part of the name, percent-encode it as %2A"
+            "the URL contains '*' or a '?' inside its query, which a policy treats as wildcards, so a custom \
+             policy is used (a canned policy with a wildcard is denied); if the character is part of the \
+             name or value, percent-encode it ('*' as %2A, '?' as %3F)"
                 .to_owned(),
         ));
     }
-    if let Some(r @ Resource::Pattern(_)) = resource {
+    // A resource that is the delivered URL itself has no '?' to misread.
+    if let Some(r @ (Resource::Pattern(_) | Resource::Url(_))) = resource
+        && url.is_none_or(|u| u.as_str() != r.as_str())
+    {
         check_question_marks(r.as_str(), &mut out);
+    }
+    if let Some(r @ Resource::Pattern(_)) = resource {
+        check_host_section(r.as_str(), &mut out);
     }
     if let Some(u) = url
         && !policy.covers(u)
@@ -196,24 +203,41 @@ pub fn estimated_signed_length(
         + "&Hash-Algorithm=SHA256".len()
 }
 
-fn check_question_marks(pattern: &str, out: &mut Vec<Warning>) {
-    let after_scheme = pattern.split_once("://").map_or(pattern, |(_, r)| r);
-    let Some(slash) = after_scheme.find('/') else {
+/// Warns when a pattern's host section has a character no host name has (the
+/// host runs to the first `/`, so `https://example.com?a=1` is a host pattern with
+/// a one-character wildcard, not a query): such a resource covers no URL.
+fn check_host_section(resource: &str, out: &mut Vec<Warning>) {
+    let host = crate::resource::host_section(resource);
+    if let Some(c) = host
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '*' | '?')))
+    {
+        out.push(Warning::new(
+            "host-matches-nothing",
+            format!(
+                "the resource's host section {host:?} contains {c:?}, which no host name has, so it covers \
+                 no URL; the host ends at the first '/' (a '?' before it matches one host character): put \
+                 a '/' after the host, e.g. https://example.com/?a=1"
+            ),
+        ));
+    }
+}
+
+/// Warns when the text after the first `?` past the host reads like the rest of a
+/// path (no `=`, and a `.` or `/`), e.g. `/v/a?.ts` or `/v?/*.ts`: that `?` was
+/// probably meant as a one-character path wildcard, but it starts the query.
+fn check_question_marks(resource: &str, out: &mut Vec<Warning>) {
+    let Some(query) = crate::resource::written_query(resource) else {
         return;
     };
-    let path_and_query = &after_scheme[slash..];
-    let marks = path_and_query.matches('?').count();
-    if marks == 0 {
-        return;
-    }
-    let after_first = path_and_query.split_once('?').map_or("", |(_, q)| q);
-    if marks > 1 || after_first.contains('/') {
+    if !query.contains('=') && query.contains(['.', '/']) {
         out.push(Warning::new(
             "question-mark-ambiguity",
-            "in a resource, the first '?' after the host starts the query string and every later '?' matches \
-             exactly one character; a '?' meant as a path wildcard therefore splits the path instead. Use '*' \
-             in paths"
-                .to_owned(),
+            format!(
+                "in a resource, the first '?' after the host starts the query string (here {query:?}) and \
+                 only later '?'s match exactly one character; a '?' meant as a path wildcard therefore \
+                 splits the path instead. Use '*' in paths, or percent-encode a literal '?' as %3F"
+            ),
         ));
     }
 }
@@ -252,8 +276,28 @@ mod tests {
             codes(&p, Some("https://x.net/a*b.jpg")),
             ["wildcard-in-url"]
         );
-        let p = build("https://x.net/a/*?x=1/y?").build_at(now()).unwrap();
+        let p = build("https://x.net/v?/*.ts").build_at(now()).unwrap();
         assert_eq!(codes(&p, None), ["question-mark-ambiguity"]);
+        let p = build("https://x.net/v/a?.ts").build_at(now()).unwrap();
+        assert_eq!(
+            codes(&p, Some("https://x.net/v/a?.ts")),
+            [] as [&str; 0],
+            "the delivered URL itself"
+        );
+        assert_eq!(codes(&p, None), ["question-mark-ambiguity"]);
+        // A '?' before the first '/' is in the host: a typo for a query.
+        let p = build("https://x.net?a=1").build_at(now()).unwrap();
+        assert_eq!(codes(&p, None), ["host-matches-nothing"]);
+        let p = build("https://cdn?.x.net:8?/*").build_at(now()).unwrap();
+        assert_eq!(codes(&p, None), [] as [&str; 0]);
+        // A '?' wildcard in a query is what it looks like: no warning.
+        let p = build("https://x.net/v/a.ts?v=?").build_at(now()).unwrap();
+        assert_eq!(codes(&p, Some("https://x.net/v/a.ts?v=7")), [] as [&str; 0]);
+        let p = build("https://x.net/v/a.ts?v=?").build_at(now()).unwrap();
+        assert_eq!(
+            codes(&p, Some("https://x.net/v/a.ts?v=?")),
+            ["wildcard-in-url"]
+        );
         let p = build("https://x.net/*")
             .source_ip("10.1.2.3/8".parse().unwrap())
             .build_at(now())

@@ -2,17 +2,43 @@
 //! and CloudFront's wildcard matching.
 //!
 //! Matching follows the custom-policy documentation (spec §6.3): the URL is split
-//! into scheme, host (with port), path and query; `*` matches zero or more and `?`
+//! into scheme, host (with port), path and query
+//! (`[protocol]://[domain]/[path]?[query]`); `*` matches zero or more and `?`
 //! exactly one character **within its own section**. Exceptions: a trailing `*` in
 //! the path also covers the query; a trailing `*` in the host covers path and query;
 //! `*://` matches either scheme; a resource of `*` matches every URL; a resource
 //! without a scheme that starts with `*` (e.g. `*example.com`) means
 //! `*://*example.com/`.
 //!
-//! Strict readings of undocumented points (each is one place in
-//! [`ResourcePattern::matches`] / [`split_pattern`]):
-//! - the first `?` after the host starts the pattern's query section, as in a
-//!   URL; a `?` before that cannot be a path wildcard;
+//! # Which `?` is a wildcard
+//!
+//! A `?` is both the query delimiter and the one-character wildcard, so the
+//! sections are found first, in one place (`split_pattern`), and every other
+//! decision (matching, [`has_wildcard`], [`Resource::parse`], how a policy's
+//! `Resource` is read) follows from them:
+//!
+//! - the host section runs from after `://` to the first `/`, so a `?` in it is
+//!   a wildcard: `https://cdn?.example.com/a.ts` covers `https://cdn1.example.com/a.ts`;
+//! - the first `?` after the host starts the query section, and every later `?`
+//!   is a wildcard in it: `https://h/a.ts?v=?` covers `https://h/a.ts?v=7`, not
+//!   `?v=77` or `?v=`;
+//! - so a `?` can never be a path wildcard: `https://h/a?.ts` is path `/a` with
+//!   query `.ts` (an exact URL, canned-eligible), not "`/a`, any character, `.ts`".
+//!
+//! Evidence: the documentation's section syntax `[protocol]://[domain]/[path]?[query]`
+//! (the domain ends at `/`, the path at `?`), its rule that a wildcard matches only
+//! within its section, and its instruction not to backslash-escape "the `?` that
+//! starts the query string" (spec §6.3, [D-CUSTOM]); a `?` placed in a path is
+//! not discussed, and this reading grants the least there (the text after it must
+//! be the query). Recorded with the other undocumented points in
+//! [`crate::verify::strict`].
+//!
+//! A resource is a pattern (custom policy only) exactly when it has a wildcard
+//! in that sense: any `*`, or a `?` other than the query delimiter. A URL whose
+//! only `?` starts its query is a plain URL.
+//!
+//! Other strict readings of undocumented points (each is one place in
+//! [`ResourcePattern::matches`] / `split_pattern`):
 //! - comparisons are byte-exact and case-sensitive, with no percent-decoding
 //!   or normalisation, and the port is part of the host;
 //! - a pattern without a query section and without a trailing path `*` does not
@@ -26,6 +52,11 @@
 //! assert!(pattern.matches(&url));
 //! let other = SignableUrl::parse("http://d111111abcdef8.cloudfront.net/videos/a.mp4")?;
 //! assert!(!pattern.matches(&other)); // scheme differs
+//!
+//! let one = Resource::parse("https://cdn.example.com/v/a.ts?v=?")?;
+//! assert!(matches!(one, Resource::Pattern(_)));
+//! assert!(one.matches_str("https://cdn.example.com/v/a.ts?v=7"));
+//! assert!(!one.matches_str("https://cdn.example.com/v/a.ts?v=77"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -93,7 +124,9 @@ pub enum Resource {
 }
 
 impl Resource {
-    /// An exact URL resource (validated by [`SignableUrl::parse`]).
+    /// An exact URL resource (validated by [`SignableUrl::parse`]). Use
+    /// [`Resource::parse`] to classify; a wildcard left in a URL resource is still
+    /// read as one by [`Policy::builder`](crate::Policy::builder) (custom policy).
     pub fn url(url: &str) -> Result<Self, ResourceError> {
         Ok(Resource::Url(SignableUrl::parse(url)?))
     }
@@ -123,9 +156,19 @@ impl Resource {
     }
 
     /// Parses user input: a URL without wildcards becomes [`Resource::Url`]; one
-    /// with `*` (anywhere) or a `*://` scheme becomes [`Resource::Pattern`].
+    /// with a wildcard ([`has_wildcard`]: a `*` anywhere, or a `?` in the host or
+    /// after the `?` that starts the query) becomes [`Resource::Pattern`].
+    ///
+    /// ```
+    /// use cfsign::Resource;
+    ///
+    /// assert!(matches!(Resource::parse("https://x.net/a.ts?v=7")?, Resource::Url(_)));
+    /// assert!(matches!(Resource::parse("https://x.net/a.ts?v=?")?, Resource::Pattern(_)));
+    /// assert!(matches!(Resource::parse("https://x.net/*")?, Resource::Pattern(_)));
+    /// # Ok::<(), cfsign::ResourceError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self, ResourceError> {
-        if text.contains('*') {
+        if has_wildcard(text) {
             Self::pattern(text)
         } else {
             Self::url(text)
@@ -145,30 +188,50 @@ impl Resource {
     /// Whether a request for `url` is covered, as CloudFront decides it.
     #[must_use]
     pub fn matches(&self, url: &SignableUrl) -> bool {
+        self.matches_str(url.as_str())
+    }
+
+    /// Whether a request for the URL text (scheme://host/path[?query], without
+    /// CloudFront's parameters) is covered: the signer's and the verifier's one
+    /// coverage rule. A URL resource covers exactly itself, a pattern what
+    /// [`ResourcePattern::matches_str`] says, an RTMP stream name no URL.
+    ///
+    /// ```
+    /// use cfsign::Resource;
+    ///
+    /// let host = Resource::parse("https://cdn?.example.com/a.ts")?;
+    /// assert!(host.matches_str("https://cdn1.example.com/a.ts"));
+    /// assert!(!host.matches_str("https://cdn12.example.com/a.ts"));
+    /// # Ok::<(), cfsign::ResourceError>(())
+    /// ```
+    #[must_use]
+    pub fn matches_str(&self, url: &str) -> bool {
         match self {
-            Resource::Url(u) => u == url,
-            Resource::Pattern(p) => p.matches_str(url.as_str()),
+            Resource::Url(u) => u.as_str() == url,
+            Resource::Pattern(p) => p.matches_str(url),
             Resource::RtmpStream(_) => false,
         }
     }
 }
 
 /// A validated URL as a resource: [`Resource::Url`], or [`Resource::Pattern`] if it
-/// contains `*` (which a policy treats as a wildcard). No re-validation: a valid
-/// [`SignableUrl`] is always a valid pattern.
+/// has a wildcard (a `*`, or a `?` inside its query), which a policy treats as
+/// such. No re-validation: a valid [`SignableUrl`] is always a valid pattern.
 ///
 /// ```
 /// use cfsign::{Resource, SignableUrl};
 ///
-/// let exact = Resource::from(SignableUrl::parse("https://x.net/a.jpg")?);
+/// let exact = Resource::from(SignableUrl::parse("https://x.net/a.jpg?v=1")?);
 /// assert!(matches!(exact, Resource::Url(_)));
 /// let star = Resource::from(SignableUrl::parse("https://x.net/a*.jpg")?);
 /// assert!(matches!(star, Resource::Pattern(_)));
+/// let one = Resource::from(SignableUrl::parse("https://x.net/a.jpg?v=?")?);
+/// assert!(matches!(one, Resource::Pattern(_)));
 /// # Ok::<(), cfsign::UrlError>(())
 /// ```
 impl From<SignableUrl> for Resource {
     fn from(url: SignableUrl) -> Self {
-        if url.as_str().contains('*') {
+        if has_wildcard(url.as_str()) {
             Resource::Pattern(ResourcePattern(url.as_str().to_owned()))
         } else {
             Resource::Url(url)
@@ -316,7 +379,8 @@ struct PatternSections<'a> {
     query: QueryPattern<'a>,
 }
 
-/// Splits a pattern into sections, applying CloudFront's implicit wildcards.
+/// Splits a pattern into sections, applying CloudFront's implicit wildcards. The
+/// one place that decides which `?` starts the query (see the [module docs](self)).
 fn split_pattern(pattern: &str) -> PatternSections<'_> {
     let (scheme, rest) = match pattern.split_once("://") {
         Some((s, r)) => (s, r),
@@ -359,6 +423,48 @@ fn split_pattern(pattern: &str) -> PatternSections<'_> {
         host,
         path,
         query,
+    }
+}
+
+/// Whether a resource text has a wildcard, i.e. is a pattern that only a custom
+/// policy can carry: a `*` anywhere, or a `?` that is not the query delimiter (a
+/// `?` in the scheme or host, or any `?` after the first one that follows the
+/// host; see the [module docs](self)).
+///
+/// ```
+/// use cfsign::resource::has_wildcard;
+///
+/// assert!(has_wildcard("https://cdn.example.com/v/*"));
+/// assert!(has_wildcard("https://cdn.example.com/v/a.ts?v=?"));
+/// assert!(has_wildcard("https://cdn?.example.com/v/a.ts"));
+/// assert!(!has_wildcard("https://cdn.example.com/v/a.ts?v=7"));
+/// // The first '?' after the host starts the query: path "/v/a", query ".ts".
+/// assert!(!has_wildcard("https://cdn.example.com/v/a?.ts"));
+/// ```
+#[must_use]
+pub fn has_wildcard(resource: &str) -> bool {
+    let p = split_pattern(resource);
+    resource.contains('*')
+        || [p.scheme, p.host, p.path]
+            .iter()
+            .any(|section| section.contains('?'))
+        || matches!(p.query, QueryPattern::Glob(q) if q.contains('?'))
+}
+
+/// The host section of a resource (with the port; empty for `*`).
+pub(crate) fn host_section(resource: &str) -> &str {
+    if resource == "*" {
+        return "";
+    }
+    split_pattern(resource).host
+}
+
+/// The query section as written in a resource (after the `?` that starts it), if
+/// it has one; a query implied by a trailing `*` is not written.
+pub(crate) fn written_query(resource: &str) -> Option<&str> {
+    match split_pattern(resource).query {
+        QueryPattern::Glob(q) => Some(q),
+        QueryPattern::Any | QueryPattern::Absent => None,
     }
 }
 

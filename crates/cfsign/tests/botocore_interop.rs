@@ -236,7 +236,17 @@ fn url(rng: &mut Rng, star: bool) -> (String, BTreeSet<&'static str>) {
     if text.contains('*') {
         tags.insert("'*' in URL");
     }
+    if query_has_question_mark(&text) {
+        tags.insert("'?' inside the query");
+    }
     (text, tags)
+}
+
+/// Whether a '?' follows the one that starts the query: CloudFront's
+/// one-character wildcard, so such a URL is a pattern like one with '*'.
+fn query_has_question_mark(url: &str) -> bool {
+    url.split_once('?')
+        .is_some_and(|(_, query)| query.contains('?'))
 }
 
 /// A wildcard resource that covers `url` and differs from it.
@@ -339,9 +349,12 @@ fn generate(rng: &mut Rng, index: usize) -> Case {
             }
         }
         _ => {
-            // URL that may contain '*': the resource is the URL itself
+            // URL that may contain '*' or a '?' in its query: the resource is the URL itself
             if url_text.contains('*') {
                 tags.push("'*' URL as its own resource");
+            }
+            if query_has_question_mark(&url_text) {
+                tags.push("'?'-in-query URL as its own resource");
             }
             if rng.chance(20) {
                 add_start(rng, &mut tags);
@@ -450,6 +463,7 @@ fn botocore_agrees_with_cfsign() {
         // against the AWS CLI rule independently).
         let wants_custom = case.resource != case.url
             || case.url.contains('*')
+            || query_has_question_mark(&case.url)
             || case.starts_at.is_some()
             || case.ip.is_some();
         assert_eq!(

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 
 use anyhow::{Context as _, Result};
-use cfsign::{KeyType, Resource, lint};
+use cfsign::{KeyType, Resource, lint, resource};
 
 use crate::cli::{KeyTypeArg, PolicyArgs};
 use crate::commands::{iso, print_warnings, warnings_json};
@@ -12,7 +12,7 @@ use crate::signing::PolicyConfig;
 pub(crate) fn run(args: &PolicyArgs) -> Result<()> {
     let config = PolicyConfig::from_options(&args.policy)?;
     // A URL is linted against the policy (coverage, length); a pattern stands alone.
-    let url = if args.target.contains('*') {
+    let url = if resource::has_wildcard(&args.target) {
         None
     } else {
         Some(config.url(&args.target)?)

@@ -40,7 +40,7 @@ use jiff::Timestamp;
 use crate::cloudfront_base64;
 use crate::key::{KeyType, PublicKey};
 use crate::policy::{Policy, PolicyError, canned_policy_json};
-use crate::resource::Resource;
+use crate::resource::has_wildcard;
 use crate::signer::HashAlgorithm;
 use crate::time::{EpochSeconds, TimeError};
 use crate::verify::{
@@ -264,10 +264,10 @@ fn describe(
                 "Expires is whole epoch seconds, e.g. 1767290400",
             )),
         }
-        if creds.unsigned_url.contains('*') {
+        if has_wildcard(&creds.unsigned_url) {
             x.findings.push(Finding::new(
                 "wildcard-in-canned",
-                "the URL contains '*' but uses a canned policy; a canned policy is rebuilt from the URL literally",
+                "the URL contains '*' or a '?' inside its query, which are wildcards, but uses a canned policy; a canned policy is rebuilt from the URL literally",
                 "for wildcards use a custom policy (cfsign url ... --resource 'https://host/path/*')",
             ));
         }
@@ -461,7 +461,7 @@ fn resource_findings(policy: &Policy, url: &str, x: &mut Explanation) {
     let Some(resource) = policy.resource() else {
         return;
     };
-    if covers(resource, url) {
+    if resource.matches_str(url) {
         return;
     }
     let r = resource.as_str();
@@ -483,10 +483,13 @@ fn resource_findings(policy: &Policy, url: &str, x: &mut Explanation) {
             ),
         )
     } else if let Some((base, _)) = url.split_once('?')
-        && covers(resource, base)
+        && resource.matches_str(base)
     {
         ("query-not-covered", "the request has a query string the resource does not allow: end the resource's path with '*', or add '?*'".to_owned())
-    } else if let Some(v) = variants(url).into_iter().find(|v| covers(resource, &v.url)) {
+    } else if let Some(v) = variants(url)
+        .into_iter()
+        .find(|v| resource.matches_str(&v.url))
+    {
         (
             "url-encoding-changed",
             format!("the resource matches {:?}: {}", v.url, v.describe),
@@ -495,14 +498,6 @@ fn resource_findings(policy: &Policy, url: &str, x: &mut Explanation) {
         ("resource-mismatch", "sign a resource that covers this URL; wildcards match within each of scheme, host, path and query".to_owned())
     };
     x.findings.push(Finding::new(code, summary, fix));
-}
-
-fn covers(resource: &Resource, url: &str) -> bool {
-    match resource {
-        Resource::Url(u) => u.as_str() == url,
-        Resource::Pattern(p) => p.matches_str(url),
-        Resource::RtmpStream(_) => false,
-    }
 }
 
 fn scheme_host(url: &str) -> (&str, &str) {

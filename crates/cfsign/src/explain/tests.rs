@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::*;
 use crate::policy::PolicyBuilder;
 use crate::verify::KeyGroup;
-use crate::{KeyPairId, PrivateKey, SignableUrl, Signer};
+use crate::{KeyPairId, PrivateKey, Resource, SignableUrl, Signer};
 
 const NOW: i64 = 1_767_200_000;
 

@@ -61,7 +61,6 @@ pub use request::{
 use crate::cloudfront_base64::{self, DecodeError};
 use crate::key::PublicKey;
 use crate::policy::{Policy, PolicyError, PolicyForm, SourceIp, canned_policy_json};
-use crate::resource::Resource;
 use crate::signer::{HashAlgorithm, KeyPairId};
 use crate::time::EpochSeconds;
 
@@ -649,7 +648,7 @@ impl Verifier {
         }
         if form == PolicyForm::Custom
             && let Some(resource) = resource
-            && !resource_covers(resource, url)
+            && !resource.matches_str(url)
         {
             return Err(R::ResourceMismatch {
                 resource: resource.as_str().to_owned(),
@@ -719,15 +718,6 @@ fn parse_expires(text: &str) -> Result<EpochSeconds, PolicyError> {
         field: "Expires",
         error,
     })
-}
-
-/// Whether a custom policy's resource covers the (unsigned) request URL.
-fn resource_covers(resource: &Resource, url: &str) -> bool {
-    match resource {
-        Resource::Url(u) => u.as_str() == url,
-        Resource::Pattern(p) => p.matches_str(url),
-        Resource::RtmpStream(_) => false,
-    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! | IPv4-mapped IPv6 client (`::ffff:a.b.c.d`) | treated as the IPv4 address it carries |
 //! | Any other IPv6 client with an `IpAddress` condition | deny |
 //! | Resource matching details (§6.3) | byte-exact, case-sensitive (see [`crate::resource`]) |
+//! | Which `?` in a Resource starts the query, which is a wildcard (§6.3) | the first `?` after the host (the host ends at the first `/`) starts the query; a `?` in the host and every later `?` match exactly one character; so `https://h/a?.ts` is path `/a` + query `.ts`, never a path wildcard (see [`crate::resource`]) |
 //! | Canned URL with characters JSON would escape, or non-ASCII | deny, `AccessDenied` |
 //! | Both `CloudFront-Expires` and `CloudFront-Policy` cookies (§4, §13.8) | deny, `MalformedPolicy` |
 //! | `Hash-Algorithm` alone in the query (§4.3) | the query is the credential source |
