@@ -427,18 +427,21 @@ pub struct Policy {
 impl Policy {
     /// Starts a policy for `resource`. An expiry is required.
     ///
-    /// A [`Resource::Url`] with a wildcard in it (a `*`, or a `?` inside its
-    /// query) is taken as the [`Resource::Pattern`] CloudFront reads it as, so
-    /// the policy is custom: a canned policy never carries a wildcard.
+    /// A [`Resource::Url`] with a `*` in it is taken as the [`Resource::Pattern`]
+    /// CloudFront reads it as, so the policy is custom (see
+    /// [`Resource::from`](Resource#impl-From<SignableUrl>-for-Resource)); a `?` in
+    /// its query stays exact and canned.
     ///
     /// ```
     /// use std::time::Duration;
     /// use cfsign::{Policy, PolicyForm, Resource, SignableUrl};
     ///
-    /// let url = SignableUrl::parse("https://x.net/a.ts?v=?")?;
-    /// let policy = Policy::builder(Resource::Url(url)).expires_in(Duration::from_secs(60)).build()?;
+    /// let star = SignableUrl::parse("https://x.net/a*.ts")?;
+    /// let policy = Policy::builder(Resource::Url(star)).expires_in(Duration::from_secs(60)).build()?;
     /// assert_eq!(policy.form(), PolicyForm::Custom);
-    /// assert!(matches!(policy.resource(), Some(Resource::Pattern(_))));
+    /// let literal = SignableUrl::parse("https://x.net/a.ts?v=?")?;
+    /// let policy = Policy::builder(Resource::Url(literal)).expires_in(Duration::from_secs(60)).build()?;
+    /// assert_eq!(policy.form(), PolicyForm::Canned);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder(resource: Resource) -> PolicyBuilder {
@@ -568,14 +571,14 @@ impl Policy {
 }
 
 /// A policy's `Resource`: an exact URL when it is one without a wildcard, a
-/// pattern when it has one (classified like the signer's resources, by
-/// `Resource::from`) or is not a URL we would sign, a legacy RTMP stream name when
-/// it has no scheme.
+/// pattern when it has one (a `*`, or a `?` other than the query delimiter:
+/// [`crate::resource::has_wildcard`], as for a resource given on its own) or is
+/// not a URL we would sign, a legacy RTMP stream name when it has no scheme.
 fn resource_from_policy(text: &str) -> Result<Resource, ResourceError> {
     if text.contains("://") || text.starts_with('*') {
         match crate::SignableUrl::parse(text) {
-            Ok(url) => Ok(Resource::from(url)),
-            Err(_) => Resource::pattern(text),
+            Ok(url) if !crate::resource::has_wildcard(text) => Ok(Resource::Url(url)),
+            _ => Resource::pattern(text),
         }
     } else {
         Resource::rtmp_stream(text)

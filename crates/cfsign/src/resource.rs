@@ -214,9 +214,14 @@ impl Resource {
     }
 }
 
-/// A validated URL as a resource: [`Resource::Url`], or [`Resource::Pattern`] if it
-/// has a wildcard (a `*`, or a `?` inside its query), which a policy treats as
-/// such. No re-validation: a valid [`SignableUrl`] is always a valid pattern.
+/// A URL signed as its own resource: [`Resource::Url`], or [`Resource::Pattern`]
+/// if it contains `*` (as the AWS CLI and botocore decide, so such a URL gets a
+/// custom policy). A `?` inside its query stays exact: the URL is signed with a
+/// canned policy, which CloudFront checks by rebuilding it from the URL it
+/// receives, so that `?` only ever stands for itself (a custom policy would let
+/// it match any one character, granting more than the URL asked for). Use
+/// [`Resource::parse`] for a resource given on its own, where `?` wildcards count.
+/// No re-validation: a valid [`SignableUrl`] is always a valid pattern.
 ///
 /// ```
 /// use cfsign::{Resource, SignableUrl};
@@ -225,13 +230,13 @@ impl Resource {
 /// assert!(matches!(exact, Resource::Url(_)));
 /// let star = Resource::from(SignableUrl::parse("https://x.net/a*.jpg")?);
 /// assert!(matches!(star, Resource::Pattern(_)));
-/// let one = Resource::from(SignableUrl::parse("https://x.net/a.jpg?v=?")?);
-/// assert!(matches!(one, Resource::Pattern(_)));
+/// let literal = Resource::from(SignableUrl::parse("https://x.net/a.jpg?v=?")?);
+/// assert!(matches!(literal, Resource::Url(_)));
 /// # Ok::<(), cfsign::UrlError>(())
 /// ```
 impl From<SignableUrl> for Resource {
     fn from(url: SignableUrl) -> Self {
-        if has_wildcard(url.as_str()) {
+        if url.as_str().contains('*') {
             Resource::Pattern(ResourcePattern(url.as_str().to_owned()))
         } else {
             Resource::Url(url)

@@ -33,7 +33,11 @@ fn key_formats() {
             _ => PublicKey::from_der(input).err(),
         };
         let message = error.map(|e| e.to_string()).unwrap_or_default();
-        assert!(message.len() <= 1024, "{name}: a {}-byte message: {message}", message.len());
+        assert!(
+            message.len() <= 1024,
+            "{name}: a {}-byte message: {message}",
+            message.len()
+        );
         let text = String::from_utf8_lossy(input);
         for line in text.lines().filter(|l| l.len() >= 16) {
             assert!(

@@ -558,29 +558,36 @@ fn a_url_with_a_plain_query_stays_canned_and_a_literal_second_question_mark_does
         expiry_policy(Resource::from(plain), false).form(),
         PolicyForm::Canned
     );
-    // A '?' inside the query is a wildcard to CloudFront: custom policy, and the
-    // URL still covers itself.
+    // A URL signed as its own resource keeps a '?' inside its query literal: a
+    // canned policy, as botocore and the AWS CLI sign it, which CloudFront checks
+    // against the exact URL, so it covers itself and nothing else.
     let literal = SignableUrl::parse("https://cdn.example.com/go?to=/b?c=1").unwrap();
     let resource = Resource::from(literal.clone());
-    assert!(matches!(resource, Resource::Pattern(_)));
+    assert!(matches!(resource, Resource::Url(_)));
     let policy = expiry_policy(resource, false);
-    assert_eq!(policy.form(), PolicyForm::Custom);
+    assert_eq!(policy.form(), PolicyForm::Canned);
     let signed = SIGNER.sign_url(&literal, &policy).unwrap();
     assert!(
         VERIFIER
             .verify(&ViewerRequest::new(signed.as_str()), at(NOW))
             .is_allowed()
     );
-    // Even given as an exact `Resource::Url`, the builder treats it as the pattern it is.
-    let policy = expiry_policy(Resource::Url(literal), false);
-    assert_eq!(policy.form(), PolicyForm::Custom);
-    assert!(matches!(policy.resource(), Some(Resource::Pattern(_))));
+    let other = signed.as_str().replace("/b?c=1", "/bXc=1");
+    assert!(
+        !VERIFIER
+            .verify(&ViewerRequest::new(&other), at(NOW))
+            .is_allowed()
+    );
+    // The same text given as a resource on its own is a pattern: custom policy.
+    let pattern = Resource::parse(literal.as_str()).unwrap();
+    assert!(matches!(pattern, Resource::Pattern(_)));
+    assert_eq!(expiry_policy(pattern, false).form(), PolicyForm::Custom);
 }
 
 #[test]
-fn explain_flags_a_question_mark_wildcard_in_a_canned_url() {
-    // A canned URL made by hand (cfsign never signs one): `?` after the query's
-    // start is a wildcard, like `*`.
+fn explain_flags_a_star_in_a_canned_url_but_not_a_literal_question_mark() {
+    // A canned URL made by hand with '*' (cfsign never signs one) is flagged; a
+    // '?' inside a canned query is literal (cfsign signs such URLs canned).
     let key = PrivateKey::from_file(key_path("ec-p256.sec1.pem")).unwrap();
     let codes = |url: &str| -> Vec<&'static str> {
         let expires = cfsign::EpochSeconds::new(NOW + 3600).unwrap();
@@ -594,6 +601,7 @@ fn explain_flags_a_question_mark_wildcard_in_a_canned_url() {
         let x = cfsign::explain::explain(None, &ViewerRequest::new(&signed), at(NOW));
         x.findings.iter().map(|f| f.code).collect()
     };
-    assert!(codes("https://cdn.example.com/v/a.ts?v=?").contains(&"wildcard-in-canned"));
+    assert!(codes("https://cdn.example.com/v/a*.ts?v=7").contains(&"wildcard-in-canned"));
+    assert!(!codes("https://cdn.example.com/v/a.ts?v=?").contains(&"wildcard-in-canned"));
     assert!(!codes("https://cdn.example.com/v/a.ts?v=7").contains(&"wildcard-in-canned"));
 }

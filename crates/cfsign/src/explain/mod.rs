@@ -40,7 +40,6 @@ use jiff::Timestamp;
 use crate::cloudfront_base64;
 use crate::key::{KeyType, PublicKey};
 use crate::policy::{Policy, PolicyError, canned_policy_json};
-use crate::resource::has_wildcard;
 use crate::signer::HashAlgorithm;
 use crate::time::{EpochSeconds, TimeError};
 use crate::verify::{
@@ -264,10 +263,12 @@ fn describe(
                 "Expires is whole epoch seconds, e.g. 1767290400",
             )),
         }
-        if has_wildcard(&creds.unsigned_url) {
+        // Only '*': a '?' inside a canned URL's query is an ordinary character that
+        // cfsign itself signs canned (see `Resource::from`), matching only itself.
+        if creds.unsigned_url.contains('*') {
             x.findings.push(Finding::new(
                 "wildcard-in-canned",
-                "the URL contains '*' or a '?' inside its query, which are wildcards, but uses a canned policy; a canned policy is rebuilt from the URL literally",
+                "the URL contains '*' but uses a canned policy; a canned policy is rebuilt from the URL literally",
                 "for wildcards use a custom policy (cfsign url ... --resource 'https://host/path/*')",
             ));
         }

@@ -13,13 +13,8 @@ Output (stdout): one JSON object per line per case,
 then {"summary": {"checked": N, "failed": M}}. Exit status 1 if any case failed.
 
 Checks per case:
-  * cfsign chose canned/custom as the AWS CLI would: canned iff the resource is
-    the URL itself, without a wildcard, and there is no start time and no IP.
-    A wildcard is a '*', or a '?' inside the query (after the '?' that starts
-    it): CloudFront's one-character wildcard (spec 6.3). The AWS CLI looks at
-    '*' only; cfsign keeps both out of canned policies, so a URL with a '?' in
-    its query is the one place its choice differs (custom instead of canned;
-    both are served by CloudFront).
+  * cfsign chose canned/custom as botocore/the AWS CLI would: canned iff the
+    resource is the URL itself, without '*', and there is no start time and no IP.
   * RSA + SHA-1: cfsign's URL is byte-identical to botocore's (PKCS#1 v1.5 is
     deterministic).
   * Otherwise (SHA-256 and/or ECDSA; botocore emits neither): with the Signature
@@ -113,11 +108,9 @@ def check(case):
         sign = lambda message: b"not-a-signature"  # noqa: E731
     signer = CloudFrontSigner(case["key_pair_id"], sign)
 
-    query = url.split("?", 1)[1] if "?" in url else ""
-    wildcard = "*" in url or "?" in query
-    want_custom = resource != url or wildcard or dgt is not None or ip is not None
+    want_custom = resource != url or "*" in url or dgt is not None or ip is not None
     if case["form"] != ("custom" if want_custom else "canned"):
-        return f"cfsign chose {case['form']}, the AWS CLI rule (with ? wildcards) says the opposite", ""
+        return f"cfsign chose {case['form']}, botocore/AWS CLI rule says the opposite", ""
 
     if case["form"] == "canned":
         expected = signer.generate_presigned_url(url, date_less_than=dlt)
