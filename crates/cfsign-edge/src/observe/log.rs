@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, header};
 use jiff::Timestamp;
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
+use percent_encoding::percent_decode_str;
 
 /// Lines waiting for the writer; past this, lines are dropped (and counted in
 /// `cfsign_edge_access_log_dropped_total`) rather than slowing requests down.
@@ -22,11 +22,6 @@ pub const MAX_FIELD_BYTES: usize = 8_192;
 
 /// What replaces the value of a `Signature` or `Policy` query parameter.
 pub const REDACTED: &str = "REDACTED";
-
-/// Bytes escaped as `%XX` in logged values: controls (tab, CR, LF, ESC, ...),
-/// space and every non-ASCII byte, so a value can neither split a line or a
-/// field nor carry terminal escapes.
-const ESCAPED: &AsciiSet = &CONTROLS.add(b' ');
 
 /// The line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,22 +410,23 @@ impl Record {
     }
 }
 
-/// A value made safe for a log line: controls, space and non-ASCII bytes as
-/// `%XX`, at most [`MAX_FIELD_BYTES`].
+/// A value made safe for a log line: controls (tab, CR, LF, ESC, ...), space
+/// and non-ASCII bytes as `%XX`, so that a value can neither split a line or a
+/// field nor carry terminal escapes; at most [`MAX_FIELD_BYTES`] (then `...`).
 #[must_use]
 pub fn escape(raw: &[u8]) -> String {
     let mut out = String::with_capacity(raw.len().min(MAX_FIELD_BYTES));
-    for piece in percent_encode(raw, ESCAPED) {
-        let room = MAX_FIELD_BYTES - out.len();
-        if piece.len() > room {
-            // Pieces are ASCII; an escape (`%XX`) is never split.
-            if !piece.starts_with('%') {
-                out.push_str(&piece[..room]);
-            }
+    for &b in raw {
+        let escaped = b.is_ascii_control() || b == b' ' || !b.is_ascii();
+        if out.len() + if escaped { 3 } else { 1 } > MAX_FIELD_BYTES {
             out.push_str("...");
             break;
         }
-        out.push_str(piece);
+        if escaped {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(char::from(b));
+        }
     }
     out
 }

@@ -63,6 +63,11 @@ fn escaping_and_redaction() {
         cut.len() <= MAX_FIELD_BYTES + 3 && cut.ends_with("%20..."),
         "{cut}"
     );
+    // a run of plain bytes that starts with `%` is cut, not dropped
+    assert_eq!(
+        escape("%25".repeat(4_000).as_bytes()),
+        format!("{}...", &"%25".repeat(4_000)[..MAX_FIELD_BYTES])
+    );
     assert_eq!(
         redact_query("Policy=eyJ&Signature=ab~c&Key-Pair-Id=K1"),
         "Policy=REDACTED&Signature=REDACTED&Key-Pair-Id=K1"
