@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,9 +53,101 @@ async fn get(url: &str, headers: &[(&str, &str)]) -> StatusCode {
         .status
 }
 
+/// A running edge with a restricted `/media/*` behavior and a public default,
+/// its access log in a buffer and its admin listener.
+struct Edge {
+    addr: SocketAddr,
+    base: String,
+    admin: String,
+    metrics: Metrics,
+    log: AccessLog,
+    buffer: Buffer,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Edge {
+    async fn start(root: &Path, verifier: SharedVerifier, format: AccessLogFormat) -> Self {
+        let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(root).unwrap());
+        let behavior = |pattern: PathPattern, access: Option<AccessConfig>| Behavior {
+            pattern,
+            origin: Arc::clone(&origin),
+            origin_name: "files".to_owned(),
+            access,
+            ttl: TtlPolicy::default(),
+        };
+        let behaviors = Behaviors::new(
+            vec![behavior(
+                PathPattern::new("/media/*").unwrap(),
+                Some(AccessConfig::new(verifier, Scheme::Http)),
+            )],
+            behavior(PathPattern::any(), None),
+        );
+        let metrics = Metrics::new();
+        let buffer = Buffer::default();
+        let log = AccessLog::new(format, buffer.clone()).unwrap();
+        let cache = ObjectCache::new(CacheSettings::default());
+        let app = EdgeHandle::new(&behaviors, Some(cache))
+            .router()
+            .layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = format!("http://{}", admin_listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let edge_task = tokio::spawn({
+            let metrics = metrics.clone();
+            let shutdown = until_stopped(stopped.clone());
+            async move {
+                server::serve_observed(listener, app, Limits::default(), &metrics, shutdown).await
+            }
+        });
+        let admin_task = tokio::spawn(server::serve_with(
+            admin_listener,
+            observe::admin_router(metrics.clone()),
+            observe::admin_limits(),
+            until_stopped(stopped),
+        ));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            admin,
+            metrics,
+            log,
+            buffer,
+            stop,
+            tasks: vec![edge_task, admin_task],
+        }
+    }
+
+    /// The log lines once there are at least `n` (or after 10 s).
+    async fn lines(&self, n: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(self.log.flush(Duration::from_secs(5)));
+            let text = String::from_utf8(self.buffer.0.lock().unwrap().clone()).unwrap();
+            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            if lines.len() >= n || std::time::Instant::now() > deadline {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let result = tokio::time::timeout(Duration::from_secs(10), task).await;
+            assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_access_logs_over_sockets() {
-    // an edge with a restricted /media/* behavior and a public default
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     std::fs::write(dir.path().join("media/hello.txt"), "hello edge\n").unwrap();
@@ -64,49 +158,9 @@ async fn metrics_and_access_logs_over_sockets() {
     let verifier =
         SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
     let signer = Signer::new(id, key);
-    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
-    let behavior = |pattern: PathPattern, access: Option<AccessConfig>| Behavior {
-        pattern,
-        origin: Arc::clone(&origin),
-        origin_name: "files".to_owned(),
-        access,
-        ttl: TtlPolicy::default(),
-    };
-    let behaviors = Behaviors::new(
-        vec![behavior(
-            PathPattern::new("/media/*").unwrap(),
-            Some(AccessConfig::new(verifier, Scheme::Http)),
-        )],
-        behavior(PathPattern::any(), None),
-    );
-
-    let metrics = Metrics::new();
-    let buffer = Buffer::default();
-    let log = AccessLog::new(AccessLogFormat::Text, buffer.clone()).unwrap();
-    let cache = ObjectCache::new(CacheSettings::default());
-    let app = EdgeHandle::new(&behaviors, Some(cache))
-        .router()
-        .layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = format!("http://{}", admin_listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let edge_task = tokio::spawn({
-        let metrics = metrics.clone();
-        let shutdown = until_stopped(stopped.clone());
-        async move { server::serve_observed(listener, app, Limits::default(), &metrics, shutdown).await }
-    });
-    let admin_task = tokio::spawn(server::serve_with(
-        admin_listener,
-        observe::admin_router(metrics.clone()),
-        observe::admin_limits(),
-        until_stopped(stopped),
-    ));
-    let base = format!("http://{addr}");
+    let edge = Edge::start(dir.path(), verifier, AccessLogFormat::Text).await;
+    let (addr, metrics, admin) = (edge.addr, edge.metrics.clone(), edge.admin.clone());
+    let base = edge.base.clone();
     let sign = |path: &str, resource: Resource| {
         let url = SignableUrl::parse(&format!("{base}{path}")).unwrap();
         let policy = Policy::builder(resource)
@@ -164,16 +218,7 @@ async fn metrics_and_access_logs_over_sockets() {
     drop(stream);
 
     // one line per request; the abandoned one is logged once its body is dropped
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let lines = loop {
-        assert!(log.flush(Duration::from_secs(5)));
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        if lines.len() >= 6 || std::time::Instant::now() > deadline {
-            break lines;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let lines = edge.lines(6).await;
     assert_eq!(lines.len(), 6, "{lines:#?}");
     let by_stem = |stem: &str| -> Vec<&String> {
         lines
@@ -296,9 +341,5 @@ async fn metrics_and_access_logs_over_sockets() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let _ = stop.send(true);
-    for task in [edge_task, admin_task] {
-        let result = tokio::time::timeout(Duration::from_secs(10), task).await;
-        assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
-    }
+    edge.stop().await;
 }
