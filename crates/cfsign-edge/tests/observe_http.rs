@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use cfsign_edge::fetch::fetch;
 use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, FIELDS, Metrics, ObserveLayer};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
 use cfsign_edge::server::{self, EdgeHandle, Limits};
+use cfsign_testkit::mangle::{self, Credentials};
 use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -51,9 +54,101 @@ async fn get(url: &str, headers: &[(&str, &str)]) -> StatusCode {
         .status
 }
 
+/// A running edge with a restricted `/media/*` behavior and a public default,
+/// its access log in a buffer and its admin listener.
+struct Edge {
+    addr: SocketAddr,
+    base: String,
+    admin: String,
+    metrics: Metrics,
+    log: AccessLog,
+    buffer: Buffer,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Edge {
+    async fn start(root: &Path, verifier: SharedVerifier, format: AccessLogFormat) -> Self {
+        let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(root).unwrap());
+        let behavior = |pattern: PathPattern, access: Option<AccessConfig>| Behavior {
+            pattern,
+            origin: Arc::clone(&origin),
+            origin_name: "files".to_owned(),
+            access,
+            ttl: TtlPolicy::default(),
+        };
+        let behaviors = Behaviors::new(
+            vec![behavior(
+                PathPattern::new("/media/*").unwrap(),
+                Some(AccessConfig::new(verifier, Scheme::Http)),
+            )],
+            behavior(PathPattern::any(), None),
+        );
+        let metrics = Metrics::new();
+        let buffer = Buffer::default();
+        let log = AccessLog::new(format, buffer.clone()).unwrap();
+        let cache = ObjectCache::new(CacheSettings::default());
+        let app = EdgeHandle::new(&behaviors, Some(cache))
+            .router()
+            .layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = format!("http://{}", admin_listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let edge_task = tokio::spawn({
+            let metrics = metrics.clone();
+            let shutdown = until_stopped(stopped.clone());
+            async move {
+                server::serve_observed(listener, app, Limits::default(), &metrics, shutdown).await
+            }
+        });
+        let admin_task = tokio::spawn(server::serve_with(
+            admin_listener,
+            observe::admin_router(metrics.clone()),
+            observe::admin_limits(),
+            until_stopped(stopped),
+        ));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            admin,
+            metrics,
+            log,
+            buffer,
+            stop,
+            tasks: vec![edge_task, admin_task],
+        }
+    }
+
+    /// The log lines once there are at least `n` (or after 10 s).
+    async fn lines(&self, n: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(self.log.flush(Duration::from_secs(5)));
+            let text = String::from_utf8(self.buffer.0.lock().unwrap().clone()).unwrap();
+            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            if lines.len() >= n || std::time::Instant::now() > deadline {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let result = tokio::time::timeout(Duration::from_secs(10), task).await;
+            assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_access_logs_over_sockets() {
-    // an edge with a restricted /media/* behavior and a public default
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     std::fs::write(dir.path().join("media/hello.txt"), "hello edge\n").unwrap();
@@ -64,49 +159,9 @@ async fn metrics_and_access_logs_over_sockets() {
     let verifier =
         SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
     let signer = Signer::new(id, key);
-    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
-    let behavior = |pattern: PathPattern, access: Option<AccessConfig>| Behavior {
-        pattern,
-        origin: Arc::clone(&origin),
-        origin_name: "files".to_owned(),
-        access,
-        ttl: TtlPolicy::default(),
-    };
-    let behaviors = Behaviors::new(
-        vec![behavior(
-            PathPattern::new("/media/*").unwrap(),
-            Some(AccessConfig::new(verifier, Scheme::Http)),
-        )],
-        behavior(PathPattern::any(), None),
-    );
-
-    let metrics = Metrics::new();
-    let buffer = Buffer::default();
-    let log = AccessLog::new(AccessLogFormat::Text, buffer.clone()).unwrap();
-    let cache = ObjectCache::new(CacheSettings::default());
-    let app = EdgeHandle::new(&behaviors, Some(cache))
-        .router()
-        .layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = format!("http://{}", admin_listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let edge_task = tokio::spawn({
-        let metrics = metrics.clone();
-        let shutdown = until_stopped(stopped.clone());
-        async move { server::serve_observed(listener, app, Limits::default(), &metrics, shutdown).await }
-    });
-    let admin_task = tokio::spawn(server::serve_with(
-        admin_listener,
-        observe::admin_router(metrics.clone()),
-        observe::admin_limits(),
-        until_stopped(stopped),
-    ));
-    let base = format!("http://{addr}");
+    let edge = Edge::start(dir.path(), verifier, AccessLogFormat::Text).await;
+    let (addr, metrics, admin) = (edge.addr, edge.metrics.clone(), edge.admin.clone());
+    let base = edge.base.clone();
     let sign = |path: &str, resource: Resource| {
         let url = SignableUrl::parse(&format!("{base}{path}")).unwrap();
         let policy = Policy::builder(resource)
@@ -164,16 +219,7 @@ async fn metrics_and_access_logs_over_sockets() {
     drop(stream);
 
     // one line per request; the abandoned one is logged once its body is dropped
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let lines = loop {
-        assert!(log.flush(Duration::from_secs(5)));
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        if lines.len() >= 6 || std::time::Instant::now() > deadline {
-            break lines;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let lines = edge.lines(6).await;
     assert_eq!(lines.len(), 6, "{lines:#?}");
     let by_stem = |stem: &str| -> Vec<&String> {
         lines
@@ -296,9 +342,205 @@ async fn metrics_and_access_logs_over_sockets() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let _ = stop.send(true);
-    for task in [edge_task, admin_task] {
-        let result = tokio::time::timeout(Duration::from_secs(10), task).await;
-        assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
+    edge.stop().await;
+}
+
+/// A test key of the core's test data.
+fn test_key(name: &str) -> PrivateKey {
+    let path = format!(
+        "{}/../cfsign/tests/data/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    PrivateKey::from_file(path).unwrap()
+}
+
+/// Signs `{base}{path}` with a canned and a custom (`{base}/media/*`) policy;
+/// signs again until the canned signature has a `~` (ECDSA signatures are
+/// randomized), so that the `%7E` manglings mangle something.
+fn signed_parts(signer: &Signer, base: &str, path: &str) -> (String, String, String, String) {
+    let url = SignableUrl::parse(&format!("{base}{path}")).unwrap();
+    let build = |resource: Resource| {
+        Policy::builder(resource)
+            .expires_in(Duration::from_secs(600))
+            .build()
+            .unwrap()
+    };
+    let canned = build(Resource::Url(url.clone()));
+    let custom = build(Resource::pattern(&format!("{base}/media/*")).unwrap());
+    let canned = (0..64)
+        .map(|_| signer.sign_policy(&canned).unwrap())
+        .find(|signed| signed.signature().contains('~'))
+        .expect("64 ECDSA signatures without a `~`");
+    let custom = signer.sign_policy(&custom).unwrap();
+    (
+        canned.expires().to_string(),
+        canned.signature().to_owned(),
+        custom.encoded_policy().unwrap().to_owned(),
+        custom.signature().to_owned(),
+    )
+}
+
+/// A logged field, in either format.
+fn logged(line: &str, format: AccessLogFormat, name: &str) -> String {
+    match format {
+        AccessLogFormat::Text => field(line, name).to_owned(),
+        AccessLogFormat::Json => {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            match &v[name] {
+                serde_json::Value::Null => "-".to_owned(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_fragment_of_a_credential_reaches_the_access_log() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media/2024/summer-holiday/episode-01")).unwrap();
+    std::fs::write(dir.path().join("media/hello.txt"), "hello edge\n").unwrap();
+    let key = test_key("ec-p256.pkcs8.pem");
+    let id = KeyPairId::new("K2JCJMDEHXQW5F").unwrap();
+    let verifier =
+        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
+    let signer = Signer::new(id, key);
+    for format in [AccessLogFormat::Text, AccessLogFormat::Json] {
+        let edge = Edge::start(dir.path(), verifier.clone(), format).await;
+        let (expires, signature, policy, policy_signature) =
+            signed_parts(&signer, &edge.base, "/media/hello.txt");
+        let credentials = Credentials {
+            base: &edge.base,
+            path: "/media/hello.txt",
+            expires: &expires,
+            signature: &signature,
+            policy: &policy,
+            policy_signature: &policy_signature,
+            key_pair_id: "K2JCJMDEHXQW5F",
+        };
+        let corpus = mangle::corpus(&credentials);
+        assert!(corpus.len() >= 20);
+        let mut statuses = Vec::new();
+        for (i, request) in corpus.iter().enumerate() {
+            let method = Method::from_bytes(request.method.as_bytes()).unwrap();
+            let headers: Vec<(&str, &str)> = request
+                .headers
+                .iter()
+                .map(|(n, v)| (*n, v.as_str()))
+                .collect();
+            let url = format!("{}{}", edge.base, request.target);
+            let answer = fetch(method, &url, &headers, Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", request.label));
+            statuses.push(answer.status);
+            // one line per request, in order
+            assert_eq!(edge.lines(i + 1).await.len(), i + 1, "{}", request.label);
+        }
+        // ordinary requests stay readable
+        let ordinary = [
+            "/media/2024/summer-holiday/episode-01/segment_00001.ts?bitrate=4500&lang=en-US",
+            "/media/app.3f2a9c1b7d4e5f60a1b2c3d4.js?v=2",
+            "/public/very-long-but-ordinary-file-name_with-dashes_and_underscores-2024.pdf",
+        ];
+        let browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                       Chrome/126.0.0.0 Safari/537.36";
+        for target in ordinary {
+            let url = format!("{}{target}", edge.base);
+            get(&url, &[("user-agent", browser), ("referer", &url)]).await;
+        }
+        let lines = edge.lines(corpus.len() + ordinary.len()).await;
+        assert_eq!(lines.len(), corpus.len() + ordinary.len(), "{lines:#?}");
+
+        // nothing of a signature or of the policy, in any form, in any line
+        let mut leaked = Vec::new();
+        for (request, line) in corpus.iter().zip(&lines) {
+            let found = mangle::leaks(line, &credentials.secrets());
+            if !found.is_empty() {
+                leaked.push(format!(
+                    "{}: {} windows, e.g. {:?}\n  {line}",
+                    request.label,
+                    found.len(),
+                    found[0]
+                ));
+            }
+        }
+        let all = lines.join("\n");
+        assert!(
+            leaked.is_empty() && mangle::leaks(&all, &credentials.secrets()).is_empty(),
+            "{format:?} log leaks credentials in {} of {} lines:\n{}",
+            leaked.len(),
+            corpus.len(),
+            leaked.join("\n")
+        );
+
+        // and the log stays useful: what is not a credential is logged as sent
+        let line = |label: &str| -> &str {
+            let i = corpus.iter().position(|r| r.label == label).unwrap();
+            &lines[i]
+        };
+        let query = |label: &str| logged(line(label), format, "cs-uri-query");
+        let k = "K2JCJMDEHXQW5F";
+        assert_eq!(statuses[0], StatusCode::OK, "the canned URL as signed");
+        assert_eq!(
+            query("canned URL as signed"),
+            format!("Expires={expires}&Signature=REDACTED&Key-Pair-Id={k}")
+        );
+        assert_eq!(
+            query("custom-policy URL as signed"),
+            format!("Policy=REDACTED&Signature=REDACTED&Key-Pair-Id={k}")
+        );
+        assert_eq!(
+            query("HTML-escaped &amp; separators"),
+            format!("Expires={expires}&amp;Signature=REDACTED&amp;Key-Pair-Id={k}")
+        );
+        assert_eq!(
+            query("%26 separators"),
+            format!("Expires={expires}%26Signature=REDACTED%26Key-Pair-Id={k}")
+        );
+        assert_eq!(
+            query("Signature%3D"),
+            format!("Expires={expires}&Signature%3DREDACTED&Key-Pair-Id={k}")
+        );
+        assert_eq!(
+            query("lower-case names"),
+            format!("expires={expires}&signature=REDACTED&key-pair-id={k}")
+        );
+        assert_eq!(
+            query("~ as %7E"),
+            format!("Expires={expires}&Signature=REDACTED&Key-Pair-Id={k}")
+        );
+        assert_eq!(
+            logged(
+                line("signature pasted as a path segment"),
+                format,
+                "cs-uri-stem"
+            ),
+            // `/` is standard base64 too: the run starts at the first `/`
+            "REDACTED"
+        );
+        assert_eq!(
+            logged(line("Cookie: signed cookies"), format, "cs(Cookie)"),
+            "CloudFront-Policy;CloudFront-Signature;CloudFront-Key-Pair-Id"
+        );
+        for (request, line) in corpus.iter().zip(&lines) {
+            if request.target.contains(&format!("&Key-Pair-Id={k}")) {
+                let query = logged(line, format, "cs-uri-query");
+                assert!(query.contains(&format!("Key-Pair-Id={k}")), "{query}");
+            }
+        }
+        for (target, line) in ordinary.iter().zip(&lines[corpus.len()..]) {
+            let (stem, query) = target.split_once('?').unwrap_or((target, "-"));
+            assert_eq!(logged(line, format, "cs-uri-stem"), stem);
+            assert_eq!(logged(line, format, "cs-uri-query"), query);
+            assert_eq!(
+                logged(line, format, "cs(User-Agent)"),
+                browser.replace(' ', "%20")
+            );
+            assert_eq!(
+                logged(line, format, "cs(Referer)"),
+                format!("{}{target}", edge.base)
+            );
+        }
+        edge.stop().await;
     }
 }

@@ -4,10 +4,12 @@
 //!   127.0.0.1, started per test on a free port and stopped on drop.
 //! - [`tls`]: self-signed certificates and an HTTPS client that trusts only them.
 //! - [`lines`]: a child process's output, line by line, each wait bounded.
+//! - [`mangle`]: a signed URL mangled the ways clients mangle it; credential leaks in a text.
 //! - [`python`]: the virtual environment the Python oracles run in.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: a failure is a test failure
 
 pub mod lines;
+pub mod mangle;
 pub mod moto;
 pub mod python;
 pub mod tls;

@@ -19,7 +19,7 @@ use hyper::body::{Frame, SizeHint};
 use jiff::Timestamp;
 use tower::{Layer, Service};
 
-use super::log::{Record, ResultType, cookie_names, escape, redact_query, redact_url};
+use super::log::{Logged, Record, ResultType, cookie_names};
 use super::{AccessLog, BehaviorLabel, Metrics, Probe};
 
 /// The response header carrying the request id (CloudFront's name), also logged
@@ -111,10 +111,22 @@ impl RequestIds {
     }
 }
 
-fn header_text(headers: &HeaderMap, name: header::HeaderName) -> String {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Logged {
     headers
         .get(name)
-        .map(|v| escape(v.as_bytes()))
+        .map(|v| Logged::new(v.as_bytes()))
+        .unwrap_or_default()
+}
+
+/// A `Referer` without its fragment (browsers never send one; anything after
+/// `#` is not logged).
+fn referer(headers: &HeaderMap) -> Logged {
+    headers
+        .get(header::REFERER)
+        .map(|v| {
+            let url = v.as_bytes();
+            Logged::new(url.split(|&b| b == b'#').next().unwrap_or(url))
+        })
         .unwrap_or_default()
 }
 
@@ -159,14 +171,15 @@ fn capture<B>(request: &Request<B>, request_id: String) -> Record {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0),
-        method: escape(request.method().as_str().as_bytes()),
+        method: Logged::new(request.method().as_str().as_bytes()),
         host: header_text(headers, header::HOST),
-        path: escape(request.uri().path().as_bytes()),
-        query: request.uri().query().map(redact_query).unwrap_or_default(),
-        referer: headers
-            .get(header::REFERER)
-            .map(|v| redact_url(v.as_bytes()))
+        path: Logged::new(request.uri().path().as_bytes()),
+        query: request
+            .uri()
+            .query()
+            .map(|q| Logged::new(q.as_bytes()))
             .unwrap_or_default(),
+        referer: referer(headers),
         user_agent: header_text(headers, header::USER_AGENT),
         cookies: cookie_names(headers),
         forwarded_for: header_text(headers, header::HeaderName::from_static("x-forwarded-for")),
@@ -176,7 +189,7 @@ fn capture<B>(request: &Request<B>, request_id: String) -> Record {
         result: ResultType::Error,
         aborted: true,
         detailed: "ClientCommError",
-        content_type: String::new(),
+        content_type: Logged::default(),
         content_length: None,
         range: None,
         first_byte: None,

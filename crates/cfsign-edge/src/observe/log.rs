@@ -1,17 +1,16 @@
 //! Access logs: one line per request, CloudFront's standard-log fields, written
 //! by a background thread so that a slow disk or pipe never holds up a request.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
 use http::{HeaderMap, header};
 use jiff::Timestamp;
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
 /// Lines waiting for the writer; past this, lines are dropped (and counted in
 /// `cfsign_edge_access_log_dropped_total`) rather than slowing requests down.
@@ -20,13 +19,26 @@ pub const QUEUE_LINES: usize = 16_384;
 /// Longest logged value, after escaping; longer ones end in `...`.
 pub const MAX_FIELD_BYTES: usize = 8_192;
 
-/// What replaces the value of a `Signature` or `Policy` query parameter.
+/// What replaces a credential, or anything that could be one, in a logged
+/// value (see [`redact`]).
 pub const REDACTED: &str = "REDACTED";
 
-/// Bytes escaped as `%XX` in logged values: controls (tab, CR, LF, ESC, ...),
-/// space and every non-ASCII byte, so a value can neither split a line or a
-/// field nor carry terminal escapes.
-const ESCAPED: &AsciiSet = &CONTROLS.add(b' ');
+/// Shortest run of base64 characters that [`redact`] replaces wherever it is,
+/// with or without a parameter name, when it has both upper- and lower-case
+/// letters.
+///
+/// The shortest credential is an ECDSA P-256 signature: 70 to 72 DER bytes,
+/// 96 base64 characters (92 for about one in 500, whose `r` or `s` is a byte
+/// shorter); RSA-2048 signatures are 344 characters and policies over 100. A
+/// piece of a signature shorter than 64 (a truncated one) lacks at least 29
+/// characters (174 bits): nothing to recover the signature from. Random base64 has both cases
+/// except with probability 2·(38/64)^64 < 10⁻¹⁴ for 64 characters, and a
+/// credential whose case was lost is lost (base64 is case-sensitive), while
+/// ordinary long runs are one case: lower-case paths and slugs
+/// (`/videos/customers/acme-corp/training-library/module-03/...`), hex
+/// digests (SHA-256, an S3 presigned URL's `X-Amz-Signature`), which stay
+/// readable.
+pub const MIN_REDACTED_RUN: usize = 64;
 
 /// The line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,20 +239,22 @@ impl ResultType {
     }
 }
 
-/// One request, as logged. String fields are already escaped (and redacted).
+/// One request, as logged. Every value from the request (or the response) is
+/// [`Logged`]: redacted and escaped.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) received: Timestamp,
+    /// Made by the edge (hex digits).
     pub(crate) request_id: String,
     pub(crate) client: Option<SocketAddr>,
-    pub(crate) method: String,
-    pub(crate) host: String,
-    pub(crate) path: String,
-    pub(crate) query: String,
-    pub(crate) referer: String,
-    pub(crate) user_agent: String,
-    pub(crate) cookies: String,
-    pub(crate) forwarded_for: String,
+    pub(crate) method: Logged,
+    pub(crate) host: Logged,
+    pub(crate) path: Logged,
+    pub(crate) query: Logged,
+    pub(crate) referer: Logged,
+    pub(crate) user_agent: Logged,
+    pub(crate) cookies: Logged,
+    pub(crate) forwarded_for: Logged,
     pub(crate) protocol_version: &'static str,
     pub(crate) request_bytes: u64,
     // the response
@@ -251,7 +265,7 @@ pub(crate) struct Record {
     /// `x-edge-result-type` is then `Error`.
     pub(crate) aborted: bool,
     pub(crate) detailed: &'static str,
-    pub(crate) content_type: String,
+    pub(crate) content_type: Logged,
     pub(crate) content_length: Option<u64>,
     pub(crate) range: Option<(u64, u64)>,
     pub(crate) first_byte: Option<Duration>,
@@ -277,6 +291,10 @@ impl<'a> Value<'a> {
         } else {
             Value::Str(s)
         }
+    }
+
+    fn logged(s: &'a Logged) -> Self {
+        Self::str(s.as_str())
     }
 
     fn opt(n: Option<u64>) -> Self {
@@ -336,25 +354,25 @@ impl Record {
             Value::Str("cfsign"),
             Value::Int(self.sent),
             Value::str(&ip),
-            Value::str(&self.method),
-            Value::str(&self.host),
-            Value::str(&self.path),
+            Value::logged(&self.method),
+            Value::logged(&self.host),
+            Value::logged(&self.path),
             Value::Status(self.status),
-            Value::str(&self.referer),
-            Value::str(&self.user_agent),
-            Value::str(&self.query),
-            Value::str(&self.cookies),
+            Value::logged(&self.referer),
+            Value::logged(&self.user_agent),
+            Value::logged(&self.query),
+            Value::logged(&self.cookies),
             Value::Str(if self.aborted {
                 ResultType::Error.as_str()
             } else {
                 self.result.as_str()
             }),
             Value::str(&self.request_id),
-            Value::str(&self.host),
+            Value::logged(&self.host),
             Value::Str("http"),
             Value::Int(self.request_bytes),
             Value::Secs(self.taken),
-            Value::str(&self.forwarded_for),
+            Value::logged(&self.forwarded_for),
             Value::None, // ssl-protocol
             Value::None, // ssl-cipher
             Value::Str(self.result.as_str()),
@@ -364,7 +382,7 @@ impl Record {
             Value::opt(self.client.map(|c| u64::from(c.port()))),
             self.first_byte.map_or(Value::None, Value::Secs),
             Value::Str(self.detailed),
-            Value::str(&self.content_type),
+            Value::logged(&self.content_type),
             Value::opt(self.content_length),
             Value::opt(self.range.map(|r| r.0)),
             Value::opt(self.range.map(|r| r.1)),
@@ -415,98 +433,402 @@ impl Record {
     }
 }
 
-/// A value made safe for a log line: controls, space and non-ASCII bytes as
-/// `%XX`, at most [`MAX_FIELD_BYTES`].
-#[must_use]
-pub fn escape(raw: &[u8]) -> String {
+/// A value made safe for a log line: controls (tab, CR, LF, ESC, ...), space
+/// and non-ASCII bytes as `%XX`, so that a value can neither split a line or a
+/// field nor carry terminal escapes; at most [`MAX_FIELD_BYTES`] (then `...`).
+/// Only [`redact`] calls it, after redacting.
+fn escape(raw: &[u8]) -> String {
     let mut out = String::with_capacity(raw.len().min(MAX_FIELD_BYTES));
-    for piece in percent_encode(raw, ESCAPED) {
-        let room = MAX_FIELD_BYTES - out.len();
-        if piece.len() > room {
-            // Pieces are ASCII; an escape (`%XX`) is never split.
-            if !piece.starts_with('%') {
-                out.push_str(&piece[..room]);
-            }
+    for &b in raw {
+        let escaped = b.is_ascii_control() || b == b' ' || !b.is_ascii();
+        if out.len() + if escaped { 3 } else { 1 } > MAX_FIELD_BYTES {
             out.push_str("...");
             break;
         }
-        out.push_str(piece);
+        if escaped {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(char::from(b));
+        }
     }
     out
 }
 
-/// Whether a query parameter's value is a credential that must not be logged.
-fn is_secret_parameter(name: &str) -> bool {
-    let name: Cow<'_, str> = percent_decode_str(name).decode_utf8_lossy();
-    ["Signature", "Policy"]
-        .iter()
-        .any(|s| name.eq_ignore_ascii_case(s))
+/// A value as it may be written to a log line. The only way to make one is
+/// [`redact`], so no client-controlled byte reaches a line unredacted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Logged(String);
+
+impl Logged {
+    /// `raw` redacted and escaped by [`redact`].
+    pub(crate) fn new(raw: &[u8]) -> Self {
+        Self(redact(raw))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// The query with the values of `Signature` and `Policy` (any case, even
-/// percent-encoded names) replaced by [`REDACTED`]; then escaped.
+/// The credential redaction rule of access logs, applied to every value a
+/// client (or an origin) controls, after which the value is escaped and cut
+/// like every logged value. The value is read with every layer of encoding
+/// undone (percent-encoding to any depth, `%uXXXX`, HTML entities named and
+/// numeric, `\uXXXX`, `\xHH` and `\/` backslash escapes), and the raw bytes
+/// that these decoded parts came from are replaced by [`REDACTED`]:
+///
+/// 1. **The value of a reserved credential parameter**: a name that is, in any
+///    case, `Signature`, `Policy`, `CloudFront-Signature` or `CloudFront-Policy`,
+///    followed by `=` or `:` (`[]` with or without an index, spaces, `+` and
+///    quotes in between are ignored);
+///    the value runs to the next `&`, `;`, `,`, `#`, `?`, quote or angle
+///    bracket. `Expires`, `Key-Pair-Id` and `Hash-Algorithm` are not secret (a
+///    viewer cannot do anything with them without the signature) and stay.
+/// 2. **Every run of at least [`MIN_REDACTED_RUN`] base64 characters with
+///    both upper- and lower-case letters**, names or not: CloudFront's
+///    alphabet (`A-Z a-z 0-9 - _ ~`) and the standard one (`+ /`), across line
+///    breaks (wrapped base64). A signature pasted in a path, a header or
+///    under another name is such a run.
+///
+/// Undoing the encodings before looking means a mangled URL (`&amp;`, `%26`,
+/// `%2526`, `Signature%3D`, `%7E`, a URL inside a parameter) is read the way a
+/// person or a lenient server would read it; what is cut out is the raw bytes
+/// the credential came from, whatever their encoding. (Decoding can only join
+/// runs, never split one: an escape needs a `%`, `\` or `&`, which base64 has
+/// not, so at most the few characters after an escape just before a run are
+/// read as part of that escape.)
 ///
 /// ```
-/// use cfsign_edge::observe::redact_query;
+/// use cfsign_edge::observe::redact;
 ///
+/// let signature = "MEUCIQC8Vb2v6B5bD2nbqFw~7IR3ABJ2mAeofb-FfwmXvJGBnAIgU2xXrB3c4jc46B6SfT1JZ1l5Na~AtA4tCqYHpsIL8s0_";
 /// assert_eq!(
-///     redact_query("Expires=1&Signature=abc~&Key-Pair-Id=K1&x=1"),
-///     "Expires=1&Signature=REDACTED&Key-Pair-Id=K1&x=1"
+///     redact(format!("Expires=1767225600&Signature={signature}&Key-Pair-Id=K2JCJMDEHXQW5F").as_bytes()),
+///     "Expires=1767225600&Signature=REDACTED&Key-Pair-Id=K2JCJMDEHXQW5F"
 /// );
-/// assert_eq!(redact_query("policy=e30_&Sig%6Eature=zz"), "policy=REDACTED&Sig%6Eature=REDACTED");
+/// // mangled: HTML-escaped separators, `~` as `%7E`
+/// let mangled = format!("Expires=1&amp;Signature={}&amp;x=1", signature.replace('~', "%7E"));
+/// assert_eq!(redact(mangled.as_bytes()), "Expires=1&amp;Signature=REDACTED&amp;x=1");
+/// // a short value after a reserved name, in another case, with an encoded `=`
+/// assert_eq!(redact(b"policy%3Dabc&a=1"), "policy%3DREDACTED&a=1");
+/// // a signature without a name, in a header or a path (`/` is base64 too)
+/// assert_eq!(redact(format!("curl {signature}").as_bytes()), "curl%20REDACTED");
+/// assert_eq!(redact(format!("/media/{signature}.ts").as_bytes()), "REDACTED.ts");
+/// // ordinary values stay as they were (escaped)
+/// assert_eq!(redact(b"/video/2024/intro_1080p.mp4"), "/video/2024/intro_1080p.mp4");
+/// assert_eq!(redact(b"curl/8.5.0 (x)"), "curl/8.5.0%20(x)");
 /// ```
 #[must_use]
-pub fn redact_query(query: &str) -> String {
-    let mut out = String::with_capacity(query.len());
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        if is_secret_parameter(name) {
-            out.push_str(name);
-            out.push('=');
-            out.push_str(REDACTED);
-        } else {
-            out.push_str(pair);
+pub fn redact(raw: &[u8]) -> String {
+    let decoded = Decoded::new(raw);
+    let mut cut: Vec<Range<usize>> = long_runs(&decoded.bytes)
+        .into_iter()
+        .chain(secret_values(&decoded.bytes))
+        .map(|r| decoded.raw_span(r))
+        .collect();
+    cut.sort_by_key(|r| r.start);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut done = 0;
+    let mut current: Option<Range<usize>> = None;
+    for r in cut {
+        match &mut current {
+            Some(c) if r.start <= c.end => c.end = c.end.max(r.end),
+            _ => {
+                if let Some(c) = current.replace(r) {
+                    out.extend_from_slice(&raw[done..c.start]);
+                    out.extend_from_slice(REDACTED.as_bytes());
+                    done = c.end;
+                }
+            }
         }
     }
-    escape(out.as_bytes())
+    if let Some(c) = current {
+        out.extend_from_slice(&raw[done..c.start]);
+        out.extend_from_slice(REDACTED.as_bytes());
+        done = c.end;
+    }
+    out.extend_from_slice(&raw[done..]);
+    escape(&out)
 }
 
-/// A URL (a `Referer`) with its query redacted like [`redact_query`]; the
-/// fragment is dropped.
-#[must_use]
-pub fn redact_url(url: &[u8]) -> String {
-    let text = String::from_utf8_lossy(url);
-    let text = text.split('#').next().unwrap_or_default();
-    match text.split_once('?') {
-        Some((base, query)) => format!("{}?{}", escape(base.as_bytes()), redact_query(query)),
-        None => escape(text.as_bytes()),
+/// Parameter names (compared ignoring case) whose values are credentials.
+const SECRET_NAMES: [&str; 4] = [
+    "Signature",
+    "Policy",
+    "CloudFront-Signature",
+    "CloudFront-Policy",
+];
+
+/// A base64 character, in CloudFront's alphabet or the standard one (`=`
+/// padding excepted: it carries nothing, and separates `name=value`).
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~' | b'+' | b'/')
+}
+
+/// The runs of at least [`MIN_REDACTED_RUN`] base64 characters with both
+/// cases (line breaks inside a run are skipped, not counted), as index ranges.
+fn long_runs(bytes: &[u8]) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_base64(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let (start, mut end, mut count) = (i, i, 0);
+        let (mut upper, mut lower) = (false, false);
+        while i < bytes.len() && (is_base64(bytes[i]) || matches!(bytes[i], b'\r' | b'\n')) {
+            if is_base64(bytes[i]) {
+                count += 1;
+                end = i + 1;
+                upper |= bytes[i].is_ascii_uppercase();
+                lower |= bytes[i].is_ascii_lowercase();
+            }
+            i += 1;
+        }
+        if count >= MIN_REDACTED_RUN && upper && lower {
+            runs.push(start..end);
+        }
+    }
+    runs
+}
+
+/// A byte of a parameter name.
+fn is_name(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+/// The values of reserved credential parameters, as index ranges.
+fn secret_values(bytes: &[u8]) -> Vec<Range<usize>> {
+    let mut values = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_name(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_name(bytes[i]) {
+            i += 1;
+        }
+        let name = &bytes[start..i];
+        if !SECRET_NAMES
+            .iter()
+            .any(|s| name.eq_ignore_ascii_case(s.as_bytes()))
+        {
+            continue;
+        }
+        let skip = |from: usize, what: &dyn Fn(u8) -> bool| {
+            bytes[from..]
+                .iter()
+                .position(|&b| !what(b))
+                .map_or(bytes.len(), |n| from + n)
+        };
+        let after = skip(i, &|b| {
+            matches!(b, b'[' | b']' | b' ' | b'\t' | b'"' | b'\'' | b'+') || b.is_ascii_digit()
+        });
+        if !matches!(bytes.get(after), Some(b'=' | b':')) {
+            continue;
+        }
+        let value = skip(after + 1, &|b| matches!(b, b' ' | b'\t' | b'"' | b'\''));
+        let end = skip(value, &|b| {
+            !matches!(
+                b,
+                b'&' | b';' | b',' | b'#' | b'?' | b'"' | b'\'' | b'<' | b'>'
+            )
+        });
+        if end > value {
+            values.push(value..end);
+        }
+        i = end;
+    }
+    values
+}
+
+/// Named HTML character references that decode to ASCII (compared ignoring
+/// case; `tilde`, `hyphen` and `dash` are look-alikes, read as `~` and `-`).
+const ENTITIES: [(&str, u8); 30] = [
+    ("amp", b'&'),
+    ("lt", b'<'),
+    ("gt", b'>'),
+    ("quot", b'"'),
+    ("apos", b'\''),
+    ("sol", b'/'),
+    ("bsol", b'\\'),
+    ("plus", b'+'),
+    ("equals", b'='),
+    ("lowbar", b'_'),
+    ("tilde", b'~'),
+    ("hyphen", b'-'),
+    ("dash", b'-'),
+    ("semi", b';'),
+    ("colon", b':'),
+    ("comma", b','),
+    ("period", b'.'),
+    ("num", b'#'),
+    ("percnt", b'%'),
+    ("quest", b'?'),
+    ("excl", b'!'),
+    ("lsqb", b'['),
+    ("rsqb", b']'),
+    ("lbrack", b'['),
+    ("rbrack", b']'),
+    ("lpar", b'('),
+    ("rpar", b')'),
+    ("tab", b'\t'),
+    ("newline", b'\n'),
+    ("nbsp", b' '),
+];
+
+/// Longest character reference looked for (`&#x0000007E;`).
+const MAX_REFERENCE: usize = 12;
+
+fn hex(b: u8) -> Option<u8> {
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+/// `digits` in `radix`, if it is an ASCII code point.
+fn ascii_code(digits: &[u8], radix: u32) -> Option<u8> {
+    let text = std::str::from_utf8(digits).ok()?;
+    u8::try_from(u32::from_str_radix(text, radix).ok()?)
+        .ok()
+        .filter(u8::is_ascii)
+}
+
+/// A value with every layer of encoding undone, each byte knowing the span of
+/// raw bytes it was decoded from. Escapes are decoded at the end of the output
+/// as they complete, so an escape that decoding produced is decoded in turn
+/// (`%2526` → `%26` → `&`), to any depth, in one pass: each decoding shortens
+/// the output, so there are fewer decodings than raw bytes.
+struct Decoded {
+    bytes: Vec<u8>,
+    spans: Vec<Range<usize>>,
+}
+
+impl Decoded {
+    fn new(raw: &[u8]) -> Self {
+        let mut decoded = Self {
+            bytes: Vec::with_capacity(raw.len()),
+            spans: Vec::with_capacity(raw.len()),
+        };
+        for (i, &b) in raw.iter().enumerate() {
+            decoded.push(b, i..i + 1);
+        }
+        // A reference without `;` at the very end (`&#38`) is ended by the end
+        // of the value: push a NUL (which completes no other escape) and drop it.
+        decoded.push(0, raw.len()..raw.len());
+        decoded.bytes.pop();
+        decoded.spans.pop();
+        decoded
+    }
+
+    /// The raw bytes that `range` of the decoded bytes came from.
+    fn raw_span(&self, range: Range<usize>) -> Range<usize> {
+        self.spans[range.start].start..self.spans[range.end - 1].end
+    }
+
+    fn push(&mut self, byte: u8, span: Range<usize>) {
+        self.bytes.push(byte);
+        self.spans.push(span);
+        while let Some((range, byte)) = self.completed() {
+            let span = self.spans[range.start].start..self.spans[range.end - 1].end;
+            let tail: Vec<_> = self.bytes.drain(range.end..).collect();
+            let tail_spans: Vec<_> = self.spans.drain(range.end..).collect();
+            self.bytes.truncate(range.start);
+            self.spans.truncate(range.start);
+            self.bytes.push(byte);
+            self.spans.push(span);
+            self.bytes.extend(tail);
+            self.spans.extend(tail_spans);
+        }
+    }
+
+    /// An escape that the last byte completed: the range it takes and its value.
+    fn completed(&self) -> Option<(Range<usize>, u8)> {
+        let b = &self.bytes;
+        let n = b.len();
+        let last = *b.last()?;
+        let from = |len: usize| n.checked_sub(len).map(|start| (start, &b[start..]));
+        // %XX
+        if let Some((start, [b'%', h, l])) = from(3)
+            && let (Some(h), Some(l)) = (hex(*h), hex(*l))
+        {
+            return Some((start..n, h * 16 + l));
+        }
+        // %uXXXX, \uXXXX
+        if let Some((start, [b'%' | b'\\', b'u' | b'U', digits @ ..])) = from(6)
+            && digits.iter().all(u8::is_ascii_hexdigit)
+            && let Some(v) = ascii_code(digits, 16)
+        {
+            return Some((start..n, v));
+        }
+        // \xHH
+        if let Some((start, [b'\\', b'x' | b'X', h, l])) = from(4)
+            && let (Some(h), Some(l)) = (hex(*h), hex(*l))
+        {
+            return Some((start..n, h * 16 + l));
+        }
+        // \/ and any other escaped punctuation
+        if let Some((start, [b'\\', p])) = from(2)
+            && p.is_ascii_punctuation()
+        {
+            return Some((start..n, *p));
+        }
+        // &name; &#N; &#xH;
+        if last == b';' {
+            let window = &b[n.saturating_sub(MAX_REFERENCE)..n - 1];
+            let amp = window.iter().rposition(|&c| c == b'&')?;
+            let start = n.saturating_sub(MAX_REFERENCE) + amp;
+            let reference = &b[start + 1..n - 1];
+            let value = match reference {
+                [b'#', b'x' | b'X', digits @ ..] => ascii_code(digits, 16),
+                [b'#', digits @ ..] => ascii_code(digits, 10),
+                name => ENTITIES
+                    .iter()
+                    .find(|(e, _)| name.eq_ignore_ascii_case(e.as_bytes()))
+                    .map(|(_, v)| *v),
+            };
+            return value.map(|v| (start..n, v));
+        }
+        // &#N and &#xH without `;`, ended by the byte just pushed
+        let body = &b[n.saturating_sub(MAX_REFERENCE)..n - 1];
+        let hash = body.iter().rposition(|&c| c == b'#')?;
+        let start = n.saturating_sub(MAX_REFERENCE) + hash;
+        if start == 0 || b[start - 1] != b'&' {
+            return None;
+        }
+        let (digits, radix) = match &b[start + 1..n - 1] {
+            [b'x' | b'X', digits @ ..] => (digits, 16),
+            digits => (digits, 10),
+        };
+        let continues = char::from(last).is_digit(radix) || (radix == 10 && digits.is_empty());
+        if digits.is_empty() || continues || !digits.iter().all(|&d| char::from(d).is_digit(radix))
+        {
+            return None;
+        }
+        ascii_code(digits, radix).map(|v| (start - 1..n - 1, v))
     }
 }
 
 /// Longest list of cookie names logged.
 const MAX_COOKIES: usize = 64;
 
-/// The names of the request's cookies, `;`-separated; never their values
-/// (`CloudFront-Signature` and `CloudFront-Policy` are credentials).
-#[must_use]
-pub fn cookie_names(headers: &HeaderMap) -> String {
-    let mut names = Vec::new();
+/// The names of the request's cookies, `;`-separated, never their values
+/// (`CloudFront-Signature` and `CloudFront-Policy` are credentials); the list
+/// goes through [`redact`] like every logged value (a signature pasted as a
+/// cookie name is still a signature).
+pub(crate) fn cookie_names(headers: &HeaderMap) -> Logged {
+    let mut names: Vec<&[u8]> = Vec::new();
     for value in headers.get_all(header::COOKIE) {
         for pair in value.as_bytes().split(|&b| b == b';') {
             let name = pair.split(|&b| b == b'=').next().unwrap_or_default();
             let name = name.trim_ascii();
             if !name.is_empty() && names.len() < MAX_COOKIES {
-                names.push(escape(name));
+                names.push(name);
             }
         }
     }
-    let joined = names.join(";");
-    if joined.len() > MAX_FIELD_BYTES {
-        escape(joined.as_bytes())
-    } else {
-        joined
-    }
+    Logged::new(&names.join(&b';'))
 }

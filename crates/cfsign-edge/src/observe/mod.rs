@@ -20,11 +20,29 @@
 //! `AccessDenied`, ...) for a denied request. `sc-status` is `000` when the
 //! viewer left before the response.
 //!
-//! **Credentials are never logged**: the values of the `Signature` and `Policy`
-//! query parameters (in `cs-uri-query` and in the `Referer`) are replaced by
-//! `REDACTED`, and of the `Cookie` header only the cookie names are logged. All
-//! values have control characters, spaces and non-ASCII bytes escaped as `%XX`
-//! (no log injection) and are cut at [`MAX_FIELD_BYTES`].
+//! **No credential is logged, in any encoding.** Every value that comes from
+//! the request or the response (`cs-method`, `cs(Host)`, `cs-uri-stem`,
+//! `cs-uri-query`, `cs(Referer)`, `cs(User-Agent)`, `cs(Cookie)`,
+//! `x-host-header`, `x-forwarded-for`, `sc-content-type`) goes through one
+//! rule, [`redact`], before it is written (a record holds no other kind of
+//! value). With every layer of percent-encoding, HTML entities and backslash
+//! escapes undone, it replaces by `REDACTED`:
+//!
+//! 1. the value of a parameter named `Signature`, `Policy`,
+//!    `CloudFront-Signature` or `CloudFront-Policy` (any case, `Signature[]=`,
+//!    `Signature%3D`, `&amp;Signature=`, `+Signature%20=`, ...);
+//! 2. every run of at least [`MIN_REDACTED_RUN`] (64) base64 characters, either
+//!    alphabet, that has both upper- and lower-case letters, whatever precedes
+//!    it: the shortest signature (ECDSA P-256) has 92, a policy over 100, so a
+//!    signature or a policy pasted into a path, a header or another parameter
+//!    is caught whole, under any name or none.
+//!
+//! `Expires`, `Key-Pair-Id` and `Hash-Algorithm` are not secret and stay, as do
+//! ordinary parameters and paths (they are not 64 mixed-case base64
+//! characters without a dot). Of the `Cookie` header only the cookie names are
+//! logged. Then control characters, spaces and non-ASCII bytes are escaped as
+//! `%XX` (no log injection) and values are cut at [`MAX_FIELD_BYTES`]. The
+//! `Referer` is logged without its fragment.
 //!
 //! ```no_run
 //! use cfsign_edge::cache::{CacheSettings, ObjectCache};
@@ -73,8 +91,8 @@ use crate::server::Limits;
 
 pub use layer::{Observe, ObserveLayer, REQUEST_ID_HEADER};
 pub use log::{
-    AccessLog, AccessLogFormat, FIELDS, MAX_FIELD_BYTES, QUEUE_LINES, REDACTED, cookie_names,
-    escape, redact_query, redact_url,
+    AccessLog, AccessLogFormat, FIELDS, MAX_FIELD_BYTES, MIN_REDACTED_RUN, QUEUE_LINES, REDACTED,
+    redact,
 };
 pub use metrics::{CONTENT_TYPE, Metrics};
 

@@ -54,25 +54,26 @@ fn setup(format: AccessLogFormat) -> (Router, Metrics, AccessLog, Buffer) {
 #[test]
 fn escaping_and_redaction() {
     assert_eq!(
-        escape(b"a\tb\r\nc d\x1b[31m\xffe"),
+        redact(b"a\tb\r\nc d\x1b[31m\xffe"),
         "a%09b%0D%0Ac%20d%1B[31m%FFe"
     );
-    assert_eq!(escape(&[b'a'; 10_000]).len(), MAX_FIELD_BYTES + 3);
-    let cut = escape(&[b' '; 10_000]);
+    assert_eq!(redact(&[b'.'; 10_000]).len(), MAX_FIELD_BYTES + 3);
+    let cut = redact(&[b' '; 10_000]);
     assert!(
         cut.len() <= MAX_FIELD_BYTES + 3 && cut.ends_with("%20..."),
         "{cut}"
     );
+    // a run of plain bytes that starts with `%` is cut, not dropped
     assert_eq!(
-        redact_query("Policy=eyJ&Signature=ab~c&Key-Pair-Id=K1"),
+        redact("%25".repeat(4_000).as_bytes()),
+        format!("{}...", &"%25".repeat(4_000)[..MAX_FIELD_BYTES])
+    );
+    assert_eq!(
+        redact(b"Policy=eyJ&Signature=ab~c&Key-Pair-Id=K1"),
         "Policy=REDACTED&Signature=REDACTED&Key-Pair-Id=K1"
     );
-    assert_eq!(redact_query("SIGNATURE"), "SIGNATURE=REDACTED");
-    assert_eq!(redact_query("a=1&b"), "a=1&b");
-    assert_eq!(
-        redact_url(b"https://x.test/p a?Expires=1&Signature=zz#frag"),
-        "https://x.test/p%20a?Expires=1&Signature=REDACTED"
-    );
+    assert_eq!(redact(b"SIGNATURE"), "SIGNATURE");
+    assert_eq!(redact(b"a=1&b"), "a=1&b");
     let mut headers = HeaderMap::new();
     headers.append(
         "cookie",
@@ -83,9 +84,216 @@ fn escaping_and_redaction() {
         HeaderValue::from_static("CloudFront-Key-Pair-Id=K1;session=s3cr3t"),
     );
     assert_eq!(
-        cookie_names(&headers),
+        log::cookie_names(&headers).as_str(),
         "CloudFront-Policy;CloudFront-Signature;CloudFront-Key-Pair-Id;session"
     );
+}
+
+/// A run of `n` characters of CloudFront base64.
+fn run(n: usize) -> String {
+    "Ab0-_~9zQ".chars().cycle().take(n).collect()
+}
+
+#[test]
+fn base64_runs_from_the_threshold_on_are_redacted() {
+    let short = run(MIN_REDACTED_RUN - 1);
+    let long = run(MIN_REDACTED_RUN);
+    assert_eq!(
+        redact(format!("x={short}").as_bytes()),
+        format!("x={short}")
+    );
+    assert_eq!(redact(format!("x={long}&y=1").as_bytes()), "x=REDACTED&y=1");
+    // the standard alphabet, across line breaks, and after decoding
+    let standard = long.replace('-', "+").replace('~', "/");
+    assert_eq!(redact(format!("x={standard}").as_bytes()), "x=REDACTED");
+    let (a, b) = long.split_at(40);
+    assert_eq!(redact(format!("x={a}%0D%0A{b}").as_bytes()), "x=REDACTED");
+    assert_eq!(redact(format!("x={a}\n{b}").as_bytes()), "x=REDACTED");
+    assert_eq!(redact(format!("{a}%257E{b}").as_bytes()), "REDACTED");
+    assert_eq!(redact(format!("{a}&#x7E;{b}").as_bytes()), "REDACTED");
+    assert_eq!(redact(format!("{a}&#126{b}").as_bytes()), "REDACTED");
+    let almost = run(MIN_REDACTED_RUN - 1);
+    assert_eq!(redact(format!("{almost}&#126").as_bytes()), "REDACTED");
+    assert_eq!(
+        redact(format!("{almost}&#12").as_bytes()),
+        format!("{almost}&#12")
+    );
+    // a space or a dot ends a run
+    assert_eq!(redact(format!("{a} {a}").as_bytes()), format!("{a}%20{a}"));
+    // one case: not random base64, or a credential that lost its case
+    let lower = long.to_ascii_lowercase();
+    assert_eq!(
+        redact(format!("x={lower}").as_bytes()),
+        format!("x={lower}")
+    );
+    let upper = long.to_ascii_uppercase();
+    assert_eq!(
+        redact(format!("x={upper}").as_bytes()),
+        format!("x={upper}")
+    );
+    // so a SHA-256 hex digest (64 characters) stays readable, deliberately
+    let digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let path = format!("/blobs/sha256:{digest}");
+    assert_eq!(redact(path.as_bytes()), path);
+}
+
+#[test]
+fn ordinary_values_are_logged_as_they_came() {
+    for value in [
+        "/media/2024/summer-holiday/episode-01/segment_00001.ts",
+        "/hls/show-7/1080p/index.m3u8",
+        "/assets/app.3f2a9c1b7d4e5f60.js",
+        "/api/v2/organizations/acme-corp/projects/website-redesign/issues",
+        "/videos/customers/acme-corporation/training-library/module-03/lesson-12/segment_000123.ts",
+        "/blog/how-to-configure-cloudfront-signed-urls-with-custom-policies-and-wildcards",
+        "Expires=1767225600&Key-Pair-Id=K2JCJMDEHXQW5F&Hash-Algorithm=SHA256",
+        "utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale_2026",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+        "https://www.example.com/articles/how-to-sign-cloudfront-urls?ref=home",
+        "CloudFront-Policy;CloudFront-Signature;CloudFront-Key-Pair-Id;session",
+        "privacy-policy=accepted&signatures=3&x-signature-version=2",
+        "%7E%2F%26amp%3B&#38;",
+    ] {
+        assert_eq!(
+            redact(value.as_bytes()),
+            value.replace(' ', "%20"),
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn reserved_names_are_read_through_every_mangling() {
+    for (raw, logged) in [
+        ("signature=abc", "signature=REDACTED"),
+        (
+            "x=1&amp;Signature=abc&amp;y=2",
+            "x=1&amp;Signature=REDACTED&amp;y=2",
+        ),
+        ("x=1;Policy=abc;y=2", "x=1;Policy=REDACTED;y=2"),
+        (
+            "x=1%26Signature%3Dabc%26y=2",
+            "x=1%26Signature%3DREDACTED%26y=2",
+        ),
+        (
+            "x=1%2526Signature%253Dabc%2526y=2",
+            "x=1%2526Signature%253DREDACTED%2526y=2",
+        ),
+        ("Signature[]=abc&y=2", "Signature[]=REDACTED&y=2"),
+        ("Signature%5B0%5D=abc", "Signature%5B0%5D=REDACTED"),
+        ("&%20Signature%20=%20abc", "&%20Signature%20=%20REDACTED"),
+        ("+Signature=ab+cd/ef==&y", "+Signature=REDACTED&y"),
+        ("Sig%6Eature=abc", "Sig%6Eature=REDACTED"),
+        ("Sig&#110;ature=abc", "Sig&#110;ature=REDACTED"),
+        ("Signature&#61abc", "Signature&#61REDACTED"),
+        (
+            "{\"Signature\":\"abc\",\"Key-Pair-Id\":\"K1\"}",
+            "{\"Signature\":\"REDACTED\",\"Key-Pair-Id\":\"K1\"}",
+        ),
+        (
+            "a\\u0026CloudFront-Policy=abc",
+            "a\\u0026CloudFront-Policy=REDACTED",
+        ),
+        (
+            "CLOUDFRONT-SIGNATURE: abc",
+            "CLOUDFRONT-SIGNATURE:%20REDACTED",
+        ),
+    ] {
+        assert_eq!(redact(raw.as_bytes()), logged, "{raw}");
+    }
+}
+
+#[test]
+fn deep_encodings_are_undone_in_linear_time() {
+    // every character of a signature encoded 50 times over
+    let secret = run(96);
+    let mut deep = String::new();
+    for c in secret.chars() {
+        deep.push('%');
+        deep.push_str(&"25".repeat(49));
+        deep.push_str(&format!("{:02X}", u32::from(c)));
+    }
+    assert!(deep.len() > 8_000);
+    let started = std::time::Instant::now();
+    assert_eq!(redact(format!("x={deep}").as_bytes()), "x=REDACTED");
+    let big = "%25".repeat(40_000);
+    assert_eq!(redact(big.as_bytes()).len(), MAX_FIELD_BYTES + 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// The corpus of mangled signed URLs (the one the socket test sends to an
+/// edge), signed with a test key of the core, through [`redact`].
+#[test]
+fn no_mangling_of_a_real_signed_url_survives_redaction() {
+    use cfsign::{KeyPairId, Policy, PrivateKey, Resource, SignableUrl, Signer};
+    use cfsign_testkit::mangle::{self, Credentials};
+
+    let base = "https://d111111abcdef8.cloudfront.net";
+    for key in ["ec-p256.pkcs8.pem", "rsa2048.pkcs8.pem"] {
+        let path = format!(
+            "{}/../cfsign/tests/data/keys/{key}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let signer = Signer::new(
+            KeyPairId::new("K2JCJMDEHXQW5F").unwrap(),
+            PrivateKey::from_file(path).unwrap(),
+        );
+        let url = SignableUrl::parse(&format!("{base}/media/hello.txt")).unwrap();
+        // RSA signatures are deterministic: vary the expiry until one has a `~`
+        let (canned, expires) = (0..200)
+            .map(|i| {
+                let policy = Policy::builder(Resource::Url(url.clone()))
+                    .expires_in(Duration::from_secs(3_600 + i))
+                    .build()
+                    .unwrap();
+                (
+                    signer.sign_policy(&policy).unwrap(),
+                    policy.date_less_than(),
+                )
+            })
+            .find(|(signed, _)| signed.signature().contains('~'))
+            .unwrap();
+        let custom = Policy::builder(Resource::pattern(&format!("{base}/media/*")).unwrap())
+            .expires_in(Duration::from_secs(3_600))
+            .build()
+            .unwrap();
+        let custom = signer.sign_policy(&custom).unwrap();
+        let expires = expires.to_string();
+        let credentials = Credentials {
+            base,
+            path: "/media/hello.txt",
+            expires: &expires,
+            signature: canned.signature(),
+            policy: custom.encoded_policy().unwrap(),
+            policy_signature: custom.signature(),
+            key_pair_id: "K2JCJMDEHXQW5F",
+        };
+        let corpus = mangle::corpus(&credentials);
+        assert!(corpus.len() >= 20);
+        for request in &corpus {
+            let mut values = vec![request.method.clone(), request.target.clone()];
+            values.extend(request.headers.iter().map(|(_, v)| v.clone()));
+            for value in values {
+                let logged = redact(value.as_bytes());
+                let found = mangle::leaks(&logged, &credentials.secrets());
+                assert!(
+                    found.is_empty(),
+                    "{key}, {}: {found:?} in {logged}",
+                    request.label
+                );
+            }
+        }
+        assert_eq!(
+            redact(corpus[0].target.as_bytes()),
+            format!(
+                "/media/hello.txt?Expires={expires}&Signature=REDACTED&Key-Pair-Id=K2JCJMDEHXQW5F"
+            )
+        );
+    }
 }
 
 #[tokio::test]
