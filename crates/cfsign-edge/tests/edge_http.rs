@@ -473,6 +473,7 @@ async fn limits_slow_clients_big_heads_and_connection_cap() {
         header_read_timeout: Duration::from_millis(300),
         max_head_bytes: 20_480,
         drain_timeout: Duration::from_secs(5),
+        send_timeout: Duration::from_secs(30),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve_with(
@@ -935,4 +936,241 @@ async fn hyper_answers_malformed_requests_itself() {
         assert_eq!(reply.header("content-length"), Some("0"), "{reply:?}");
         assert!(reply.body.is_empty(), "{reply:?}");
     }
+}
+
+/// Whether this process has `path` open (Linux: `/proc/self/fd`).
+fn has_open(path: &std::path::Path) -> bool {
+    let path = std::fs::canonicalize(path).unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|target| target == path)
+}
+
+/// Whether this process has a file descriptor for the TCP socket from local
+/// port `local` to remote port `remote` (Linux: `/proc/net/tcp` gives the
+/// socket's inode, `/proc/self/fd` the descriptors; a closed socket still
+/// sending its last bytes has no descriptor and inode 0).
+fn holds_socket(local: u16, remote: u16) -> bool {
+    let port = |field: &str| u16::from_str_radix(field.rsplit(':').next().unwrap(), 16).unwrap();
+    let inodes: Vec<String> = std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (port(f[1]) == local && port(f[2]) == remote && f[9] != "0")
+                .then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+}
+
+/// A client that asks for a large object with a valid signed URL and never reads
+/// (its receive window stays full) is cut off once the response has made no
+/// progress for the send timeout: the socket and the file are released, the
+/// access log says how much of the body was sent, and a metric counts it.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_closed_after_the_send_timeout() {
+    stalled_download(Stall::Streamed).await;
+}
+
+/// The same over TLS: the timeout watches the TCP stream under TLS.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_client_that_never_reads_is_closed_after_the_send_timeout() {
+    stalled_download(Stall::Tls).await;
+}
+
+/// The same for an object served from the cache (the file is closed once the
+/// object is in memory): the access log still counts only what was sent.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_a_cached_object_is_closed_after_the_send_timeout() {
+    stalled_download(Stall::Cached).await;
+}
+
+/// How the stalled object is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stall {
+    /// Streamed from the file, over plain HTTP.
+    Streamed,
+    /// Streamed from the file, over TLS.
+    Tls,
+    /// From the object cache, over plain HTTP.
+    Cached,
+}
+
+/// A client stream, plain or TLS.
+trait ClientIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> ClientIo for T {}
+
+#[cfg(target_os = "linux")]
+async fn stalled_download(stall: Stall) {
+    use cfsign_edge::observe::{AccessLog, AccessLogFormat, Metrics, ObserveLayer};
+    use cfsign_testkit::tls as tk;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const SIZE: usize = 16 << 20;
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    let tls = stall == Stall::Tls;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("root")).unwrap();
+    let object = dir.path().join("root/big.bin");
+    std::fs::write(&object, vec![b'x'; SIZE]).unwrap();
+    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let id = KeyPairId::new("KEDGE").unwrap();
+    let verifier =
+        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
+    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path().join("root")).unwrap());
+    let metrics = Metrics::new();
+    let log_file = dir.path().join("access.log");
+    let log = AccessLog::file(AccessLogFormat::Json, &log_file).unwrap();
+    let scheme = if tls { Scheme::Https } else { Scheme::Http };
+    let mut backend = Backend::new(origin);
+    let cache = ObjectCache::new(CacheSettings {
+        max_bytes: 2 * SIZE as u64,
+        max_object_bytes: SIZE as u64,
+        ..CacheSettings::default()
+    });
+    if stall == Stall::Cached {
+        backend = backend.with_cache(&cache, TtlPolicy::default());
+    }
+    let app = server::router(backend, Some(AccessConfig::new(verifier, scheme)))
+        .layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = server::Limits {
+        send_timeout: TIMEOUT,
+        ..server::Limits::default()
+    };
+    let cert = tk::self_signed(&["localhost"]);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn({
+        let metrics = metrics.clone();
+        let (cert_file, key_file) = cert.write(dir.path(), "edge");
+        async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if tls {
+                let certificate =
+                    cfsign_edge::tls::TlsCertificate::load(&cert_file, &key_file).unwrap();
+                let edge_tls = cfsign_edge::tls::EdgeTls::new(&certificate).unwrap();
+                server::serve_tls(listener, app, limits, &edge_tls, Some(&metrics), shutdown).await
+            } else {
+                server::serve_observed(listener, app, limits, &metrics, shutdown).await
+            }
+        }
+    });
+
+    // A client with a tiny receive buffer asks for the object and reads nothing.
+    let scheme = scheme.as_str();
+    let url = SignableUrl::parse(&format!("{scheme}://localhost:{}/big.bin", addr.port())).unwrap();
+    let policy = Policy::builder(Resource::Url(url.clone()))
+        .expires_in(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let signed = Signer::new(id, key).sign_url(&url, &policy).unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    let client_port = tcp.local_addr().unwrap().port();
+    let mut client: Box<dyn ClientIo> = if tls {
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let connector = tk::tokio_rustls::TlsConnector::from(tk::client_config(&[&cert], &[]));
+        Box::new(connector.connect(name, tcp).await.unwrap())
+    } else {
+        Box::new(tcp)
+    };
+    client
+        .write_all(
+            format!(
+                "GET {} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+                path_of(signed.as_str()),
+                addr.port()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let asked = std::time::Instant::now();
+    let gauge = |n: u32| format!("cfsign_edge_connections {n}\n");
+
+    // Stalled: the file and the connection are held, for less than the timeout.
+    tokio::time::sleep(TIMEOUT / 2).await;
+    if stall == Stall::Cached {
+        assert!(!has_open(&object), "the object is read into the cache");
+        assert!(cache.weighted_bytes().await >= SIZE as u64);
+    } else {
+        assert!(has_open(&object), "the object is being sent");
+    }
+    assert!(holds_socket(addr.port(), client_port));
+    assert!(metrics.encode().contains(&gauge(1)));
+
+    // Then both are released, within the timeout and a margin.
+    let deadline = asked + TIMEOUT + Duration::from_secs(3);
+    while (has_open(&object) || holds_socket(addr.port(), client_port))
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let closed_after = asked.elapsed();
+    assert!(
+        !has_open(&object) && !holds_socket(addr.port(), client_port),
+        "still held {closed_after:?} after the request"
+    );
+    assert!(closed_after >= TIMEOUT, "closed after {closed_after:?}");
+    let text = metrics.encode();
+    assert!(
+        text.contains("cfsign_edge_send_timeouts_total 1\n"),
+        "{text}"
+    );
+    assert!(text.contains(&gauge(0)), "{text}");
+
+    // The client now gets what the edge's socket had accepted, then the end
+    // (over TLS without close_notify: the edge did not end the response).
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut received))
+        .await
+        .unwrap();
+    match read {
+        Ok(_) => assert!(!tls),
+        Err(e) => assert!(tls && e.kind() == std::io::ErrorKind::UnexpectedEof, "{e}"),
+    }
+    let head = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(received.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let body = (received.len() - head) as u64;
+    assert!(body > 0 && body < SIZE as u64, "{body} of {SIZE} bytes");
+
+    // One access-log line: a 200 cut off (ClientCommError), with the body bytes
+    // handed to the connection: what the client got, plus at most what was still
+    // in the connection's write buffer (under 20,480 bytes), one 64 KiB read and,
+    // over TLS, what rustls buffers (64 KiB).
+    assert!(log.flush(Duration::from_secs(5)));
+    let lines = std::fs::read_to_string(&log_file).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(lines.lines().find(|l| l.contains("/big.bin")).unwrap()).unwrap();
+    assert_eq!(line["sc-status"], 200, "{line}");
+    assert_eq!(
+        line["x-edge-detailed-result-type"], "ClientCommError",
+        "{line}"
+    );
+    let logged = line["sc-bytes"].as_u64().unwrap();
+    let buffered = 20_480 + 65_536 + if tls { 65_536 } else { 0 };
+    assert!(
+        (body..=body + buffered).contains(&logged),
+        "logged {logged} body bytes, the client received {body}"
+    );
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }

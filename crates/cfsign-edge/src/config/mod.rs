@@ -11,6 +11,7 @@
 //! admin_listen = "127.0.0.1:9901"         # GET /healthz and /metrics here (off unless set)
 //! access_log = "text"                     # "text" (default), "json" or "off"
 //! access_log_file = "logs/access.log"     # appended to; default: standard output
+//! send_timeout = 30                       # seconds a response may wait for the viewer to read (1-3600)
 //!
 //! [cache]                                 # the in-memory object cache (on by default)
 //! max_bytes = 268_435_456                 # 256 MiB in all (0: no cache)
@@ -52,8 +53,8 @@
 //! ```
 //!
 //! Relative paths are resolved against the configuration file's folder.
-//! `listen`, `admin_listen`, `[cache]`, the access-log settings and whether TLS
-//! is on are read at start; a reload (SIGHUP) replaces the keys and behaviors,
+//! `listen`, `send_timeout`, `admin_listen`, `[cache]`, the
+//! access-log settings and whether TLS is on are read at start; a reload (SIGHUP) replaces the keys and behaviors,
 //! and the TLS certificate and key (re-read from their files, for a renewed
 //! certificate).
 
@@ -129,6 +130,9 @@ pub struct ConfigFile {
     pub access_log: Option<String>,
     /// File the access log is appended to (default: standard output).
     pub access_log_file: Option<PathBuf>,
+    /// Seconds a response may wait for the viewer to accept any data before the
+    /// connection is closed (default 30; see [`Limits::send_timeout`](crate::server::Limits::send_timeout)).
+    pub send_timeout: Option<u64>,
     /// The object cache (defaults when absent).
     pub cache: Option<CacheFile>,
     /// Named key groups.
@@ -249,6 +253,8 @@ fn yes() -> bool {
 pub struct EdgeConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// How long a response may wait for the viewer to accept any data.
+    pub send_timeout: std::time::Duration,
     /// The TLS certificate and key, read and checked; `None`: plain HTTP.
     pub tls: Option<TlsCertificate>,
     /// The behaviors, ready to serve.
@@ -308,6 +314,14 @@ impl ConfigFile {
                     .map_err(ConfigError::Tls)?,
             ),
             None => None,
+        };
+        let send_timeout = match self.send_timeout {
+            Some(s) => crate::server::send_timeout(s).map_err(|e| {
+                invalid(format!(
+                    "send_timeout: {e} (seconds a response may wait for the viewer to read)"
+                ))
+            })?,
+            None => crate::server::DEFAULT_SEND_TIMEOUT,
         };
         let access_log = match self.access_log.as_deref() {
             None => Some(AccessLogFormat::Text),
@@ -487,6 +501,7 @@ impl ConfigFile {
         let cache = cache_settings(self.cache.as_ref().cloned().unwrap_or_default())?;
         Ok(EdgeConfig {
             listen,
+            send_timeout,
             cache,
             tls,
             behaviors: Behaviors::new(ordered, default),

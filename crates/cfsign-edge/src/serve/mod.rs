@@ -20,6 +20,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::{Stream, StreamExt as _, stream};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 
 use crate::access::{ErrorResponse, request_authority};
@@ -163,10 +166,10 @@ pub async fn serve(
                             let mut r = if head_only {
                                 Response::new(Body::empty())
                             } else {
-                                Response::new(Body::from(match range {
+                                Response::new(Body::from_stream(frames(match range {
                                     Some(r) => body.slice(byte_span(r)),
                                     None => body.clone(),
-                                }))
+                                })))
                             };
                             set_status(&mut r, range);
                             object_headers(r.headers_mut(), meta, range);
@@ -220,10 +223,30 @@ pub async fn serve(
 
 /// A 200/206 streaming an origin's body.
 fn streamed(object: GetResponse) -> Response<Body> {
-    let mut r = Response::new(Body::from_stream(object.body));
+    let body = object.body.flat_map(|item| match item {
+        Ok(bytes) => Either::Left(frames(bytes)),
+        Err(e) => Either::Right(stream::once(std::future::ready(Err(e)))),
+    });
+    let mut r = Response::new(Body::from_stream(body));
     set_status(&mut r, object.range);
     object_headers(r.headers_mut(), &object.meta, object.range);
     r
+}
+
+/// Largest piece of a body handed to the connection at once. The connection
+/// takes a piece only when its write buffer has room, so the bytes handed over
+/// (the access log's `sc-bytes`) stay within one piece and that buffer of what
+/// the viewer's socket accepted, also for a response cut off mid-body (a viewer
+/// gone, a send timeout); a cached object is not handed over whole.
+const FRAME_BYTES: usize = 64 * 1024;
+
+/// `bytes` in pieces of at most [`FRAME_BYTES`] (no copy).
+fn frames(bytes: Bytes) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let pieces = bytes.len().div_ceil(FRAME_BYTES);
+    stream::iter((0..pieces).map(move |i| {
+        let start = i * FRAME_BYTES;
+        Ok(bytes.slice(start..(start + FRAME_BYTES).min(bytes.len())))
+    }))
 }
 
 /// Applies the request's preconditions and `Range` to an object's metadata:
@@ -352,5 +375,31 @@ fn error(e: ErrorResponse) -> Response<Body> {
 fn insert(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         h.insert(name, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bodies_are_handed_over_in_pieces() {
+        for len in [0, 1, FRAME_BYTES, FRAME_BYTES + 1, 3 * FRAME_BYTES + 7] {
+            let bytes = Bytes::from((0..len).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+            let pieces: Vec<Bytes> = frames(bytes.clone())
+                .map(|p| p.map_err(|e| e.to_string()))
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .unwrap_or_default();
+            assert_eq!(pieces.len(), len.div_ceil(FRAME_BYTES), "{len}");
+            assert!(
+                pieces
+                    .iter()
+                    .all(|p| !p.is_empty() && p.len() <= FRAME_BYTES)
+            );
+            assert_eq!(pieces.concat(), bytes.to_vec(), "{len}");
+        }
     }
 }
