@@ -169,6 +169,11 @@ pub(crate) struct EdgeArgs {
     /// `send_timeout`, else 30)
     #[arg(long, value_name = "SECONDS")]
     pub(crate) send_timeout: Option<u64>,
+
+    /// Connections the kernel queues before the edge accepts them, 1 to 65535 (default: the
+    /// configuration's `listen_backlog`, else 511; Linux caps it at net.core.somaxconn)
+    #[arg(long, value_name = "CONNECTIONS")]
+    pub(crate) listen_backlog: Option<u64>,
 }
 
 const VERIFY_EXAMPLES: &str = "\

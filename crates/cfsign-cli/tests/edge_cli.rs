@@ -322,7 +322,7 @@ fn cache_flags_reach_the_configuration() {
 }
 
 #[test]
-fn send_timeout_flag() {
+fn send_timeout_and_listen_backlog_flags() {
     let dir = tempfile::tempdir().unwrap();
     let check = |extra: &[&str]| {
         let mut args = vec!["edge", "--root", dir.path().to_str().unwrap(), "--public"];
@@ -336,11 +336,17 @@ fn send_timeout_flag() {
     let defaults = check(&[]);
     assert!(defaults.status.success());
     let text = String::from_utf8(defaults.stdout).unwrap();
-    assert!(text.contains("send timeout 30s"), "{text}");
-    let tuned = check(&["--send-timeout", "5"]);
+    assert!(
+        text.contains("listen backlog 511; send timeout 30s"),
+        "{text}"
+    );
+    let tuned = check(&["--send-timeout", "5", "--listen-backlog", "4096"]);
     assert!(tuned.status.success());
     let text = String::from_utf8(tuned.stdout).unwrap();
-    assert!(text.contains("send timeout 5s"), "{text}");
+    assert!(
+        text.contains("listen backlog 4096; send timeout 5s"),
+        "{text}"
+    );
     for (flags, message) in [
         (
             ["--send-timeout", "0"],
@@ -349,6 +355,14 @@ fn send_timeout_flag() {
         (
             ["--send-timeout", "999999"],
             "--send-timeout: 999999 is not between 1 and 3600 seconds",
+        ),
+        (
+            ["--listen-backlog", "0"],
+            "--listen-backlog: 0 is not between 1 and 65535; leave it out for the default, 511",
+        ),
+        (
+            ["--listen-backlog", "100000"],
+            "--listen-backlog: 100000 is not between 1 and 65535",
         ),
     ] {
         let wrong = check(&flags);

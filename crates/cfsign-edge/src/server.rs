@@ -3,6 +3,7 @@
 //! while serving.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
@@ -13,7 +14,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use http::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower::ServiceExt as _;
 
 use crate::access::{AccessConfig, SignedAccessLayer};
@@ -186,6 +187,14 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest send timeout [`send_timeout`] accepts: one hour.
 pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(3_600);
 
+/// The default listen backlog: nginx's (511). Linux caps it at
+/// `net.core.somaxconn` (4,096 since Linux 5.4).
+pub const DEFAULT_LISTEN_BACKLOG: u32 = 511;
+
+/// The largest listen backlog [`listen_backlog`] accepts (the largest
+/// `net.core.somaxconn` of older kernels).
+pub const MAX_LISTEN_BACKLOG: u32 = 65_535;
+
 /// A setting outside the range it must be in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -230,6 +239,55 @@ pub fn send_timeout(seconds: u64) -> Result<Duration, OutOfRange> {
             unit: " seconds",
         })
     }
+}
+
+/// A listen backlog of `connections`, between 1 and 65,535.
+///
+/// ```
+/// use cfsign_edge::server::listen_backlog;
+///
+/// assert_eq!(listen_backlog(4096), Ok(4096));
+/// assert!(listen_backlog(0).is_err());
+/// assert!(listen_backlog(1 << 20).is_err());
+/// ```
+pub fn listen_backlog(connections: u64) -> Result<u32, OutOfRange> {
+    match u32::try_from(connections) {
+        Ok(n) if (1..=MAX_LISTEN_BACKLOG).contains(&n) => Ok(n),
+        _ => Err(OutOfRange {
+            value: connections,
+            min: 1,
+            max: u64::from(MAX_LISTEN_BACKLOG),
+            default: u64::from(DEFAULT_LISTEN_BACKLOG),
+            unit: "",
+        }),
+    }
+}
+
+/// A listener on `addr` whose kernel queue holds `backlog` connections not yet
+/// accepted (see [`DEFAULT_LISTEN_BACKLOG`]); `SO_REUSEADDR` is set, as
+/// `TcpListener::bind` sets it, so a restarted edge can listen again at once.
+/// Call it within a tokio runtime.
+///
+/// ```
+/// use cfsign_edge::server::{self, DEFAULT_LISTEN_BACKLOG};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let listener = server::bind("127.0.0.1:0".parse().unwrap(), DEFAULT_LISTEN_BACKLOG)?;
+/// assert!(listener.local_addr()?.port() > 0);
+/// # Ok(())
+/// # }
+/// ```
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Serves `app` on `listener` with the default [`Limits`] until `shutdown`

@@ -1174,3 +1174,109 @@ async fn stalled_download(stall: Stall) {
         .unwrap()
         .unwrap();
 }
+
+/// A burst of connections while the accept loop is busy: the kernel queues up to
+/// the listen backlog of them, so with a backlog above the burst every one is
+/// established at once and served when the loop is back. (With the backlog of
+/// 128 that `TcpListener::bind` gives, the SYNs past it were dropped and their
+/// clients waited for a retransmission, 1 s later or more.)
+#[test]
+fn a_connection_burst_fits_the_listen_backlog() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const BURST: usize = 1_000;
+    const BUSY: Duration = Duration::from_secs(2);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
+    // The edge on a runtime of its own, one thread, which the test can keep busy.
+    let (address, listening) = std::sync::mpsc::channel();
+    let (busy, busy_requests) = tokio::sync::mpsc::unbounded_channel::<Duration>();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let edge = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = server::bind("127.0.0.1:0".parse().unwrap(), 1_024).unwrap();
+            address.send(listener.local_addr().unwrap()).unwrap();
+            let mut busy_requests = busy_requests;
+            tokio::spawn(async move {
+                while let Some(time) = busy_requests.recv().await {
+                    std::thread::sleep(time); // the only thread: accepts wait too
+                }
+            });
+            server::serve(
+                listener,
+                server::router(Backend::new(origin), None),
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+            .unwrap();
+        });
+    });
+    let addr: SocketAddr = listening.recv().unwrap();
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    clients.block_on(async {
+        busy.send(BUSY).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        let connects: Vec<_> = (0..BURST)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let t = std::time::Instant::now();
+                    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    (stream, t.elapsed())
+                })
+            })
+            .collect();
+        let mut streams = Vec::with_capacity(BURST);
+        let mut slowest = Duration::ZERO;
+        for c in connects {
+            let (stream, took) = tokio::time::timeout(Duration::from_secs(20), c)
+                .await
+                .unwrap()
+                .unwrap();
+            slowest = slowest.max(took);
+            streams.push(stream);
+        }
+        let burst = started.elapsed();
+        assert!(
+            slowest < Duration::from_millis(900),
+            "a connect took {slowest:?}: its SYN was dropped and sent again"
+        );
+        assert!(
+            burst < BUSY - Duration::from_millis(500),
+            "the burst took {burst:?}: the accept loop was no longer busy"
+        );
+        // Once the loop is back, every queued connection is served.
+        let replies: Vec<_> = streams
+            .into_iter()
+            .map(|mut s| {
+                tokio::spawn(async move {
+                    s.write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let mut out = Vec::new();
+                    s.read_to_end(&mut out).await.unwrap();
+                    out
+                })
+            })
+            .collect();
+        for r in replies {
+            let out = tokio::time::timeout(Duration::from_secs(30), r)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        }
+    });
+    stop.send(()).unwrap();
+    edge.join().unwrap();
+}

@@ -77,6 +77,7 @@ impl Source {
             access_log: None,
             access_log_file: None,
             send_timeout: None,
+            listen_backlog: None,
             cache: args.cache_max_bytes.map(|max_bytes| CacheFile {
                 max_bytes: Some(max_bytes),
                 ..CacheFile::default()
@@ -184,6 +185,10 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     let source = Source::from_args(args)?;
     let config = source.load()?;
     let listen = args.listen.unwrap_or(config.listen);
+    let backlog = match args.listen_backlog {
+        Some(n) => server::listen_backlog(n).map_err(|e| anyhow!("--listen-backlog: {e}"))?,
+        None => config.listen_backlog,
+    };
     let limits = limits(args, &config)?;
     let admin_listen = args.admin_listen.or(config.admin_listen);
     let logging = LogSetting::new(args, &config)?;
@@ -194,7 +199,10 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     };
     if args.check {
         println!("configuration OK; would listen on {listen} ({scheme})");
-        println!("send timeout {}s", limits.send_timeout.as_secs());
+        println!(
+            "listen backlog {backlog}; send timeout {}s",
+            limits.send_timeout.as_secs()
+        );
         match &config.tls {
             Some(t) => println!(
                 "TLS: certificate {} ({} in the chain), key {}",
@@ -239,8 +247,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     let log = logging.open()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let listener = server::bind(listen, backlog)
             .with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr().context("reading the listening address")?;
         let admin = match admin_listen {

@@ -12,6 +12,7 @@
 //! access_log = "text"                     # "text" (default), "json" or "off"
 //! access_log_file = "logs/access.log"     # appended to; default: standard output
 //! send_timeout = 30                       # seconds a response may wait for the viewer to read (1-3600)
+//! listen_backlog = 511                    # connections the kernel queues before accept (1-65535)
 //!
 //! [cache]                                 # the in-memory object cache (on by default)
 //! max_bytes = 268_435_456                 # 256 MiB in all (0: no cache)
@@ -53,7 +54,7 @@
 //! ```
 //!
 //! Relative paths are resolved against the configuration file's folder.
-//! `listen`, `send_timeout`, `admin_listen`, `[cache]`, the
+//! `listen`, `listen_backlog`, `send_timeout`, `admin_listen`, `[cache]`, the
 //! access-log settings and whether TLS is on are read at start; a reload (SIGHUP) replaces the keys and behaviors,
 //! and the TLS certificate and key (re-read from their files, for a renewed
 //! certificate).
@@ -133,6 +134,9 @@ pub struct ConfigFile {
     /// Seconds a response may wait for the viewer to accept any data before the
     /// connection is closed (default 30; see [`Limits::send_timeout`](crate::server::Limits::send_timeout)).
     pub send_timeout: Option<u64>,
+    /// Connections the kernel queues for the edge before it accepts them
+    /// (default 511; see [`server::bind`](crate::server::bind)).
+    pub listen_backlog: Option<u64>,
     /// The object cache (defaults when absent).
     pub cache: Option<CacheFile>,
     /// Named key groups.
@@ -253,6 +257,8 @@ fn yes() -> bool {
 pub struct EdgeConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// The listen backlog.
+    pub listen_backlog: u32,
     /// How long a response may wait for the viewer to accept any data.
     pub send_timeout: std::time::Duration,
     /// The TLS certificate and key, read and checked; `None`: plain HTTP.
@@ -322,6 +328,14 @@ impl ConfigFile {
                 ))
             })?,
             None => crate::server::DEFAULT_SEND_TIMEOUT,
+        };
+        let listen_backlog = match self.listen_backlog {
+            Some(n) => crate::server::listen_backlog(n).map_err(|e| {
+                invalid(format!(
+                    "listen_backlog: {e} (connections the kernel queues before the edge accepts them)"
+                ))
+            })?,
+            None => crate::server::DEFAULT_LISTEN_BACKLOG,
         };
         let access_log = match self.access_log.as_deref() {
             None => Some(AccessLogFormat::Text),
@@ -501,6 +515,7 @@ impl ConfigFile {
         let cache = cache_settings(self.cache.as_ref().cloned().unwrap_or_default())?;
         Ok(EdgeConfig {
             listen,
+            listen_backlog,
             send_timeout,
             cache,
             tls,

@@ -145,11 +145,12 @@ fn admin_listener_and_access_log() {
 }
 
 #[test]
-fn send_timeout() {
+fn send_timeout_and_listen_backlog() {
     let d = dir();
     let config = load(&d, FULL).unwrap();
     assert_eq!(config.send_timeout, crate::server::DEFAULT_SEND_TIMEOUT);
     assert_eq!(config.send_timeout, Duration::from_secs(30));
+    assert_eq!(config.listen_backlog, 511);
     let with = |lines: &str| {
         FULL.replacen(
             "signature_cache = 10\n",
@@ -157,8 +158,9 @@ fn send_timeout() {
             1,
         )
     };
-    let config = load(&d, &with("send_timeout = 5\n")).unwrap();
+    let config = load(&d, &with("send_timeout = 5\nlisten_backlog = 4096\n")).unwrap();
     assert_eq!(config.send_timeout, Duration::from_secs(5));
+    assert_eq!(config.listen_backlog, 4096);
     for (line, message) in [
         (
             "send_timeout = 0",
@@ -167,6 +169,14 @@ fn send_timeout() {
         (
             "send_timeout = 86400",
             "send_timeout: 86400 is not between 1 and 3600 seconds",
+        ),
+        (
+            "listen_backlog = 0",
+            "listen_backlog: 0 is not between 1 and 65535; leave it out for the default, 511",
+        ),
+        (
+            "listen_backlog = 10000000000",
+            "listen_backlog: 10000000000 is not between 1 and 65535",
         ),
     ] {
         let err = load(&d, &with(&format!("{line}\n")))
