@@ -504,7 +504,8 @@ impl<IO> SendTimeout<IO> {
     }
 
     /// Watches one write-side poll: `progressed` says whether its result moved
-    /// data towards the peer.
+    /// data towards the peer (only bytes written do: a flush that completes
+    /// says nothing about the peer).
     fn watch<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -582,7 +583,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for SendTimeout<IO> {
             return Poll::Ready(Err(Self::timed_out()));
         }
         let polled = Pin::new(&mut self.io).poll_flush(cx);
-        self.watch(cx, polled, |()| true)
+        self.watch(cx, polled, |()| false)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -590,7 +591,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for SendTimeout<IO> {
             return Poll::Ready(Err(Self::timed_out()));
         }
         let polled = Pin::new(&mut self.io).poll_shutdown(cx);
-        self.watch(cx, polled, |()| true)
+        self.watch(cx, polled, |()| false)
     }
 }
 
