@@ -55,9 +55,9 @@
 //!
 //! Relative paths are resolved against the configuration file's folder.
 //! `listen`, `listen_backlog`, `send_timeout`, `admin_listen`, `[cache]`, the
-//! access-log settings and whether TLS is on are read at start; a reload (SIGHUP) replaces the keys and behaviors,
-//! and the TLS certificate and key (re-read from their files, for a renewed
-//! certificate).
+//! access-log settings and whether TLS is on are read at start; a reload
+//! (SIGHUP) replaces the keys and behaviors, and the TLS certificate and key
+//! (re-read from their files, for a renewed certificate).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
