@@ -155,7 +155,10 @@ pub struct Limits {
     /// Time allowed to send a request's head (slow clients are dropped).
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers) in bytes: CloudFront's
-    /// documented request limit is 20,480 bytes.
+    /// documented request limit is 20,480 bytes. hyper answers a larger head
+    /// itself, `431` with an empty body (CloudFront says `413`), as it answers a
+    /// malformed one `400`: its HTTP/1 server writes these before any service
+    /// runs and has no hook for their status or body.
     pub max_head_bytes: usize,
     /// How long in-flight requests may take to finish after shutdown is asked.
     pub drain_timeout: Duration,
