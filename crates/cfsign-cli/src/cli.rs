@@ -163,6 +163,17 @@ pub(crate) struct EdgeArgs {
     /// Append the access log to this file instead of standard output
     #[arg(long, value_name = "FILE")]
     pub(crate) access_log_file: Option<std::path::PathBuf>,
+
+    /// Close a connection whose response has waited this many seconds for the viewer to accept
+    /// any data (a client that stopped reading), 1 to 3600 (default: the configuration's
+    /// `send_timeout`, else 30)
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) send_timeout: Option<u64>,
+
+    /// Connections the kernel queues before the edge accepts them, 1 to 65535 (default: the
+    /// configuration's `listen_backlog`, else 511; Linux caps it at net.core.somaxconn)
+    #[arg(long, value_name = "CONNECTIONS")]
+    pub(crate) listen_backlog: Option<u64>,
 }
 
 const VERIFY_EXAMPLES: &str = "\

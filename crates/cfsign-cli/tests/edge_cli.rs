@@ -320,3 +320,55 @@ fn cache_flags_reach_the_configuration() {
         "{err}"
     );
 }
+
+#[test]
+fn send_timeout_and_listen_backlog_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["edge", "--root", dir.path().to_str().unwrap(), "--public"];
+        args.extend_from_slice(extra);
+        args.push("--check");
+        Command::new(env!("CARGO_BIN_EXE_cfsign"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let defaults = check(&[]);
+    assert!(defaults.status.success());
+    let text = String::from_utf8(defaults.stdout).unwrap();
+    assert!(
+        text.contains("listen backlog 511; send timeout 30s"),
+        "{text}"
+    );
+    let tuned = check(&["--send-timeout", "5", "--listen-backlog", "4096"]);
+    assert!(tuned.status.success());
+    let text = String::from_utf8(tuned.stdout).unwrap();
+    assert!(
+        text.contains("listen backlog 4096; send timeout 5s"),
+        "{text}"
+    );
+    for (flags, message) in [
+        (
+            ["--send-timeout", "0"],
+            "--send-timeout: 0 is not between 1 and 3600 seconds; leave it out for the default, 30 seconds",
+        ),
+        (
+            ["--send-timeout", "999999"],
+            "--send-timeout: 999999 is not between 1 and 3600 seconds",
+        ),
+        (
+            ["--listen-backlog", "0"],
+            "--listen-backlog: 0 is not between 1 and 65535; leave it out for the default, 511",
+        ),
+        (
+            ["--listen-backlog", "100000"],
+            "--listen-backlog: 100000 is not between 1 and 65535",
+        ),
+    ] {
+        let wrong = check(&flags);
+        assert_eq!(wrong.status.code(), Some(2), "{flags:?}");
+        assert!(wrong.stdout.is_empty());
+        let err = String::from_utf8_lossy(&wrong.stderr);
+        assert!(err.contains(message), "{flags:?}: {err}");
+    }
+}

@@ -3,14 +3,18 @@
 //! while serving.
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use http::Response;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpSocket};
 use tower::ServiceExt as _;
 
 use crate::access::{AccessConfig, SignedAccessLayer};
@@ -151,10 +155,17 @@ pub struct Limits {
     /// Time allowed to send a request's head (slow clients are dropped).
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers) in bytes: CloudFront's
-    /// documented request limit is 20,480 bytes.
+    /// documented request limit is 20,480 bytes. hyper answers a larger head
+    /// itself, `431` with an empty body (CloudFront says `413`), as it answers a
+    /// malformed one `400`: its HTTP/1 server writes these before any service
+    /// runs and has no hook for their status or body.
     pub max_head_bytes: usize,
     /// How long in-flight requests may take to finish after shutdown is asked.
     pub drain_timeout: Duration,
+    /// How long a response may wait for the viewer to accept any data (a client
+    /// that stops reading): then the connection is closed, releasing its socket
+    /// and the object it was sending (see [`DEFAULT_SEND_TIMEOUT`]).
+    pub send_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -164,8 +175,122 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             max_head_bytes: 20_480,
             drain_timeout: Duration::from_secs(30),
+            send_timeout: DEFAULT_SEND_TIMEOUT,
         }
     }
+}
+
+/// The default [`Limits::send_timeout`]: 30 s. CloudFront documents no timeout
+/// towards viewers; its figure for the same situation towards origins, the
+/// origin response timeout ("how long CloudFront waits after receiving a packet
+/// of a response from the origin and before receiving the next packet"), is 30 s
+/// by default. nginx's `send_timeout` (between two successive writes) is 60 s.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest send timeout [`send_timeout`] accepts: one hour.
+pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(3_600);
+
+/// The default listen backlog: nginx's (511). Linux caps it at
+/// `net.core.somaxconn` (4,096 since Linux 5.4).
+pub const DEFAULT_LISTEN_BACKLOG: u32 = 511;
+
+/// The largest listen backlog [`listen_backlog`] accepts (the largest
+/// `net.core.somaxconn` of older kernels).
+pub const MAX_LISTEN_BACKLOG: u32 = 65_535;
+
+/// A setting outside the range it must be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{value} is not between {min} and {max}{unit}; leave it out for the default, {default}{unit}"
+)]
+pub struct OutOfRange {
+    /// The value given.
+    pub value: u64,
+    /// The smallest value accepted.
+    pub min: u64,
+    /// The largest value accepted.
+    pub max: u64,
+    /// The default.
+    pub default: u64,
+    /// The unit, with a leading space (` seconds`), or empty.
+    pub unit: &'static str,
+}
+
+/// A send timeout of `seconds`, between 1 and 3,600: 0 would close every
+/// response that has to wait for the viewer at all.
+///
+/// ```
+/// use std::time::Duration;
+/// use cfsign_edge::server::send_timeout;
+///
+/// assert_eq!(send_timeout(30), Ok(Duration::from_secs(30)));
+/// assert_eq!(
+///     send_timeout(0).unwrap_err().to_string(),
+///     "0 is not between 1 and 3600 seconds; leave it out for the default, 30 seconds"
+/// );
+/// ```
+pub fn send_timeout(seconds: u64) -> Result<Duration, OutOfRange> {
+    let max = MAX_SEND_TIMEOUT.as_secs();
+    if (1..=max).contains(&seconds) {
+        Ok(Duration::from_secs(seconds))
+    } else {
+        Err(OutOfRange {
+            value: seconds,
+            min: 1,
+            max,
+            default: DEFAULT_SEND_TIMEOUT.as_secs(),
+            unit: " seconds",
+        })
+    }
+}
+
+/// A listen backlog of `connections`, between 1 and 65,535.
+///
+/// ```
+/// use cfsign_edge::server::listen_backlog;
+///
+/// assert_eq!(listen_backlog(4096), Ok(4096));
+/// assert!(listen_backlog(0).is_err());
+/// assert!(listen_backlog(1 << 20).is_err());
+/// ```
+pub fn listen_backlog(connections: u64) -> Result<u32, OutOfRange> {
+    match u32::try_from(connections) {
+        Ok(n) if (1..=MAX_LISTEN_BACKLOG).contains(&n) => Ok(n),
+        _ => Err(OutOfRange {
+            value: connections,
+            min: 1,
+            max: u64::from(MAX_LISTEN_BACKLOG),
+            default: u64::from(DEFAULT_LISTEN_BACKLOG),
+            unit: "",
+        }),
+    }
+}
+
+/// A listener on `addr` whose kernel queue holds `backlog` connections not yet
+/// accepted (see [`DEFAULT_LISTEN_BACKLOG`]); `SO_REUSEADDR` is set, as
+/// `TcpListener::bind` sets it, so a restarted edge can listen again at once.
+/// Call it within a tokio runtime.
+///
+/// ```
+/// use cfsign_edge::server::{self, DEFAULT_LISTEN_BACKLOG};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let listener = server::bind("127.0.0.1:0".parse().unwrap(), DEFAULT_LISTEN_BACKLOG)?;
+/// assert!(listener.local_addr()?.port() > 0);
+/// # Ok(())
+/// # }
+/// ```
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Serves `app` on `listener` with the default [`Limits`] until `shutdown`
@@ -303,6 +428,7 @@ async fn serve_inner(
                     request
                 });
         let open = OpenConnection::new(metrics.as_ref());
+        let stream = SendTimeout::new(stream, limits.send_timeout, metrics.clone());
         let Some(tls) = &tls else {
             let connection = builder.serve_connection(
                 hyper_util::rt::TokioIo::new(stream),
@@ -343,6 +469,133 @@ async fn serve_inner(
     drop(listener);
     let _ = tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await;
     Ok(())
+}
+
+/// A connection whose writes must make progress (nginx's `send_timeout`): when
+/// a write has waited [`Limits::send_timeout`] without the peer accepting a
+/// byte (its receive window stays full: a client that does not read), the write
+/// fails with [`std::io::ErrorKind::TimedOut`], so hyper ends the connection and
+/// drops the response, whose access-log line then says what was sent. The time
+/// counts from the first write that had to wait, and restarts with every byte
+/// accepted, so a slow but reading client is never cut off. Under TLS it wraps
+/// the TCP stream, so the handshake's and the records' writes count too.
+struct SendTimeout<IO> {
+    io: IO,
+    timeout: Duration,
+    /// Since the first write that had to wait, with no progress since.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+    timed_out: bool,
+    metrics: Option<Metrics>,
+}
+
+impl<IO> SendTimeout<IO> {
+    fn new(io: IO, timeout: Duration, metrics: Option<Metrics>) -> Self {
+        Self {
+            io,
+            timeout,
+            stalled: None,
+            timed_out: false,
+            metrics,
+        }
+    }
+
+    fn timed_out() -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the viewer accepted no data within the send timeout",
+        )
+    }
+
+    /// Watches one write-side poll: `progressed` says whether its result moved
+    /// data towards the peer (only bytes written do: a flush that completes
+    /// says nothing about the peer).
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<std::io::Result<T>>,
+        progressed: impl FnOnce(&T) -> bool,
+    ) -> Poll<std::io::Result<T>> {
+        match polled {
+            Poll::Ready(Ok(value)) => {
+                if progressed(&value) {
+                    self.stalled = None;
+                }
+                Poll::Ready(Ok(value))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let stalled = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if stalled.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.stalled = None;
+                self.timed_out = true;
+                if let Some(m) = &self.metrics {
+                    m.send_timed_out();
+                }
+                Poll::Ready(Err(Self::timed_out()))
+            }
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for SendTimeout<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for SendTimeout<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.timed_out {
+            return Poll::Ready(Err(Self::timed_out()));
+        }
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch(cx, polled, |n| *n > 0)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.timed_out {
+            return Poll::Ready(Err(Self::timed_out()));
+        }
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled, |n| *n > 0)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.timed_out {
+            return Poll::Ready(Err(Self::timed_out()));
+        }
+        let polled = Pin::new(&mut self.io).poll_flush(cx);
+        self.watch(cx, polled, |()| false)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.timed_out {
+            return Poll::Ready(Err(Self::timed_out()));
+        }
+        let polled = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.watch(cx, polled, |()| false)
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -289,6 +289,18 @@ async fn a_silent_client_is_cut_off_and_holds_a_connection_slot_until_then() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(served.unwrap().status, 200);
+    // the served connection's slot is free once its task has ended, which can be
+    // a moment after the client read the end of the response
+    for _ in 0..100 {
+        if edge
+            .metrics
+            .encode()
+            .contains("cfsign_edge_connections 0\n")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // a client that starts a handshake and stalls is cut off too
     let opened = Instant::now();

@@ -76,6 +76,8 @@ impl Source {
             admin_listen: None,
             access_log: None,
             access_log_file: None,
+            send_timeout: None,
+            listen_backlog: None,
             cache: args.cache_max_bytes.map(|max_bytes| CacheFile {
                 max_bytes: Some(max_bytes),
                 ..CacheFile::default()
@@ -167,10 +169,27 @@ impl LogSetting {
     }
 }
 
+/// The limits, with --send-timeout over the configuration's `send_timeout`.
+fn limits(args: &EdgeArgs, config: &EdgeConfig) -> Result<Limits> {
+    let send_timeout = match args.send_timeout {
+        Some(s) => server::send_timeout(s).map_err(|e| anyhow!("--send-timeout: {e}"))?,
+        None => config.send_timeout,
+    };
+    Ok(Limits {
+        send_timeout,
+        ..Limits::default()
+    })
+}
+
 pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     let source = Source::from_args(args)?;
     let config = source.load()?;
     let listen = args.listen.unwrap_or(config.listen);
+    let backlog = match args.listen_backlog {
+        Some(n) => server::listen_backlog(n).map_err(|e| anyhow!("--listen-backlog: {e}"))?,
+        None => config.listen_backlog,
+    };
+    let limits = limits(args, &config)?;
     let admin_listen = args.admin_listen.or(config.admin_listen);
     let logging = LogSetting::new(args, &config)?;
     let scheme = if config.tls.is_some() {
@@ -180,6 +199,10 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     };
     if args.check {
         println!("configuration OK; would listen on {listen} ({scheme})");
+        println!(
+            "listen backlog {backlog}; send timeout {}s",
+            limits.send_timeout.as_secs()
+        );
         match &config.tls {
             Some(t) => println!(
                 "TLS: certificate {} ({} in the chain), key {}",
@@ -224,8 +247,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     let log = logging.open()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let listener = server::bind(listen, backlog)
             .with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr().context("reading the listening address")?;
         let admin = match admin_listen {
@@ -281,8 +303,8 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let _ = source;
         let shutdown = until_stopped(stopped);
         let served = match &tls {
-            Some(tls) => server::serve_tls(listener, app, Limits::default(), tls, Some(&metrics), shutdown).await,
-            None => server::serve_observed(listener, app, Limits::default(), &metrics, shutdown).await,
+            Some(tls) => server::serve_tls(listener, app, limits, tls, Some(&metrics), shutdown).await,
+            None => server::serve_observed(listener, app, limits, &metrics, shutdown).await,
         }
         .context("serving");
         if let Some(task) = admin_task {

@@ -7,15 +7,22 @@
 //! parameters removed from its URI and the [`Allowed`] decision in its
 //! extensions. The edge server uses this same layer.
 //!
-//! - The viewer URL is the scheme plus the `Host` header plus the raw path and
-//!   query, or the configured public base URL plus the path and query (an edge
-//!   behind a load balancer).
+//! - The viewer URL is the scheme plus the authority the request names plus the
+//!   raw path and query, or the configured public base URL plus the path and
+//!   query (an edge behind a load balancer). The authority is the absolute-form
+//!   target's (`GET http://cdn.example.com/a.jpg HTTP/1.1`), else the `Host`
+//!   header's, as RFC 9112 §3.2.2 says; two `Host` headers, none in HTTP/1.1, or
+//!   an invalid one are a 400 ([`request_authority`]), with or without a public
+//!   base URL.
+//! - Errors the edge answers itself (a bad `Host`, a missing object, an origin
+//!   failure, ...) have the same XML form as the denials ([`ErrorResponse`]).
 //! - The client IP is the TCP peer ([`axum::extract::ConnectInfo`]); the
 //!   `X-Forwarded-For` header is only read when the peer is a configured trusted
 //!   proxy, and then the right-most address that is not a trusted proxy wins.
 //! - Keys can be replaced while serving ([`SharedVerifier::replace`]), so a key
 //!   rotation needs no restart.
 
+mod error;
 mod layer;
 mod service;
 mod viewer;
@@ -30,9 +37,10 @@ use ipnet::IpNet;
 use jiff::Timestamp;
 
 pub use cfsign::verify::Allowed;
+pub use error::ErrorResponse;
 pub use layer::SignedAccessLayer;
 pub use service::{SignedAccess, denial_response};
-pub use viewer::{ViewerError, client_ip, viewer_url};
+pub use viewer::{ViewerError, client_ip, request_authority, viewer_url};
 
 /// A verifier that can be swapped while requests are being served.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ use http::{HeaderValue, Request, Response, StatusCode, Uri, header};
 use tower::Service;
 
 use super::AccessConfig;
+use super::error::{ErrorResponse, xml_response};
 use super::viewer::{client_ip, viewer_url};
 use crate::observe::Probe;
 
@@ -35,31 +36,20 @@ impl<S> SignedAccess<S> {
 /// CloudFront's 403 for a denial (`Content-Type: text/xml`, the one-line XML body).
 #[must_use]
 pub fn denial_response(denial: &Denial) -> Response<Body> {
-    let mut response = Response::new(Body::from(denial.xml_body()));
-    *response.status_mut() = StatusCode::FORBIDDEN;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-    headers.insert("x-cache", HeaderValue::from_static("Error from cfsign"));
+    let mut response = xml_response(StatusCode::FORBIDDEN, denial.xml_body());
+    response
+        .headers_mut()
+        .insert("x-cache", HeaderValue::from_static("Error from cfsign"));
     response.extensions_mut().insert(denial.clone());
     response
 }
 
-fn bad_request(message: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::from(message));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    response
-}
-
 /// Decides a request; on success returns the URI without signing parameters.
-/// The error is the message of a 400 response.
 pub(crate) fn check<B>(
     request: &Request<B>,
     config: &AccessConfig,
-) -> Result<(Uri, Decision), &'static str> {
-    let url = viewer_url(request, config).map_err(|_| "bad or missing Host header\n")?;
+) -> Result<(Uri, Decision), ErrorResponse> {
+    let url = viewer_url(request, config)?;
     let mut cookies = String::new();
     for value in request.headers().get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };
@@ -68,7 +58,7 @@ pub(crate) fn check<B>(
         }
         cookies.push_str(text);
         if cookies.len() > MAX_COOKIE_BYTES {
-            return Err("Cookie headers too large\n");
+            return Err(ErrorResponse::CookiesTooLarge);
         }
     }
     let peer = request
@@ -98,8 +88,12 @@ pub(crate) fn check<B>(
         .find('/')
         .map_or("/", |i| &forward[after_scheme + i..]);
     let mut parts = request.uri().clone().into_parts();
-    parts.path_and_query = Some(path_and_query.parse().map_err(|_| "bad request URI\n")?);
-    let uri = Uri::from_parts(parts).map_err(|_| "bad request URI\n")?;
+    parts.path_and_query = Some(
+        path_and_query
+            .parse()
+            .map_err(|_| ErrorResponse::InvalidUri)?,
+    );
+    let uri = Uri::from_parts(parts).map_err(|_| ErrorResponse::InvalidUri)?;
     Ok((uri, decision))
 }
 
@@ -122,8 +116,8 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         match check(&request, &self.config) {
-            Err(message) => {
-                let response = bad_request(message);
+            Err(error) => {
+                let response = error.response();
                 Box::pin(async move { Ok(response) })
             }
             Ok((_, Decision::Denied(denial))) => {

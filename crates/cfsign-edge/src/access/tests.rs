@@ -144,7 +144,7 @@ async fn host_header_case_and_public_base_url() {
         .public_base_url("https://cdn.example.com/");
     let (status, _, body) = send(app(config), request(path_of(&url), "10.0.0.7:8080")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _, _) = send(
+    let (status, headers, body) = send(
         app(AccessConfig::new(s.verifier.clone(), Scheme::Http)),
         http::Request::get(path_of(&url))
             .header("host", "bad host!")
@@ -153,6 +153,65 @@ async fn host_header_case_and_public_base_url() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["content-type"], "text/xml");
+    assert_eq!(body, ErrorResponse::BadHost.xml_body());
+}
+
+/// Behind a load balancer the public base URL names the viewer URL, over an
+/// absolute-form target and `Host` alike; the `Host` headers are still checked.
+#[tokio::test]
+async fn public_base_url_wins_over_the_target_and_host_is_still_checked() {
+    let s = setup();
+    let url = sign(&s, "https://cdn.example.com/a.jpg");
+    let config = || {
+        AccessConfig::new(s.verifier.clone(), Scheme::Http)
+            .public_base_url("https://cdn.example.com")
+    };
+    let absolute = format!("http://other.example{}", path_of(&url));
+    let (status, _, body) = send(app(config()), request(&absolute, "10.0.0.7")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for twice in [
+        http::Request::get(path_of(&url))
+            .header("host", "a")
+            .header("host", "a"),
+        http::Request::get(&absolute)
+            .header("host", "a")
+            .header("host", "b"),
+    ] {
+        let (status, _, body) = send(app(config()), twice.body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, ErrorResponse::DuplicateHost.xml_body());
+    }
+    // Without a base, an HTTP/1.1 request without Host names no viewer URL.
+    let (status, _, body) = send(
+        app(AccessConfig::new(s.verifier.clone(), Scheme::Http)),
+        http::Request::get(path_of(&url))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, ErrorResponse::MissingHost.xml_body());
+}
+
+#[tokio::test]
+async fn cookie_headers_over_the_request_limit() {
+    let s = setup();
+    let mut req = http::Request::get("/v/1.ts").header("host", "edge.test");
+    for i in 0..30 {
+        req = req.header("cookie", format!("c{i}={}", "x".repeat(1_000)));
+    }
+    let (status, headers, body) = send(
+        app(AccessConfig::new(s.verifier.clone(), Scheme::Http)),
+        req.body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["content-type"], "text/xml");
+    assert_eq!(
+        body,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequestHeader</Code><Message>The Cookie headers are longer than 20,480 bytes.</Message></Error>"#
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,8 @@
 //! admin_listen = "127.0.0.1:9901"         # GET /healthz and /metrics here (off unless set)
 //! access_log = "text"                     # "text" (default), "json" or "off"
 //! access_log_file = "logs/access.log"     # appended to; default: standard output
+//! send_timeout = 30                       # seconds a response may wait for the viewer to read (1-3600)
+//! listen_backlog = 511                    # connections the kernel queues before accept (1-65535)
 //!
 //! [cache]                                 # the in-memory object cache (on by default)
 //! max_bytes = 268_435_456                 # 256 MiB in all (0: no cache)
@@ -52,10 +54,10 @@
 //! ```
 //!
 //! Relative paths are resolved against the configuration file's folder.
-//! `listen`, `admin_listen`, `[cache]`, the access-log settings and whether TLS
-//! is on are read at start; a reload (SIGHUP) replaces the keys and behaviors,
-//! and the TLS certificate and key (re-read from their files, for a renewed
-//! certificate).
+//! `listen`, `listen_backlog`, `send_timeout`, `admin_listen`, `[cache]`, the
+//! access-log settings and whether TLS is on are read at start; a reload
+//! (SIGHUP) replaces the keys and behaviors, and the TLS certificate and key
+//! (re-read from their files, for a renewed certificate).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -129,6 +131,12 @@ pub struct ConfigFile {
     pub access_log: Option<String>,
     /// File the access log is appended to (default: standard output).
     pub access_log_file: Option<PathBuf>,
+    /// Seconds a response may wait for the viewer to accept any data before the
+    /// connection is closed (default 30; see [`Limits::send_timeout`](crate::server::Limits::send_timeout)).
+    pub send_timeout: Option<u64>,
+    /// Connections the kernel queues for the edge before it accepts them
+    /// (default 511; see [`server::bind`](crate::server::bind)).
+    pub listen_backlog: Option<u64>,
     /// The object cache (defaults when absent).
     pub cache: Option<CacheFile>,
     /// Named key groups.
@@ -249,6 +257,10 @@ fn yes() -> bool {
 pub struct EdgeConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// The listen backlog.
+    pub listen_backlog: u32,
+    /// How long a response may wait for the viewer to accept any data.
+    pub send_timeout: std::time::Duration,
     /// The TLS certificate and key, read and checked; `None`: plain HTTP.
     pub tls: Option<TlsCertificate>,
     /// The behaviors, ready to serve.
@@ -308,6 +320,22 @@ impl ConfigFile {
                     .map_err(ConfigError::Tls)?,
             ),
             None => None,
+        };
+        let send_timeout = match self.send_timeout {
+            Some(s) => crate::server::send_timeout(s).map_err(|e| {
+                invalid(format!(
+                    "send_timeout: {e} (seconds a response may wait for the viewer to read)"
+                ))
+            })?,
+            None => crate::server::DEFAULT_SEND_TIMEOUT,
+        };
+        let listen_backlog = match self.listen_backlog {
+            Some(n) => crate::server::listen_backlog(n).map_err(|e| {
+                invalid(format!(
+                    "listen_backlog: {e} (connections the kernel queues before the edge accepts them)"
+                ))
+            })?,
+            None => crate::server::DEFAULT_LISTEN_BACKLOG,
         };
         let access_log = match self.access_log.as_deref() {
             None => Some(AccessLogFormat::Text),
@@ -487,6 +515,8 @@ impl ConfigFile {
         let cache = cache_settings(self.cache.as_ref().cloned().unwrap_or_default())?;
         Ok(EdgeConfig {
             listen,
+            listen_backlog,
+            send_timeout,
             cache,
             tls,
             behaviors: Behaviors::new(ordered, default),

@@ -145,6 +145,48 @@ fn admin_listener_and_access_log() {
 }
 
 #[test]
+fn send_timeout_and_listen_backlog() {
+    let d = dir();
+    let config = load(&d, FULL).unwrap();
+    assert_eq!(config.send_timeout, crate::server::DEFAULT_SEND_TIMEOUT);
+    assert_eq!(config.send_timeout, Duration::from_secs(30));
+    assert_eq!(config.listen_backlog, 511);
+    let with = |lines: &str| {
+        FULL.replacen(
+            "signature_cache = 10\n",
+            &format!("signature_cache = 10\n{lines}"),
+            1,
+        )
+    };
+    let config = load(&d, &with("send_timeout = 5\nlisten_backlog = 4096\n")).unwrap();
+    assert_eq!(config.send_timeout, Duration::from_secs(5));
+    assert_eq!(config.listen_backlog, 4096);
+    for (line, message) in [
+        (
+            "send_timeout = 0",
+            "send_timeout: 0 is not between 1 and 3600 seconds; leave it out for the default, 30 seconds",
+        ),
+        (
+            "send_timeout = 86400",
+            "send_timeout: 86400 is not between 1 and 3600 seconds",
+        ),
+        (
+            "listen_backlog = 0",
+            "listen_backlog: 0 is not between 1 and 65535; leave it out for the default, 511",
+        ),
+        (
+            "listen_backlog = 10000000000",
+            "listen_backlog: 10000000000 is not between 1 and 65535",
+        ),
+    ] {
+        let err = load(&d, &with(&format!("{line}\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(message), "{line}: {err}");
+    }
+}
+
+#[test]
 fn every_mistake_names_its_field() {
     let d = dir();
     let cases: &[(&str, &str, &str)] = &[

@@ -64,6 +64,7 @@ struct Inner {
     origin: HistogramFamily<OriginLabels>,
     connections: Gauge,
     tls_failures: Family<ReasonLabels, Counter>,
+    send_timeouts: Counter,
     log_dropped: Counter,
 }
 
@@ -78,6 +79,7 @@ struct Inner {
 /// | `cfsign_edge_origin_seconds` | `op` = `head`, `get` | time until the origin answered (metadata ready, body about to stream) |
 /// | `cfsign_edge_connections` | — | viewer connections open now |
 /// | `cfsign_edge_tls_handshake_failures_total` | `reason` = `timeout`, `error` | TLS connections dropped before a request: no handshake within the header timeout, or a failed one (plain HTTP to the TLS port, no common protocol, an untrusted client) |
+/// | `cfsign_edge_send_timeouts_total` | — | connections closed because the viewer accepted no data for the send timeout (a client that stopped reading) |
 /// | `cfsign_edge_access_log_dropped_total` | — | access-log lines dropped because the writer fell behind |
 ///
 /// No label carries a URL, a header or an address: the series are bounded by
@@ -165,6 +167,12 @@ impl Metrics {
             "TLS connections dropped before a request, by reason (timeout, error)",
             tls_failures.clone(),
         );
+        let send_timeouts = Counter::default();
+        registry.register(
+            "cfsign_edge_send_timeouts",
+            "Viewer connections closed because the viewer accepted no data for the send timeout",
+            send_timeouts.clone(),
+        );
         let log_dropped = Counter::default();
         registry.register(
             "cfsign_edge_access_log_dropped",
@@ -193,6 +201,7 @@ impl Metrics {
             origin,
             connections,
             tls_failures,
+            send_timeouts,
             log_dropped,
         }))
     }
@@ -260,6 +269,10 @@ impl Metrics {
             .tls_failures
             .get_or_create(&ReasonLabels { reason })
             .inc();
+    }
+
+    pub(crate) fn send_timed_out(&self) {
+        self.0.send_timeouts.inc();
     }
 
     pub(crate) fn log_dropped(&self) {

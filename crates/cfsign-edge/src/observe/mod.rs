@@ -3,8 +3,9 @@
 //!
 //! - [`ObserveLayer`] goes around the whole edge router. It counts each request
 //!   in [`Metrics`] and writes one [`AccessLog`] line when the response body has
-//!   been sent, or when the viewer went away mid-body (then `sc-bytes` is what was
-//!   actually handed to the connection and `x-edge-detailed-result-type` is
+//!   been sent, or when the viewer went away mid-body or stopped reading until the
+//!   send timeout closed the connection (then `sc-bytes` is what was actually
+//!   handed to the connection and `x-edge-detailed-result-type` is
 //!   `ClientCommError`). Bodies are counted as they stream, never buffered.
 //! - The signed-access check and the object handler time the verification and
 //!   the origin calls into the same [`Metrics`] when they run under the layer.
@@ -199,5 +200,6 @@ pub fn admin_limits() -> Limits {
         header_read_timeout: Duration::from_secs(10),
         max_head_bytes: 8_192,
         drain_timeout: Duration::from_secs(5),
+        send_timeout: Duration::from_secs(10),
     }
 }

@@ -4,6 +4,9 @@
 //! `If-Modified-Since` → 304, `If-Match` / `If-Unmodified-Since` → 412, and
 //! `Content-Type`, `ETag`, `Last-Modified`, `Accept-Ranges`, `X-Cache`, `Via`.
 //! Bodies are streamed; a client that goes away drops the stream and the file.
+//! Errors have CloudFront's XML form ([`ErrorResponse`]): `NoSuchKey`,
+//! `MethodNotAllowed`, `InvalidRange`, `PreconditionFailed`, ... A request
+//! whose `Host` headers break RFC 9112 §3.2 is a 400 ([`request_authority`]).
 //!
 //! Through a [`BehaviorCache`] (see [`cache`](crate::cache)), a `GET` is answered
 //! from memory when the object is cached (`X-Cache: Hit from cfsign`, `Age`),
@@ -17,8 +20,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::{Stream, StreamExt as _, stream};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 
+use crate::access::{ErrorResponse, request_authority};
 use crate::cache::{BehaviorCache, StoredKind};
 use crate::observe::{Probe, TimedOrigin};
 use crate::origin::{ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError};
@@ -93,10 +100,15 @@ impl Backend {
     }
 }
 
-/// An axum handler serving every path from `backend`.
+/// An axum handler serving every path from `backend`, once the request names a
+/// valid authority (see [`request_authority`]; a restricted behavior's access
+/// check has already made sure of it).
 ///
 /// Under [`ObserveLayer`](crate::observe::ObserveLayer), the origin calls are timed.
 pub async fn handler(State(backend): State<Backend>, request: Request) -> Response<Body> {
+    if let Err(e) = request_authority(&request) {
+        return error(ErrorResponse::from(e));
+    }
     let timed = request
         .extensions()
         .get::<Probe>()
@@ -124,17 +136,13 @@ pub async fn serve(
     headers: &HeaderMap,
 ) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
-        let mut r = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "only GET and HEAD are served\n",
-        );
+        let mut r = error(ErrorResponse::MethodNotAllowed);
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    let key = match ObjectKey::from_request_path(path) {
-        Ok(k) => k,
-        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad path: {e}\n")),
+    let Ok(key) = ObjectKey::from_request_path(path) else {
+        return error(ErrorResponse::InvalidUri);
     };
     let head_only = method == Method::HEAD;
     if let Some(cache) = cache {
@@ -158,10 +166,10 @@ pub async fn serve(
                             let mut r = if head_only {
                                 Response::new(Body::empty())
                             } else {
-                                Response::new(Body::from(match range {
+                                Response::new(Body::from_stream(frames(match range {
                                     Some(r) => body.slice(byte_span(r)),
                                     None => body.clone(),
-                                }))
+                                })))
                             };
                             set_status(&mut r, range);
                             object_headers(r.headers_mut(), meta, range);
@@ -215,10 +223,30 @@ pub async fn serve(
 
 /// A 200/206 streaming an origin's body.
 fn streamed(object: GetResponse) -> Response<Body> {
-    let mut r = Response::new(Body::from_stream(object.body));
+    let body = object.body.flat_map(|item| match item {
+        Ok(bytes) => Either::Left(frames(bytes)),
+        Err(e) => Either::Right(stream::once(std::future::ready(Err(e)))),
+    });
+    let mut r = Response::new(Body::from_stream(body));
     set_status(&mut r, object.range);
     object_headers(r.headers_mut(), &object.meta, object.range);
     r
+}
+
+/// Largest piece of a body handed to the connection at once. The connection
+/// takes a piece only when its write buffer has room, so the bytes handed over
+/// (the access log's `sc-bytes`) stay within one piece and that buffer of what
+/// the viewer's socket accepted, also for a response cut off mid-body (a viewer
+/// gone, a send timeout); a cached object is not handed over whole.
+const FRAME_BYTES: usize = 64 * 1024;
+
+/// `bytes` in pieces of at most [`FRAME_BYTES`] (no copy).
+fn frames(bytes: Bytes) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let pieces = bytes.len().div_ceil(FRAME_BYTES);
+    stream::iter((0..pieces).map(move |i| {
+        let start = i * FRAME_BYTES;
+        Ok(bytes.slice(start..(start + FRAME_BYTES).min(bytes.len())))
+    }))
 }
 
 /// Applies the request's preconditions and `Range` to an object's metadata:
@@ -228,8 +256,19 @@ fn decide(
     meta: &ObjectMeta,
 ) -> Result<Option<ByteRange>, Box<Response<Body>>> {
     let honour_range = match evaluate(headers, meta) {
-        Precondition::Failed => return Err(Box::new(empty(StatusCode::PRECONDITION_FAILED, meta))),
-        Precondition::NotModified => return Err(Box::new(empty(StatusCode::NOT_MODIFIED, meta))),
+        Precondition::Failed => {
+            let mut r = error(ErrorResponse::PreconditionFailed);
+            cache_validators(r.headers_mut(), meta);
+            return Err(Box::new(r));
+        }
+        Precondition::NotModified => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            cache_validators(r.headers_mut(), meta);
+            r.headers_mut()
+                .insert(header::VIA, HeaderValue::from_static(VIA));
+            return Err(Box::new(r));
+        }
         Precondition::Proceed { honour_range } => honour_range,
     };
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -240,10 +279,7 @@ fn decide(
         RangeDecision::Full => Ok(None),
         RangeDecision::Partial(r) => Ok(Some(r)),
         RangeDecision::Unsatisfiable => {
-            let mut r = text(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "requested range not satisfiable\n",
-            );
+            let mut r = error(ErrorResponse::InvalidRange);
             insert(
                 r.headers_mut(),
                 header::CONTENT_RANGE,
@@ -308,48 +344,29 @@ fn validators(h: &mut HeaderMap, meta: &ObjectMeta) {
     }
 }
 
-/// 304 / 412: no body, the validators.
-fn empty(status: StatusCode, meta: &ObjectMeta) -> Response<Body> {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = status;
-    validators(r.headers_mut(), meta);
+/// The validators and `Cache-Control` a 304 or 412 carries.
+fn cache_validators(h: &mut HeaderMap, meta: &ObjectMeta) {
+    validators(h, meta);
     if let Some(cc) = &meta.cache_control {
-        insert(r.headers_mut(), header::CACHE_CONTROL, cc);
+        insert(h, header::CACHE_CONTROL, cc);
     }
-    r.headers_mut()
-        .insert(header::VIA, HeaderValue::from_static(VIA));
-    r
 }
 
 fn origin_error(e: &OriginError) -> Response<Body> {
-    let (status, message) = match e {
-        OriginError::NotFound => (StatusCode::NOT_FOUND, "not found\n".to_owned()),
-        OriginError::Forbidden(m) => (
-            StatusCode::FORBIDDEN,
-            format!("the origin denied access: {m}\n"),
-        ),
-        OriginError::Unavailable(_) => (
-            StatusCode::BAD_GATEWAY,
-            "the origin failed; try again later\n".to_owned(),
-        ),
-        OriginError::Timeout(_) => (
-            StatusCode::GATEWAY_TIMEOUT,
-            "the origin did not answer in time\n".to_owned(),
-        ),
-    };
-    let mut r = text(status, &message);
+    let mut r = error(match e {
+        OriginError::NotFound => ErrorResponse::NoSuchKey,
+        OriginError::Forbidden(_) => ErrorResponse::AccessDenied,
+        OriginError::Unavailable(_) => ErrorResponse::OriginError,
+        OriginError::Timeout(_) => ErrorResponse::OriginTimeout,
+    });
     r.headers_mut()
         .insert("x-cache", HeaderValue::from_static("Error from cfsign"));
     r
 }
 
-fn text(status: StatusCode, message: &str) -> Response<Body> {
-    let mut r = Response::new(Body::from(message.to_owned()));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+/// An error answer, with `Via`.
+fn error(e: ErrorResponse) -> Response<Body> {
+    let mut r = e.response();
     r.headers_mut()
         .insert(header::VIA, HeaderValue::from_static(VIA));
     r
@@ -358,5 +375,25 @@ fn text(status: StatusCode, message: &str) -> Response<Body> {
 fn insert(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         h.insert(name, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bodies_are_handed_over_in_pieces() {
+        for len in [0, 1, FRAME_BYTES, FRAME_BYTES + 1, 3 * FRAME_BYTES + 7] {
+            let bytes = Bytes::from((0..len).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+            let pieces: Vec<Bytes> = frames(bytes.clone()).map(Result::unwrap).collect().await;
+            assert_eq!(pieces.len(), len.div_ceil(FRAME_BYTES), "{len}");
+            assert!(
+                pieces
+                    .iter()
+                    .all(|p| !p.is_empty() && p.len() <= FRAME_BYTES)
+            );
+            assert_eq!(pieces.concat(), bytes.to_vec(), "{len}");
+        }
     }
 }
