@@ -5,9 +5,11 @@
 //! - [`tls`]: self-signed certificates and an HTTPS client that trusts only them.
 //! - [`lines`]: a child process's output, line by line, each wait bounded.
 //! - [`python`]: the virtual environment the Python oracles run in.
+//! - [`node`]: URLs and cookies signed by the npm CloudFront signers.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: a failure is a test failure
 
 pub mod lines;
 pub mod moto;
+pub mod node;
 pub mod python;
 pub mod tls;
