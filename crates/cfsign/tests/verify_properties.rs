@@ -19,6 +19,11 @@
 //!   signature presented with a change) through verifiers with and without
 //!   `with_signature_cache`, small (constant eviction) and large.
 //!
+//! The model follows the readings of `verify/strict.rs`, among them: query
+//! values are percent-decoded once (cookie values are not), and in a URL with
+//! both `Expires` and `Policy` the signed `Policy` decides and `Expires` is
+//! ignored (cookies with both are denied).
+//!
 //! Two regression tests keep the verifier bugs this suite found fixed:
 //! `regression_cloned_verifiers_never_share_verdicts_across_keys` (a false
 //! accept through the shared signature cache) and
@@ -765,16 +770,43 @@ fn after_url_change(sc: &Scenario, d: &Draft) -> Expect {
     }
 }
 
+/// The model of query-value decoding (strict reading): `%XX` decoded once,
+/// everything else (`+` too) kept; `None` for a `%` without two hex digits or
+/// bytes that are not UTF-8. Written here, independently of the verifier.
+fn model_percent_decode(value: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let mut rest = value.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            out.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// What the verifier sees of a credential value after a one-character change,
-/// and whether the request can still be parsed: models the query (`&`, `#`)
-/// and cookie (`;`, trailing blanks) syntax.
-fn seen_value(transport: Transport, mutated: &str) -> Result<String, DenialReason> {
+/// and whether the request can still be parsed: models the query (`&`, `#`,
+/// percent-decoding) and cookie (`;`, trailing blanks, no decoding) syntax.
+fn seen_value(
+    transport: Transport,
+    param: &'static str,
+    mutated: &str,
+) -> Result<String, DenialReason> {
     match transport {
         Transport::Query => {
             if mutated.contains('#') {
                 return Err(DenialReason::BadRequest(RequestError::Fragment));
             }
-            Ok(mutated.split('&').next().unwrap().to_owned())
+            let sent = mutated.split('&').next().unwrap();
+            model_percent_decode(sent).ok_or(DenialReason::InvalidEscape(param))
         }
         Transport::Cookie => Ok(mutated
             .split(';')
@@ -791,7 +823,7 @@ fn for_signature(
     original: &[u8],
     mutated: &str,
 ) -> Result<Expect, TestCaseError> {
-    let seen = match seen_value(transport, mutated) {
+    let seen = match seen_value(transport, "Signature", mutated) {
         Ok(s) => s,
         Err(r) => return Ok(denied(r)),
     };
@@ -974,18 +1006,70 @@ fn cases(sc: &Scenario, signed: &Signed, transport: Transport) -> Result<Vec<Cas
             denied(DenialReason::SignatureMismatch),
         );
     }
+    // Percent-encoded values (strict.rs): a query value is decoded once, as
+    // aws-cloudfront-sign's URLSearchParams URLs need; a cookie value never.
+    let malformed_signature = || {
+        Expect::Denied(
+            DenialCode::MalformedSignature,
+            Want::Variant("UndecodableSignature"),
+        )
+    };
+    let decoded_or = |d: &Draft, cookie: Expect| match t {
+        Transport::Query => allowed(sc, d),
+        Transport::Cookie => cookie,
+    };
     if let Some(p) = sig_text.find('~') {
-        // strict reading: percent-encoded values are not decoded
+        for escape in ["%7E", "%7e"] {
+            let mut d = base.clone();
+            d.set("Signature", replace_at(&sig_text, p, 1, escape));
+            let expect = decoded_or(&d, malformed_signature());
+            push(&format!("signature ~ as {escape}"), &d, expect);
+        }
+        // encoded twice: decoded once it is still "%7E", not base64
         let mut d = base.clone();
-        d.set("Signature", replace_at(&sig_text, p, 1, "%7E"));
-        push(
-            "signature ~ as %7E",
-            &d,
-            Expect::Denied(
-                DenialCode::MalformedSignature,
-                Want::Variant("UndecodableSignature"),
-            ),
+        d.set("Signature", replace_at(&sig_text, p, 1, "%257E"));
+        push("signature ~ encoded twice", &d, malformed_signature());
+    }
+    {
+        // every character percent-encoded
+        let mut d = base.clone();
+        let all: String = sig_text.bytes().map(|b| format!("%{b:02X}")).collect();
+        d.set("Signature", all);
+        let expect = decoded_or(&d, malformed_signature());
+        push("signature fully percent-encoded", &d, expect);
+        // an escape cut short, or one that is not hex
+        for (label, bad) in [
+            ("signature with a trailing %", format!("{sig_text}%")),
+            ("signature with %zz", format!("%zz{}", &sig_text[3..])),
+        ] {
+            let mut d = base.clone();
+            d.set("Signature", bad);
+            let expect = match t {
+                Transport::Query => denied(DenialReason::InvalidEscape("Signature")),
+                Transport::Cookie => malformed_signature(),
+            };
+            push(label, &d, expect);
+        }
+        // the key-pair ID percent-encoded
+        let id = base.value("Key-Pair-Id");
+        let encoded: String = id.bytes().map(|b| format!("%{b:02x}")).collect();
+        let mut d = base.clone();
+        d.set("Key-Pair-Id", encoded.clone());
+        let expect = decoded_or(&d, denied(DenialReason::UnknownKey(encoded)));
+        push("Key-Pair-Id percent-encoded", &d, expect);
+        // a CloudFront parameter name percent-encoded: never read as that parameter
+        let mut d = base.clone();
+        let name = format!(
+            "{}%{:02X}",
+            &t.name("Signature")[..t.name("Signature").len() - 1],
+            b'e'
         );
+        d.rename("Signature", name.clone());
+        let expect = match t {
+            Transport::Query => denied(DenialReason::EncodedName(name)),
+            Transport::Cookie => denied(DenialReason::MissingSignature),
+        };
+        push("Signature name percent-encoded", &d, expect);
     }
 
     // --- policy / expires ---
@@ -1006,14 +1090,36 @@ fn cases(sc: &Scenario, signed: &Signed, transport: Transport) -> Result<Vec<Cas
                 &d,
                 for_policy(&signed.policy_json, &mutated)?,
             );
-            // Expires added to a custom policy
-            let mut d = base.clone();
-            d.add("Expires", &sc.expires().to_string());
-            push(
-                "Expires added",
-                &d,
-                denied(DenialReason::BothExpiresAndPolicy),
-            );
+            if let Some(i) = p.find('~') {
+                let mut d = base.clone();
+                d.set("Policy", replace_at(&p, i, 1, "%7E"));
+                let expect = decoded_or(
+                    &d,
+                    Expect::Denied(
+                        DenialCode::MalformedPolicy,
+                        Want::Variant("UndecodablePolicy"),
+                    ),
+                );
+                push("policy ~ as %7E", &d, expect);
+            }
+            // Expires added to a custom policy (as aws-cloudfront-sign does): in a
+            // URL the Policy decides and Expires is ignored, whatever its value;
+            // cookies with both are denied.
+            for value in [
+                sc.expires().to_string(),
+                (sc.expires() + 1 + sc.knob(12, 1000) as i64).to_string(),
+                "01".to_owned(),
+                "soon".to_owned(),
+            ] {
+                let mut d = base.clone();
+                let pos = sc.knob(13, d.creds.len() + 1);
+                d.creds.insert(pos, (t.name("Expires"), value.clone()));
+                let expect = match t {
+                    Transport::Query => allowed(sc, &d),
+                    Transport::Cookie => denied(DenialReason::BothExpiresAndPolicy),
+                };
+                push("Expires added", &d, expect);
+            }
             // the custom policy is the canned one: it also works as Expires
             if signed.policy_json
                 == canned_policy_json(&sc.url, EpochSeconds::new(sc.expires()).unwrap())
@@ -1074,17 +1180,26 @@ fn cases(sc: &Scenario, signed: &Signed, transport: Transport) -> Result<Vec<Cas
                     Expect::Denied(DenialCode::MalformedPolicy, Want::Variant("InvalidPolicy")),
                 );
             }
-            // Policy added to a canned URL
+            // Policy (the canned policy's own bytes) added to a canned URL: in a
+            // URL the Policy then decides (the same grant, as a custom policy),
+            // and Expires no longer counts; cookies with both are denied.
             let mut d = base.clone();
             d.add(
                 "Policy",
                 &cloudfront_base64::encode(signed.policy_json.as_bytes()),
             );
-            push(
-                "Policy added",
-                &d,
-                denied(DenialReason::BothExpiresAndPolicy),
-            );
+            let as_custom = |d: &Draft| match t {
+                Transport::Query => Expect::Allowed {
+                    forward: d.unsigned(),
+                    form: PolicyForm::Custom,
+                    source: src,
+                    hash: sc.hash(),
+                },
+                Transport::Cookie => denied(DenialReason::BothExpiresAndPolicy),
+            };
+            push("Policy added", &d, as_custom(&d));
+            d.set("Expires", (e + 1).to_string());
+            push("Policy added, Expires changed", &d, as_custom(&d));
             // the canned policy sent as a custom one: same bytes, same grant
             let mut d = base.clone();
             let i = d.cred("Expires").unwrap();
@@ -1672,13 +1787,11 @@ fn signer_output_is_accepted_and_mutations_are_decided_exactly() {
         "signature char => MalformedSignature",
         "signature byte flipped => AccessDenied",
         "signature truncated => AccessDenied",
-        "signature ~ as % => MalformedSignature",
+        "signature ~ encoded twice => MalformedSignature",
         "policy char => MalformedPolicy",
         "Expires => AccessDenied",
         "Expires => MalformedPolicy",
         "Expires digit",
-        "Expires added => MalformedPolicy",
-        "Policy added => MalformedPolicy",
         "canned presented as custom => allowed",
         "Key-Pair-Id dropped => MissingKey",
         "Key-Pair-Id empty => MissingKey",
@@ -1727,8 +1840,28 @@ fn signer_output_is_accepted_and_mutations_are_decided_exactly() {
     ]
     .iter()
     .flat_map(|m| [format!("Query/{m}"), format!("Cookie/{m}")])
-    .chain(["Query/query parameter added after the signature => AccessDenied".to_owned()])
-    {
+    .chain(
+        [
+            "Query/query parameter added after the signature => AccessDenied",
+            // query values are percent-decoded; cookie values are not
+            "Query/signature ~ as % => allowed",
+            "Cookie/signature ~ as % => MalformedSignature",
+            "Query/signature fully percent-encoded => allowed",
+            "Cookie/signature fully percent-encoded => MalformedSignature",
+            "Query/signature with a trailing % => MalformedSignature",
+            "Query/Key-Pair-Id percent-encoded => allowed",
+            "Cookie/Key-Pair-Id percent-encoded => InvalidKey",
+            "Query/Signature name percent-encoded => AccessDenied",
+            "Query/policy ~ as % => allowed",
+            "Cookie/policy ~ as % => MalformedPolicy",
+            // Expires beside Policy: ignored in a URL, denied in cookies
+            "Query/Expires added => allowed",
+            "Cookie/Expires added => MalformedPolicy",
+            "Query/Policy added => allowed",
+            "Cookie/Policy added => MalformedPolicy",
+        ]
+        .map(str::to_owned),
+    ) {
         let n: usize = counts
             .iter()
             .filter(|(k, _)| k.starts_with(&must))

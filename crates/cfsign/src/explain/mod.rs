@@ -43,7 +43,8 @@ use crate::policy::{Policy, PolicyError, canned_policy_json};
 use crate::signer::HashAlgorithm;
 use crate::time::{EpochSeconds, TimeError};
 use crate::verify::{
-    CredentialSource, Credentials, Decision, DenialReason, Verifier, ViewerRequest, credentials,
+    CredentialProblem, CredentialSource, Credentials, Decision, DenialReason, Verifier,
+    ViewerRequest, credentials, strict,
 };
 
 /// Expiry or start this close to now is reported as possible clock skew.
@@ -196,37 +197,81 @@ fn describe(
     x: &mut Explanation,
 ) {
     let raw = |v: Option<&str>| v.map_or_else(|| "(absent)".to_owned(), str::to_owned);
-    x.facts.push(("Key-Pair-Id", raw(creds.key_pair_id)));
+    x.facts
+        .push(("Key-Pair-Id", raw(creds.key_pair_id.as_deref())));
     x.facts.push((
         "Hash-Algorithm",
         creds
             .hash_algorithm
+            .as_deref()
             .map_or_else(|| "(absent: SHA1)".to_owned(), str::to_owned),
     ));
     x.facts
         .push(("unsigned URL", creds.unsigned_url.to_string()));
-    if let Some(id) = creds.key_pair_id {
+    if !creds.percent_decoded.is_empty() {
+        x.facts.push((
+            "encoding",
+            format!(
+                "{} arrived percent-encoded (e.g. %7E for '~', as URLSearchParams writes it) and {} read \
+                 decoded, as CloudFront reads query values",
+                creds.percent_decoded.join(", "),
+                if creds.percent_decoded.len() == 1 { "is" } else { "are" }
+            ),
+        ));
+    }
+    let bad_escape = match &creds.problem {
+        Some(CredentialProblem::InvalidEscape(name)) => {
+            x.findings.push(Finding::new(
+                "invalid-percent-escape",
+                format!(
+                    "the {name} value has a '%' that is not followed by two hex digits, or decodes to bytes \
+                     that are not text (403 {})",
+                    DenialReason::InvalidEscape(name).code()
+                ),
+                "hand out the signed URL exactly as produced: something cut or re-encoded it after signing",
+            ));
+            Some(*name)
+        }
+        Some(CredentialProblem::EncodedName(name)) => {
+            x.findings.push(Finding::new(
+                "encoded-parameter-name",
+                format!("the query parameter name {name:?} is a CloudFront parameter name, percent-encoded"),
+                "send the CloudFront parameter names as they are (Expires, Policy, Signature, Key-Pair-Id, \
+                 Hash-Algorithm), and do not use them, encoded or not, for your own parameters",
+            ));
+            None
+        }
+        _ => None,
+    };
+    if let Some(id) = creds.key_pair_id.as_deref() {
         key_pair_id_findings(id, x);
     }
-    if let Some(sig) = creds.signature {
+    if let Some(sig) = creds.signature.as_deref() {
         match cloudfront_base64::decode(sig) {
             Ok(bytes) => x.facts.push((
                 "Signature",
                 format!("{} bytes ({})", bytes.len(), signature_shape(&bytes)),
+            )),
+            Err(_) if bad_escape == Some("Signature") => x.facts.push((
+                "Signature",
+                format!("undecodable ({} characters)", sig.len()),
             )),
             Err(e) => {
                 x.facts.push((
                     "Signature",
                     format!("undecodable ({} characters)", sig.len()),
                 ));
-                let repaired = repair_base64(sig);
-                let repairable = repaired
-                    .as_deref()
-                    .is_some_and(|r| cloudfront_base64::decode(r).is_ok());
+                let decoded_twice = creds.source == CredentialSource::Query
+                    && creds.percent_decoded.contains(&"Signature")
+                    && sig.contains('%');
+                let repairable = cloudfront_base64::decode(&repair_base64(sig)).is_ok();
                 x.findings.push(Finding::new(
                     "signature-alphabet-damaged",
                     format!("the Signature is not CloudFront base64: {e} (403 MalformedSignature)"),
-                    if repairable {
+                    if decoded_twice {
+                        "the URL was percent-encoded twice (e.g. %257E for '~'): CloudFront decodes a query value \
+                         once, so hand out the signed URL encoded at most once"
+                    } else if repairable {
                         "something re-encoded the URL after signing (a URL encoder, a template, a redirect): hand \
                          out the signed URL exactly as produced, and keep '-', '_' and '~' as they are"
                     } else {
@@ -237,15 +282,23 @@ fn describe(
             }
         }
     }
-    if creds.expires.is_some() && creds.policy.is_some() {
-        x.findings.push(Finding::new(
-            "expires-and-policy",
-            "both Expires (canned policy) and Policy (custom policy) are present",
-            "send one: Expires for a canned policy, Policy for a custom one; for cookies, clear the old \
-             CloudFront-Expires cookie when switching to CloudFront-Policy",
-        ));
-    }
-    if let Some(expires) = creds.expires {
+    let policy_decides = strict::policy_overrides_expires(creds.source);
+    let expires = creds.expires.as_deref();
+    let canned = match (expires, creds.policy.as_deref()) {
+        (Some(_), Some(_)) if policy_decides => None,
+        (Some(_), Some(_)) => {
+            x.findings.push(Finding::new(
+                "expires-and-policy",
+                "both CloudFront-Expires (canned policy) and CloudFront-Policy (custom policy) cookies are \
+                 present (403 MalformedPolicy)",
+                "clear the old CloudFront-Expires cookie when switching to CloudFront-Policy (set it again with \
+                 the same Domain and Path and an Expires in the past)",
+            ));
+            expires
+        }
+        _ => expires,
+    };
+    if let Some(expires) = canned {
         x.facts.push((
             "policy",
             "canned (rebuilt from the unsigned URL and Expires)".to_owned(),
@@ -273,13 +326,15 @@ fn describe(
             ));
         }
     }
-    if let Some(encoded) = creds.policy {
+    let mut policy_expiry = None;
+    if let Some(encoded) = creds.policy.as_deref() {
         match cloudfront_base64::decode(encoded).map(String::from_utf8) {
             Ok(Ok(text)) => {
                 x.facts.push(("policy", text.clone()));
                 match Policy::from_json(&text) {
                     Ok(p) => {
                         window(Some(p.date_less_than()), p.date_greater_than(), now, x);
+                        policy_expiry = Some(p.date_less_than());
                         if let Some(r) = p.resource() {
                             x.facts.push(("resource", r.as_str().to_owned()));
                         } else {
@@ -294,12 +349,29 @@ fn describe(
                     Err(e) => policy_error_finding(&e, x),
                 }
             }
+            _ if bad_escape == Some("Policy") => {}
             _ => x.findings.push(Finding::new(
                 "policy-undecodable",
                 "the Policy value is not CloudFront base64 of a JSON text (403 MalformedPolicy)",
                 "encode the policy JSON with CloudFront's base64 ('+' -> '-', '=' -> '_', '/' -> '~') and send it unchanged",
             )),
         }
+    }
+    if let (None, Some(e), Some(_)) = (canned, expires, creds.policy.as_deref()) {
+        // An informational note, not a finding: aws-cloudfront-sign sends both.
+        let differs = policy_expiry
+            .filter(|d| d.get().to_string() != e)
+            .map(|d| {
+                format!("; it differs from the policy's DateLessThan {d}, which is what counts")
+            })
+            .unwrap_or_default();
+        x.facts.push((
+            "Expires param",
+            format!(
+                "{e} (ignored: the signed Policy decides; aws-cloudfront-sign adds Expires to every URL it \
+                 signs){differs}"
+            ),
+        ));
     }
 }
 
@@ -333,16 +405,14 @@ fn signature_shape(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// Undo the usual damage: percent-encoding and the standard alphabet.
-fn repair_base64(value: &str) -> Option<String> {
-    let decoded = percent_decode(value)?;
-    Some(
-        decoded
-            .replace('+', "-")
-            .replace('=', "_")
-            .replace('/', "~")
-            .replace(' ', "-"),
-    )
+/// Undo the usual damage: (more) percent-encoding and the standard alphabet.
+fn repair_base64(value: &str) -> String {
+    percent_decode(value)
+        .unwrap_or_else(|| value.to_owned())
+        .replace('+', "-")
+        .replace('=', "_")
+        .replace('/', "~")
+        .replace(' ', "-")
 }
 
 fn window(
@@ -700,22 +770,24 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 fn signature_experiments(verifier: &Verifier, creds: &Credentials<'_>) -> Option<Finding> {
-    let id = creds.key_pair_id?;
+    let id = creds.key_pair_id.as_deref()?;
     let key = verifier.key(id)?;
-    let signature = cloudfront_base64::decode(creds.signature?).ok()?;
-    let hash = crate::verify::strict::hash_algorithm(creds.hash_algorithm)?;
+    let signature = cloudfront_base64::decode(creds.signature.as_deref()?).ok()?;
+    let hash = strict::hash_algorithm(creds.hash_algorithm.as_deref())?;
     let other = match hash {
         HashAlgorithm::Sha1 => HashAlgorithm::Sha256,
         HashAlgorithm::Sha256 => HashAlgorithm::Sha1,
     };
     let url = creds.unsigned_url.as_ref();
     // The bytes that were checked.
-    let policy_bytes: Vec<u8> = match (creds.expires, creds.policy) {
-        (Some(e), None) => {
-            canned_policy_json(url, EpochSeconds::new(e.parse().ok()?).ok()?).into_bytes()
-        }
+    let canned_expires = match (creds.expires.as_deref(), creds.policy.as_deref()) {
+        (Some(e), None) => Some(EpochSeconds::new(e.parse().ok()?).ok()?),
+        _ => None,
+    };
+    let policy_bytes: Vec<u8> = match (canned_expires, creds.policy.as_deref()) {
+        (Some(expires), _) => canned_policy_json(url, expires).into_bytes(),
         (None, Some(p)) => cloudfront_base64::decode(p).ok()?,
-        _ => return None,
+        (None, None) => return None,
     };
     if key.verify(other, &policy_bytes, &signature) {
         return Some(match other {
@@ -750,8 +822,7 @@ fn signature_experiments(verifier: &Verifier, creds: &Credentials<'_>) -> Option
             ));
         }
     }
-    if let (Some(expires), None) = (creds.expires, creds.policy) {
-        let expires = EpochSeconds::new(expires.parse().ok()?).ok()?;
+    if let Some(expires) = canned_expires {
         let verifies = |candidate: &str| {
             let json = canned_policy_json(candidate, expires);
             [hash, other]

@@ -222,10 +222,115 @@ fn parameter_added_after_signing() {
     );
 }
 
+/// A URL as `aws-cloudfront-sign` 3.x writes it (URLSearchParams): `Expires`
+/// and `Policy`, and `%7E` for every `~` of the base64 values.
+fn url_search_params_style(url: &str) -> String {
+    let u = SignableUrl::parse(url).unwrap();
+    (0..100)
+        .map(|i| {
+            let p = policy(Resource::Url(u.clone()))
+                .expires_at(Timestamp::from_second(NOW + 600 + i).unwrap())
+                .force_custom(true)
+                .build_at(now())
+                .unwrap();
+            let stamp = rsa().sign_policy(&p).unwrap();
+            format!(
+                "{url}?Expires={}&Policy={}&Signature={}&Key-Pair-Id=KRSA",
+                NOW + 600 + i,
+                stamp.encoded_policy().unwrap().replace('~', "%7E"),
+                stamp.signature().replace('~', "%7E")
+            )
+        })
+        .find(|u| u.split("Signature=").nth(1).unwrap().contains("%7E"))
+        .unwrap()
+}
+
 #[test]
-fn expires_and_policy_both_present() {
-    let url = canned(&rsa(), "https://x.net/a.jpg").replace("Expires=", "Policy=eyJ9&Expires=");
-    assert!(codes(&url).contains(&"expires-and-policy"));
+fn url_search_params_urls_are_not_called_damaged() {
+    let url = url_search_params_style("https://x.net/a.jpg");
+    for verifier in [Some(verifier()), None] {
+        let x = explain(verifier.as_ref(), &ViewerRequest::new(&url), now());
+        if let Some(d) = &x.decision {
+            assert!(d.is_allowed(), "{x}");
+        }
+        // no finding: `cfsign explain` exits 0 in decode-only mode too
+        assert!(x.findings.is_empty(), "{x}");
+        let fact = |label: &str| {
+            x.facts
+                .iter()
+                .find(|(l, _)| *l == label)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            fact("Expires param").contains("ignored: the signed Policy decides"),
+            "{x}"
+        );
+        assert!(!fact("Expires param").contains("differs"), "{x}");
+        assert!(fact("encoding").contains("Signature"), "{x}");
+        assert!(fact("encoding").contains("%7E"), "{x}");
+        assert!(fact("Signature").contains("256 bytes"), "{x}");
+        assert!(fact("policy").starts_with("{\"Statement\""), "{x}");
+        assert!(!x.to_string().contains("damaged"), "{x}");
+    }
+    // an Expires that is not the policy's DateLessThan is pointed out, and changes nothing
+    let other = url.replacen("Expires=", "Expires=1", 1);
+    let x = explain(Some(&verifier()), &ViewerRequest::new(&other), now());
+    assert!(x.decision.as_ref().unwrap().is_allowed(), "{x}");
+    assert!(
+        x.facts
+            .iter()
+            .any(|(l, v)| *l == "Expires param"
+                && v.contains("differs from the policy's DateLessThan")),
+        "{x}"
+    );
+}
+
+#[test]
+fn expires_and_policy_cookies_both_present() {
+    let p = policy(Resource::pattern("https://x.net/*").unwrap())
+        .build_at(now())
+        .unwrap();
+    let header = format!(
+        "{}; CloudFront-Expires={}",
+        rsa().sign_cookies(&p).unwrap().cookie_header(),
+        NOW + 600
+    );
+    let r = ViewerRequest::new("https://x.net/a.jpg").cookie_header(&header);
+    assert_eq!(
+        codes_with(&r, Some(&verifier()), now()),
+        ["expires-and-policy"]
+    );
+}
+
+#[test]
+fn encoding_damage_is_named() {
+    let url = canned(&rsa(), "https://x.net/a.jpg");
+    let sig = url
+        .split("Signature=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    // encoded twice
+    let twice = url.replace(&sig, &format!("%2541{}", &sig[1..]));
+    let x = explain(Some(&verifier()), &ViewerRequest::new(&twice), now());
+    assert_eq!(x.findings[0].code, "signature-alphabet-damaged", "{x}");
+    assert!(x.findings[0].fix.contains("encoded twice"), "{x}");
+    // an escape that is not one
+    let cut = url.replace(&sig, &format!("{}%4", &sig[..sig.len() - 1]));
+    let x = explain(Some(&verifier()), &ViewerRequest::new(&cut), now());
+    assert_eq!(
+        x.findings.iter().map(|f| f.code).collect::<Vec<_>>(),
+        ["invalid-percent-escape"],
+        "{x}"
+    );
+    assert!(x.findings[0].summary.contains("MalformedSignature"), "{x}");
+    // a CloudFront parameter name, percent-encoded
+    let named = format!("{url}&%53ignature=x");
+    assert!(codes(&named).contains(&"encoded-parameter-name"));
 }
 
 #[test]
@@ -239,6 +344,7 @@ fn damaged_base64_alphabet() {
         .next()
         .unwrap()
         .to_owned();
+    // '=' sent (percent-encoded) for the '_' padding: decoded, still not CloudFront's alphabet
     let damaged = url.replace(&sig, &sig.replace('~', "%7E").replace('_', "%3D"));
     assert_eq!(codes(&damaged), ["signature-alphabet-damaged"]);
     let standard = url.replace(

@@ -8,12 +8,13 @@
 //! precise [`DenialReason`].
 //!
 //! Order of checks (spec §6.2): credentials from the query if it carries any
-//! CloudFront parameter, else from cookies; `Key-Pair-Id` present
+//! CloudFront parameter (values percent-decoded, as CloudFront reads them), else
+//! from cookies (values as sent); `Key-Pair-Id` present
 //! (`MissingKey`); unambiguous credentials; key trusted (`InvalidKey`);
 //! signature decodable (`MalformedSignature`); hash; policy bytes (decoded
-//! `Policy`, or the canned policy rebuilt from the URL without its signing
-//! parameters) and policy validity (`MalformedPolicy`); signature
-//! (`AccessDenied`); `DateLessThan`, `DateGreaterThan`, `IpAddress`, `Resource`
+//! `Policy`, which decides when a URL also has `Expires`, or the canned policy
+//! rebuilt from the URL without its signing parameters) and policy validity
+//! (`MalformedPolicy`); signature (`AccessDenied`); `DateLessThan`, `DateGreaterThan`, `IpAddress`, `Resource`
 //! (`AccessDenied`). Undocumented points take the strict reading; they are listed
 //! in one place, [`strict`]. Any doubt is a denial.
 //!
@@ -141,6 +142,11 @@ pub enum DenialReason {
     Duplicate(String),
     /// A parameter name is a case variant of a CloudFront one.
     CaseVariant(String),
+    /// A parameter name is a CloudFront one, percent-encoded (`%53ignature`).
+    EncodedName(String),
+    /// A CloudFront query value has a `%` not followed by two hex digits, or
+    /// decodes to bytes that are not UTF-8.
+    InvalidEscape(&'static str),
     /// The key-pair ID is not in the trusted key groups.
     UnknownKey(String),
     /// No `Signature`.
@@ -149,7 +155,8 @@ pub enum DenialReason {
     UndecodableSignature(DecodeError),
     /// `Hash-Algorithm` is not `SHA1` or `SHA256`.
     UnknownHashAlgorithm(String),
-    /// Both `Expires` and `Policy`.
+    /// Both `CloudFront-Expires` and `CloudFront-Policy` cookies (in a URL, the
+    /// `Policy` decides and `Expires` is ignored).
     BothExpiresAndPolicy,
     /// Neither `Expires` nor `Policy`.
     NoPolicy,
@@ -212,6 +219,8 @@ impl DenialReason {
             }
             R::Duplicate(_) => strict::DUPLICATE,
             R::CaseVariant(_) => strict::CASE_VARIANT,
+            R::EncodedName(_) => strict::ENCODED_NAME,
+            R::InvalidEscape(name) => strict::invalid_escape(name),
             R::UnknownHashAlgorithm(_) => strict::UNKNOWN_HASH,
             R::UnrebuildableUrl => strict::UNREBUILDABLE_URL,
             R::DotSegments => strict::DOT_SEGMENTS,
@@ -236,11 +245,13 @@ impl fmt::Display for DenialReason {
             R::MissingKeyPairId(source) => write!(f, "the credentials in the {source} have no Key-Pair-Id value"),
             R::Duplicate(name) => write!(f, "{name} appears more than once (strict reading: CloudFront's choice is undocumented)"),
             R::CaseVariant(name) => write!(f, "the query parameter {name:?} differs from a CloudFront parameter only in letter case (strict reading: denied)"),
+            R::EncodedName(name) => write!(f, "the query parameter name {name:?} is a CloudFront parameter name percent-encoded (strict reading: denied)"),
+            R::InvalidEscape(name) => write!(f, "the {name} value has a '%' that is not followed by two hex digits, or decodes to bytes that are not UTF-8 text"),
             R::UnknownKey(id) => write!(f, "the key-pair ID {id:?} is not one of the trusted public keys"),
             R::MissingSignature => f.write_str("there is no Signature value"),
             R::UndecodableSignature(e) => write!(f, "the Signature cannot be decoded: {e}"),
             R::UnknownHashAlgorithm(v) => write!(f, "Hash-Algorithm {v:?} is not SHA1 or SHA256"),
-            R::BothExpiresAndPolicy => f.write_str("both Expires (canned) and Policy (custom) are present"),
+            R::BothExpiresAndPolicy => f.write_str("both CloudFront-Expires (canned) and CloudFront-Policy (custom) cookies are present (strict reading: denied)"),
             R::NoPolicy => f.write_str("there is neither an Expires (canned) nor a Policy (custom) value"),
             R::UndecodablePolicy(e) => write!(f, "the Policy cannot be decoded: {e}"),
             R::InvalidPolicy(e) => write!(f, "{e}"),
@@ -558,16 +569,20 @@ impl Verifier {
         if creds.source == CredentialSource::None {
             return Err(match creds.problem {
                 Some(CredentialProblem::CaseVariant(name)) => R::CaseVariant(name),
+                Some(CredentialProblem::EncodedName(name)) => R::EncodedName(name),
                 _ => R::NoCredentials,
             });
         }
         let id = creds
             .key_pair_id
+            .as_deref()
             .filter(|id| !id.is_empty())
             .ok_or(R::MissingKeyPairId(creds.source))?;
         match creds.problem {
             Some(CredentialProblem::Duplicate(name)) => return Err(R::Duplicate(name)),
             Some(CredentialProblem::CaseVariant(name)) => return Err(R::CaseVariant(name)),
+            Some(CredentialProblem::EncodedName(name)) => return Err(R::EncodedName(name)),
+            Some(CredentialProblem::InvalidEscape(name)) => return Err(R::InvalidEscape(name)),
             None => {}
         }
         if strict::has_dot_segments(&creds.unsigned_url) {
@@ -577,14 +592,19 @@ impl Verifier {
             .keys
             .get(id)
             .ok_or_else(|| R::UnknownKey(id.to_owned()))?;
-        let signature = cloudfront_base64::decode(creds.signature.ok_or(R::MissingSignature)?)
-            .map_err(R::UndecodableSignature)?;
-        let hash = strict::hash_algorithm(creds.hash_algorithm).ok_or_else(|| {
-            R::UnknownHashAlgorithm(creds.hash_algorithm.unwrap_or_default().to_owned())
+        let signature =
+            cloudfront_base64::decode(creds.signature.as_deref().ok_or(R::MissingSignature)?)
+                .map_err(R::UndecodableSignature)?;
+        let hash_algorithm = creds.hash_algorithm.as_deref();
+        let hash = strict::hash_algorithm(hash_algorithm).ok_or_else(|| {
+            R::UnknownHashAlgorithm(hash_algorithm.unwrap_or_default().to_owned())
         })?;
         let url = creds.unsigned_url.as_ref();
-        let (form, policy_json, parsed, canned_expires) = match (creds.expires, creds.policy) {
-            (Some(_), Some(_)) => return Err(R::BothExpiresAndPolicy),
+        let given = (creds.expires.as_deref(), creds.policy.as_deref());
+        let (form, policy_json, parsed, canned_expires) = match given {
+            (Some(_), Some(_)) if !strict::policy_overrides_expires(creds.source) => {
+                return Err(R::BothExpiresAndPolicy);
+            }
             (None, None) => return Err(R::NoPolicy),
             (Some(expires), None) => {
                 let expires = parse_expires(expires).map_err(R::InvalidPolicy)?;
@@ -598,7 +618,8 @@ impl Verifier {
                     Some(expires),
                 )
             }
-            (None, Some(encoded)) => {
+            // In a URL with both, the signed Policy decides; Expires is ignored.
+            (_, Some(encoded)) => {
                 let bytes = cloudfront_base64::decode(encoded)
                     .map_err(|e| R::UndecodablePolicy(e.to_string()))?;
                 let text = String::from_utf8(bytes)

@@ -1,11 +1,12 @@
 //! Reading a viewer request: where the credentials are (query or cookies), their
-//! raw values, and the URL without them. Borrowed slices only, except the one
-//! string for the URL without signing parameters.
+//! values as CloudFront reads them (query values percent-decoded, see
+//! [`strict`](super::strict)), and the URL without them. Borrowed slices, except
+//! the URL without signing parameters and the values that needed decoding.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use crate::verify::strict::QUERY_CREDENTIAL_NAMES;
+use crate::verify::strict::{self, QUERY_CREDENTIAL_NAMES};
 
 /// Longest request URL considered (CloudFront's documented limit).
 pub const MAX_REQUEST_URL_BYTES: usize = 8192;
@@ -103,23 +104,48 @@ pub enum CredentialProblem {
     Duplicate(String),
     /// A query parameter's name is a case variant of a CloudFront one.
     CaseVariant(String),
+    /// A query parameter's name is a CloudFront one percent-encoded (`%53ignature`).
+    EncodedName(String),
+    /// The value of this CloudFront query parameter has a `%` that is not
+    /// followed by two hex digits, or decodes to bytes that are not UTF-8.
+    InvalidEscape(&'static str),
 }
 
-/// The raw CloudFront values of a request.
+/// The CloudFront values of a request, as CloudFront reads them: query values
+/// percent-decoded once (`Signature=ab%7Ecd` is `ab~cd`), cookie values as sent.
+///
+/// ```
+/// use cfsign::verify::{credentials, CredentialSource, ViewerRequest};
+///
+/// let request = ViewerRequest::new(
+///     "https://d111111abcdef8.cloudfront.net/a.jpg?v=%7E1&Policy=eyJ9&Signature=ab%7Ecd&Key-Pair-Id=K2JCJMDEHXQW5F",
+/// );
+/// let c = credentials(&request)?;
+/// assert_eq!(c.source, CredentialSource::Query);
+/// assert_eq!(c.signature.as_deref(), Some("ab~cd"));
+/// assert_eq!(c.percent_decoded, ["Signature"]);
+/// // The URL without the signing parameters keeps every other byte as sent.
+/// assert_eq!(c.unsigned_url, "https://d111111abcdef8.cloudfront.net/a.jpg?v=%7E1");
+/// # Ok::<(), cfsign::verify::RequestError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials<'a> {
     /// Where they came from.
     pub source: CredentialSource,
     /// `Expires` / `CloudFront-Expires`.
-    pub expires: Option<&'a str>,
+    pub expires: Option<Cow<'a, str>>,
     /// `Policy` / `CloudFront-Policy`.
-    pub policy: Option<&'a str>,
+    pub policy: Option<Cow<'a, str>>,
     /// `Signature` / `CloudFront-Signature`.
-    pub signature: Option<&'a str>,
+    pub signature: Option<Cow<'a, str>>,
     /// `Key-Pair-Id` / `CloudFront-Key-Pair-Id`.
-    pub key_pair_id: Option<&'a str>,
+    pub key_pair_id: Option<Cow<'a, str>>,
     /// `Hash-Algorithm` / `CloudFront-Hash-Algorithm`.
-    pub hash_algorithm: Option<&'a str>,
+    pub hash_algorithm: Option<Cow<'a, str>>,
+    /// The parameters whose values arrived percent-encoded and were read decoded
+    /// (in the order `Expires`, `Policy`, `Signature`, `Key-Pair-Id`,
+    /// `Hash-Algorithm`; never for cookies).
+    pub percent_decoded: Vec<&'static str>,
     /// The first ambiguity found, if any.
     pub problem: Option<CredentialProblem>,
     /// The request URL without the signing parameters: what a canned policy is
@@ -208,13 +234,8 @@ pub fn credentials<'a>(request: &ViewerRequest<'a>) -> Result<Credentials<'a>, R
             if let Some(index) = QUERY_CREDENTIAL_NAMES.iter().position(|&n| n == name) {
                 query.set(index, name, value);
             } else {
-                if QUERY_CREDENTIAL_NAMES
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(name))
-                {
-                    query
-                        .problem
-                        .get_or_insert_with(|| CredentialProblem::CaseVariant(name.to_owned()));
+                if let Some(problem) = reserved_name_variant(name) {
+                    query.problem.get_or_insert(problem);
                 }
                 own.push(segment);
             }
@@ -259,7 +280,26 @@ pub fn credentials<'a>(request: &ViewerRequest<'a>) -> Result<Credentials<'a>, R
         };
         (cookies, source)
     };
-    let [expires, policy, signature, key_pair_id, hash_algorithm] = slots.values;
+    let mut problem = slots.problem;
+    let mut percent_decoded = Vec::new();
+    let decode = strict::percent_decodes(source);
+    let [expires, policy, signature, key_pair_id, hash_algorithm] = std::array::from_fn(|index| {
+        let raw = slots.values[index]?;
+        if !decode || !raw.contains('%') {
+            return Some(Cow::Borrowed(raw));
+        }
+        let name = QUERY_CREDENTIAL_NAMES[index];
+        match percent_decode(raw) {
+            Some(value) => {
+                percent_decoded.push(name);
+                Some(Cow::Owned(value))
+            }
+            None => {
+                problem.get_or_insert(CredentialProblem::InvalidEscape(name));
+                Some(Cow::Borrowed(raw))
+            }
+        }
+    });
     Ok(Credentials {
         source,
         expires,
@@ -267,9 +307,49 @@ pub fn credentials<'a>(request: &ViewerRequest<'a>) -> Result<Credentials<'a>, R
         signature,
         key_pair_id,
         hash_algorithm,
-        problem: slots.problem,
+        percent_decoded,
+        problem,
         unsigned_url,
     })
+}
+
+/// A query parameter name that CloudFront reserves in another letter case, or
+/// percent-encoded: an ambiguity (see [`strict`](super::strict)).
+fn reserved_name_variant(name: &str) -> Option<CredentialProblem> {
+    let reserved = |n: &str| {
+        QUERY_CREDENTIAL_NAMES
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(n))
+    };
+    if reserved(name) {
+        Some(CredentialProblem::CaseVariant(name.to_owned()))
+    } else if name.contains('%') && percent_decode(name).is_some_and(|n| reserved(&n)) {
+        Some(CredentialProblem::EncodedName(name.to_owned()))
+    } else {
+        None
+    }
+}
+
+/// Percent-decodes once, as an HTTP server decodes a query component (RFC 3986
+/// `%XX`; `+` stays `+`). `None` when a `%` is not followed by two hex digits,
+/// or the bytes are not UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let digit = |h: u8| char::from(h).to_digit(16);
+            let value = digit(hex[0])? * 16 + digit(hex[1])?;
+            out.push(u8::try_from(value).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -293,7 +373,11 @@ mod tests {
         );
         assert_eq!(c.source, CredentialSource::Query);
         assert_eq!(
-            (c.expires, c.signature, c.key_pair_id),
+            (
+                c.expires.as_deref(),
+                c.signature.as_deref(),
+                c.key_pair_id.as_deref()
+            ),
             (Some("5"), Some("s"), Some("K"))
         );
         assert_eq!(c.unsigned_url, "https://x.net/a?b=1&c=2");
@@ -302,7 +386,7 @@ mod tests {
             None,
         );
         assert_eq!(c.unsigned_url, "https://x.net/a");
-        assert_eq!(c.hash_algorithm, Some("SHA256"));
+        assert_eq!(c.hash_algorithm.as_deref(), Some("SHA256"));
     }
 
     #[test]
@@ -315,7 +399,11 @@ mod tests {
         );
         assert_eq!(c.source, CredentialSource::Cookies);
         assert_eq!(
-            (c.policy, c.signature, c.key_pair_id),
+            (
+                c.policy.as_deref(),
+                c.signature.as_deref(),
+                c.key_pair_id.as_deref()
+            ),
             (Some("p"), Some("s"), Some("K"))
         );
         assert_eq!(c.unsigned_url, "https://x.net/a?x=1");
@@ -336,7 +424,7 @@ mod tests {
             c.problem,
             Some(CredentialProblem::Duplicate("Expires".into()))
         );
-        assert_eq!(c.expires, Some("1"));
+        assert_eq!(c.expires.as_deref(), Some("1"));
         let c = creds("https://x.net/a?expires=1&Signature=s&Key-Pair-Id=K", None);
         assert_eq!(
             c.problem,
@@ -351,6 +439,85 @@ mod tests {
             c.problem,
             Some(CredentialProblem::Duplicate("CloudFront-Signature".into()))
         );
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded_once_and_the_unsigned_url_is_kept() {
+        // aws-cloudfront-sign (URLSearchParams): every '~' arrives as %7E.
+        let c = creds(
+            "https://x.net/a%7Eb?q=%7E+1&Expires=17&Policy=ab%7Ecd__&Signature=%7e%7E-_&Key-Pair-Id=%4B1&Hash-Algorithm=SHA%32%356",
+            None,
+        );
+        assert_eq!(c.policy.as_deref(), Some("ab~cd__"));
+        assert_eq!(c.signature.as_deref(), Some("~~-_"));
+        assert_eq!(c.key_pair_id.as_deref(), Some("K1"));
+        assert_eq!(c.hash_algorithm.as_deref(), Some("SHA256"));
+        assert_eq!(c.expires.as_deref(), Some("17"));
+        assert_eq!(
+            c.percent_decoded,
+            ["Policy", "Signature", "Key-Pair-Id", "Hash-Algorithm"]
+        );
+        assert_eq!(c.problem, None);
+        // the rest of the URL is byte for byte what was sent (canned rebuild, origin)
+        assert_eq!(c.unsigned_url, "https://x.net/a%7Eb?q=%7E+1");
+        // undecoded values stay borrowed
+        assert!(matches!(c.expires, Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn plus_double_encoding_and_bad_escapes() {
+        // '+' is not a space (RFC 3986 decoding, not form decoding)
+        let c = creds("https://x.net/a?Signature=a+b&Key-Pair-Id=K", None);
+        assert_eq!(c.signature.as_deref(), Some("a+b"));
+        // decoded once: %257E is %7E, and %2B is '+'
+        let c = creds("https://x.net/a?Signature=a%257E%2B&Key-Pair-Id=K", None);
+        assert_eq!(c.signature.as_deref(), Some("a%7E+"));
+        assert_eq!(c.problem, None);
+        for bad in ["a%7", "a%", "a%zz", "%G0a", "a%FF", "a%C3"] {
+            let c = creds(
+                &format!("https://x.net/a?Key-Pair-Id=K&Signature={bad}"),
+                None,
+            );
+            assert_eq!(
+                c.problem,
+                Some(CredentialProblem::InvalidEscape("Signature")),
+                "{bad}"
+            );
+            assert_eq!(c.signature.as_deref(), Some(bad), "kept as sent");
+        }
+        // a valid multi-byte character decodes (and is then not base64)
+        let c = creds("https://x.net/a?Key-Pair-Id=K&Signature=%C3%A9", None);
+        assert_eq!(c.signature.as_deref(), Some("é"));
+    }
+
+    #[test]
+    fn encoded_reserved_names_are_ambiguous() {
+        for name in ["%53ignature", "Key%2DPair-Id", "%65xpires", "%50OLICY"] {
+            let c = creds(&format!("https://x.net/a?{name}=1&Key-Pair-Id=K"), None);
+            assert_eq!(
+                c.problem,
+                Some(CredentialProblem::EncodedName(name.to_owned())),
+                "{name}"
+            );
+            // not read as the parameter: it stays in the URL
+            assert_eq!(c.unsigned_url, format!("https://x.net/a?{name}=1"));
+        }
+        let c = creds("https://x.net/a?%41=1&Key-Pair-Id=K", None);
+        assert_eq!(c.problem, None);
+    }
+
+    #[test]
+    fn cookie_values_are_not_decoded() {
+        let c = creds(
+            "https://x.net/a",
+            Some("CloudFront-Signature=ab%7Ecd; CloudFront-Key-Pair-Id=%4B1"),
+        );
+        assert_eq!(c.source, CredentialSource::Cookies);
+        assert_eq!(c.signature.as_deref(), Some("ab%7Ecd"));
+        assert_eq!(c.key_pair_id.as_deref(), Some("%4B1"));
+        assert!(c.percent_decoded.is_empty());
+        let c = creds("https://x.net/a", Some("CloudFront-Signature=a%zz"));
+        assert_eq!(c.problem, None, "cookie values are not decoded at all");
     }
 
     #[test]

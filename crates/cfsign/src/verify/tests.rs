@@ -180,23 +180,23 @@ fn malformed_policy_cases() {
             ..
         })
     ));
-    assert_eq!(
-        reason(&url.replace("Expires=", "Policy=eyJ9&Expires=")).code(),
-        DenialCode::MalformedPolicy
-    );
-    assert_eq!(
+    // with Expires beside it, the Policy decides (and "{\"}" is not a policy)
+    assert!(matches!(
         reason(&url.replace("Expires=", "Policy=eyJ9&Expires=")),
-        DenialReason::BothExpiresAndPolicy
-    );
+        DenialReason::InvalidPolicy(PolicyError::Json(_))
+    ));
     let no_policy = url.replace(&format!("Expires={}&", NOW + 60), "");
     assert_eq!(reason(&no_policy), DenialReason::NoPolicy);
     let garbage = url.replace(&format!("Expires={}", NOW + 60), "Policy=bm90IGpzb24_");
     assert_eq!(reason(&garbage).code(), DenialCode::MalformedPolicy);
-    let bad_b64 = url.replace(&format!("Expires={}", NOW + 60), "Policy=%%%");
+    let bad_b64 = url.replace(&format!("Expires={}", NOW + 60), "Policy=~~~");
     assert!(matches!(
         reason(&bad_b64),
         DenialReason::UndecodablePolicy(_)
     ));
+    let bad_escape = url.replace(&format!("Expires={}", NOW + 60), "Policy=%%%");
+    assert_eq!(reason(&bad_escape), DenialReason::InvalidEscape("Policy"));
+    assert_eq!(reason(&bad_escape).code(), DenialCode::MalformedPolicy);
     assert!(matches!(
         reason(&url.replace(&format!("Expires={}", NOW + 60), "Expires=12x")),
         DenialReason::InvalidPolicy(_)
@@ -431,4 +431,222 @@ fn signature_length_does_not_panic() {
                 .is_allowed()
         );
     }
+}
+
+/// A custom-policy URL as `aws-cloudfront-sign` 3.x writes it: `Expires` and
+/// `Policy` both present, every `~` of the base64 values as `%7E`
+/// (WHATWG `URLSearchParams`).
+fn url_search_params_style(url: &str, expires: i64) -> String {
+    let u = SignableUrl::parse(url).unwrap();
+    let p = Policy::builder(Resource::Url(u.clone()))
+        .expires_at(at(expires))
+        .source_ip("192.0.2.0/24".parse().unwrap())
+        .build_at(now())
+        .unwrap();
+    let stamp = signer("KRSA", "rsa2048.pkcs8.pem", HashAlgorithm::Sha1)
+        .sign_policy(&p)
+        .unwrap();
+    let sig = stamp.signature().replace('~', "%7E");
+    let policy = stamp.encoded_policy().unwrap().replace('~', "%7E");
+    format!("{url}?Expires={expires}&Policy={policy}&Signature={sig}&Key-Pair-Id=KRSA")
+}
+
+#[test]
+fn url_search_params_urls_are_allowed() {
+    // A signature without '~' is rare; find an expiry that gives one with it.
+    let (url, expires) = (NOW + 60..NOW + 160)
+        .map(|e| (url_search_params_style("https://x.net/a.jpg", e), e))
+        .find(|(u, _)| u.split("Signature=").nth(1).unwrap().contains("%7E"))
+        .unwrap();
+    let client = "192.0.2.7".parse::<IpAddr>().unwrap();
+    let a = allowed(&ViewerRequest::new(&url).client_ip(client), now());
+    assert_eq!(a.form(), PolicyForm::Custom);
+    assert_eq!(a.forward_url(), "https://x.net/a.jpg");
+    assert_eq!(a.date_less_than().get(), expires);
+    // Expires is ignored when the Policy decides: another value changes nothing
+    for other in ["1", "0999", "not-a-time", ""] {
+        let changed = url.replace(&format!("Expires={expires}"), &format!("Expires={other}"));
+        assert_ne!(changed, url);
+        let a = allowed(&ViewerRequest::new(&changed).client_ip(client), now());
+        assert_eq!(a.date_less_than().get(), expires, "{other}");
+    }
+    // ... nor does removing it
+    let without = url.replace(&format!("Expires={expires}&"), "");
+    assert!(
+        verifier()
+            .verify(&ViewerRequest::new(&without).client_ip(client), now())
+            .is_allowed()
+    );
+    // the policy still decides: its IP condition and expiry hold
+    let outside = ViewerRequest::new(&url).client_ip("198.51.100.1".parse().unwrap());
+    assert!(matches!(
+        reason_with(&outside, now()),
+        DenialReason::IpNotAllowed { .. }
+    ));
+    assert!(matches!(
+        reason_with(&ViewerRequest::new(&url).client_ip(client), at(expires)),
+        DenialReason::Expired { .. }
+    ));
+    // a repeated Expires is still ambiguous
+    assert_eq!(
+        reason_with(
+            &ViewerRequest::new(&format!("{url}&Expires={expires}")).client_ip(client),
+            now()
+        ),
+        DenialReason::Duplicate("Expires".into())
+    );
+}
+
+#[test]
+fn percent_encoded_values_are_read_decoded_once() {
+    let url = canned("https://x.net/a.jpg?b=%7E1", NOW + 60);
+    let sig = url
+        .split("Signature=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let encode_all = |s: &str| -> String { s.bytes().map(|b| format!("%{b:02X}")).collect() };
+    // every signing value fully percent-encoded (hex in either case): allowed,
+    // and the canned policy is still rebuilt from the URL exactly as sent
+    let all = url
+        .replace(sig, &encode_all(sig))
+        .replace(
+            "Key-Pair-Id=KRSA",
+            &format!("Key-Pair-Id={}", encode_all("KRSA").to_lowercase()),
+        )
+        .replace(
+            &format!("Expires={}", NOW + 60),
+            &format!("Expires={}", encode_all(&(NOW + 60).to_string())),
+        );
+    let a = allowed(&ViewerRequest::new(&all), now());
+    assert_eq!(a.forward_url(), "https://x.net/a.jpg?b=%7E1");
+    assert_eq!(a.resource(), Some("https://x.net/a.jpg?b=%7E1"));
+    let sha256 = format!(
+        "{}&Hash-Algorithm=SHA%32%35%36",
+        canned_sha256("https://x.net/a.jpg")
+    );
+    assert!(
+        verifier()
+            .verify(&ViewerRequest::new(&sha256), now())
+            .is_allowed()
+    );
+    // the user's own query is not decoded: %7E in it is part of the signed URL
+    assert_eq!(
+        reason(&url.replace("b=%7E1", "b=~1")),
+        DenialReason::SignatureMismatch
+    );
+    // decoded once: %257E is %7E, which is not base64
+    let (p, _) = sig
+        .char_indices()
+        .find(|&(_, c)| c.is_ascii_alphanumeric())
+        .unwrap();
+    let twice = url.replace(
+        sig,
+        &format!("{}%25{:02X}{}", &sig[..p], sig.as_bytes()[p], &sig[p + 1..]),
+    );
+    assert!(matches!(
+        reason(&twice),
+        DenialReason::UndecodableSignature(_)
+    ));
+    // '+' is not a space, and %2B is '+': both outside CloudFront's alphabet
+    for plus in ["+", "%2B"] {
+        let damaged = url.replace(sig, &format!("{plus}{}", &sig[1..]));
+        assert!(matches!(
+            reason(&damaged),
+            DenialReason::UndecodableSignature(_)
+        ));
+    }
+    // invalid escapes are denied, with the code of the parameter they are in
+    for (param, value, code) in [
+        (
+            "Signature",
+            format!("{sig}%"),
+            DenialCode::MalformedSignature,
+        ),
+        (
+            "Signature",
+            format!("%zz{}", &sig[3..]),
+            DenialCode::MalformedSignature,
+        ),
+        (
+            "Expires",
+            format!("{}%FF", NOW + 60),
+            DenialCode::MalformedPolicy,
+        ),
+        ("Key-Pair-Id", "KRSA%4".to_owned(), DenialCode::AccessDenied),
+        (
+            "Hash-Algorithm",
+            "SHA%".to_owned(),
+            DenialCode::AccessDenied,
+        ),
+    ] {
+        let bad = match param {
+            "Signature" => url.replace(sig, &value),
+            "Expires" => url.replace(
+                &format!("Expires={}", NOW + 60),
+                &format!("Expires={value}"),
+            ),
+            "Key-Pair-Id" => url.replace("Key-Pair-Id=KRSA", &format!("Key-Pair-Id={value}")),
+            _ => format!("{url}&Hash-Algorithm={value}"),
+        };
+        let r = reason(&bad);
+        assert_eq!(r, DenialReason::InvalidEscape(param), "{bad}");
+        assert_eq!(r.code(), code, "{param}");
+    }
+    // a percent-encoded CloudFront parameter name is ambiguous
+    assert_eq!(
+        reason(&format!("{url}&%48ash-Algorithm=SHA1")),
+        DenialReason::EncodedName("%48ash-Algorithm".into())
+    );
+    assert_eq!(
+        reason("https://x.net/a.jpg?%4Bey-Pair-Id=KRSA"),
+        DenialReason::EncodedName("%4Bey-Pair-Id".into())
+    );
+}
+
+fn canned_sha256(url: &str) -> String {
+    let u = SignableUrl::parse(url).unwrap();
+    let p = Policy::builder(Resource::Url(u.clone()))
+        .expires_at(at(NOW + 60))
+        .build_at(now())
+        .unwrap();
+    signer("KEC", "ec-p256.pkcs8.pem", HashAlgorithm::Sha256)
+        .sign_url(&u, &p)
+        .unwrap()
+        .into_string()
+        .replace("&Hash-Algorithm=SHA256", "")
+}
+
+#[test]
+fn cookie_values_are_read_as_sent() {
+    let s = signer("KRSA", "rsa2048.pkcs8.pem", HashAlgorithm::Sha1);
+    let (header, p) = (NOW + 60..NOW + 160)
+        .map(|e| {
+            let p = Policy::builder(Resource::pattern("https://x.net/*").unwrap())
+                .expires_at(at(e))
+                .build_at(now())
+                .unwrap();
+            (s.sign_cookies(&p).unwrap().cookie_header(), p)
+        })
+        .find(|(h, _)| h.contains('~'))
+        .unwrap();
+    let r = ViewerRequest::new("https://x.net/a.jpg").cookie_header(&header);
+    assert!(verifier().verify(&r, now()).is_allowed());
+    // PHP's setcookie() percent-encodes values, and that breaks them at CloudFront
+    let encoded = header.replace('~', "%7E");
+    let r = ViewerRequest::new("https://x.net/a.jpg").cookie_header(&encoded);
+    let reason = reason_with(&r, now());
+    assert!(
+        matches!(
+            reason,
+            DenialReason::UndecodableSignature(_) | DenialReason::UndecodablePolicy(_)
+        ),
+        "{reason:?}"
+    );
+    // both CloudFront-Expires and CloudFront-Policy cookies: still denied
+    let both = format!("{header}; CloudFront-Expires={}", p.date_less_than());
+    let r = ViewerRequest::new("https://x.net/a.jpg").cookie_header(&both);
+    assert_eq!(reason_with(&r, now()), DenialReason::BothExpiresAndPolicy);
 }
