@@ -39,10 +39,12 @@
 //! - [`explain`]: turn a denial into a diagnosis with the fix.
 //! - [`verify`]: decide a request as CloudFront's edge would, with the reason for every denial.
 //! - [`cloudfront_base64`], [`time`]: the wire encodings of bytes and times.
+//! - [`excerpt`]: long inputs cut to a readable window in messages.
 
 pub mod cloudfront_base64;
 pub mod cookies;
 mod crypto;
+pub mod excerpt;
 pub mod explain;
 pub mod key;
 pub mod lint;

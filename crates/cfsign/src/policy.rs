@@ -51,6 +51,7 @@ use ipnet::Ipv4Net;
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use crate::excerpt::Excerpt;
 use crate::resource::{Resource, ResourceError};
 use crate::time::{self, EpochSeconds, TimeError};
 
@@ -112,8 +113,9 @@ pub enum PolicyError {
     },
     /// An IPv6 address or range.
     #[error(
-        "{input:?} is IPv6; CloudFront policies support IPv4 only (AWS:SourceIp), and IPv6 viewers are \
-         denied by any IP condition, so keep IPv6 disabled on distributions that use IP-restricted policies"
+        "{} is IPv6; CloudFront policies support IPv4 only (AWS:SourceIp), and IPv6 viewers are \
+         denied by any IP condition, so keep IPv6 disabled on distributions that use IP-restricted policies",
+        Excerpt::start(input)
     )]
     Ipv6 {
         /// The input.
@@ -121,7 +123,8 @@ pub enum PolicyError {
     },
     /// Not an IPv4 address or CIDR.
     #[error(
-        "{input:?} is not an IPv4 address or CIDR range (e.g. 192.0.2.10 or 192.0.2.0/24){detail}"
+        "{} is not an IPv4 address or CIDR range (e.g. 192.0.2.10 or 192.0.2.0/24){detail}",
+        Excerpt::start(input)
     )]
     BadIp {
         /// The input.
@@ -626,7 +629,8 @@ impl EpochJson {
                 ))),
             },
             serde_json::Value::String(s) => Err(structure(format!(
-                "AWS:EpochTime is the string {s:?}; write it as a number without quotes"
+                "AWS:EpochTime is the string {}; write it as a number without quotes",
+                Excerpt::start(s)
             ))),
             other => Err(structure(format!(
                 "AWS:EpochTime must be a number, not {other}"

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::excerpt::Excerpt;
+
 /// The largest epoch value CloudFront documents ("no later than
 /// 9223372036854775807", which is 2^63-1 *nanoseconds*, i.e. 2262-04-11T23:47:16Z
 /// in seconds). Larger values are refused; see the spec §2.7.
@@ -61,9 +63,10 @@ pub enum TimeError {
     },
     /// A string that is not one of the accepted forms.
     #[error(
-        "{input:?} is not a time: use epoch seconds (1767290400), a date (2026-01-01, midnight UTC), \
+        "{} is not a time: use epoch seconds (1767290400), a date (2026-01-01, midnight UTC), \
          a UTC date-time (2026-01-01T18:00:00) or one with an offset (2026-01-01T18:00:00Z, \
-         2026-01-01T20:00:00+02:00){detail}"
+         2026-01-01T20:00:00+02:00){detail}",
+        Excerpt::start(input)
     )]
     Unparseable {
         /// The input as given.
@@ -73,7 +76,8 @@ pub enum TimeError {
     },
     /// A duration string that is not `<number><unit>`.
     #[error(
-        "{input:?} is not a duration: use a number with a unit, e.g. 90s, 15m, 2h, 7d, or 1h30m{detail}"
+        "{} is not a duration: use a number with a unit, e.g. 90s, 15m, 2h, 7d, or 1h30m{detail}",
+        Excerpt::start(input)
     )]
     BadDuration {
         /// The input as given.
@@ -346,6 +350,18 @@ mod tests {
             parse_instant("-5"),
             Err(TimeError::Negative { .. })
         ));
+    }
+
+    #[test]
+    fn long_inputs_are_echoed_cut() {
+        let long = "x".repeat(120_000);
+        for message in [
+            parse_instant(&long).unwrap_err().to_string(),
+            parse_duration(&long).unwrap_err().to_string(),
+        ] {
+            assert!(message.len() < 1000, "{} bytes", message.len());
+            assert!(message.contains("(120000 bytes)"), "{message}");
+        }
     }
 
     #[test]
