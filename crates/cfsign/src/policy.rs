@@ -369,7 +369,9 @@ fn checked_epoch(
     if s > time::MAX_EPOCH_SECONDS {
         return Err(PolicyError::Time {
             field,
-            error: TimeError::TooLarge { value: s },
+            error: TimeError::TooLarge {
+                value: t.to_string(),
+            },
         });
     }
     Ok(convert(t))
@@ -622,7 +624,9 @@ impl EpochJson {
                 Some(i) => EpochSeconds::new(i).map_err(|error| PolicyError::Time { field, error }),
                 None if n.is_u64() => Err(PolicyError::Time {
                     field,
-                    error: TimeError::TooLarge { value: i64::MAX },
+                    error: TimeError::TooLarge {
+                        value: n.to_string(),
+                    },
                 }),
                 None => Err(structure(format!(
                     "AWS:EpochTime {n} must be a whole number of seconds"
