@@ -52,8 +52,20 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::excerpt::Excerpt;
+use crate::input::Limit;
 use crate::resource::{Resource, ResourceError};
 use crate::time::{self, EpochSeconds, TimeError};
+
+/// The bound for a policy file. CloudFront accepts requests of at most 20,480
+/// bytes, headers and query together (spec §2.8), and a custom policy travels
+/// base64-encoded, a third larger, in the query or the `CloudFront-Policy`
+/// cookie: a policy over 15,360 bytes can never reach it.
+pub const POLICY_FILE: Limit = Limit::new(
+    "the policy file",
+    16 * 1024,
+    "CloudFront accepts requests of at most 20,480 bytes and a policy travels base64-encoded \
+     (a third larger), so a larger policy can never reach it: check that this is the policy JSON",
+);
 
 /// Whether the policy travels (custom) or is rebuilt by CloudFront (canned).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
