@@ -316,7 +316,7 @@ pub enum InputError {
     /// A pipe, FIFO or device that did not end within [`PIPE_DEADLINE`].
     #[error(
         "{} is not a regular file (a pipe, FIFO or device) and did not end within {} s; give a \
-         regular file, or a pipe whose writer sends the whole content (at most {limit}) and closes it \
+         regular file, or a pipe whose writer sends the whole content, at most {limit}, and closes it \
          in time",
         Named(limit, input),
         waited.as_secs()
