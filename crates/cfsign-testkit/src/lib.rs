@@ -5,9 +5,11 @@
 //! - [`tls`]: self-signed certificates and an HTTPS client that trusts only them.
 //! - [`lines`]: a child process's output, line by line, each wait bounded.
 //! - [`python`]: the virtual environment the Python oracles run in.
+//! - [`process`]: a child's wall time and peak memory, measured; FIFOs to feed it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: a failure is a test failure
 
 pub mod lines;
 pub mod moto;
+pub mod process;
 pub mod python;
 pub mod tls;
