@@ -714,6 +714,29 @@ fn errors_about_a_120_kb_url_echo_a_window() {
             vec!["\"htps://x.example.com/aaa", "(120021 bytes)"],
         ),
         (
+            strings(&[
+                "policy",
+                &format!("https://x.example.com/{a} {a}*"),
+                "--expires-in",
+                "1h",
+            ]),
+            vec![
+                "at position 60022",
+                "...\"aaa",
+                "aaa aaa",
+                "aaa\"... (120024 bytes)",
+            ],
+        ),
+        (
+            strings(&[
+                "policy",
+                &format!("htps://x.example.com/{a}*"),
+                "--expires-in",
+                "1h",
+            ]),
+            vec!["resource \"htps://x.example.com/aaa", "(60022 bytes)"],
+        ),
+        (
             strings(&["inspect", &format!("x{a}")]),
             vec!["is neither a URL", "(60001 bytes)"],
         ),
