@@ -190,7 +190,8 @@ Examples:
   cut -f 8 access.log | cfsign verify - --public-key K2JCJMDEHXQW5F=public_key.pem
 
 Exit codes: 0 allowed (all allowed with -); 1 denied (first line: 403 <Code>: <Message>, then the reason);
-2 bad usage. Several --public-key options form the trusted key group.";
+2 bad usage or input (with -, a line over 16 KiB stops the run). Several --public-key options form
+the trusted key group.";
 
 const EXPLAIN_EXAMPLES: &str = "\
 Examples:
@@ -316,6 +317,7 @@ Examples:
 
 A bad line is reported on stderr with its line number; its output line is left empty (plain mode)
 or holds {\"line\":N,\"error\":...} (JSON lines), and the exit code is 1. The others are signed.
+A line over 64 KiB stops the run with exit code 2, after the lines before it were written.
 JSON-lines fields: url (required), expires, expires_in, not_before, ip, resource, encode.";
 
 /// Options shared by every command that signs.

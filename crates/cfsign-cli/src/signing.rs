@@ -2,10 +2,12 @@
 //! loaded and parsed once, times are resolved against one "now", and every error
 //! names the flag it came from.
 
-use std::io::Read as _;
+use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use cfsign::policy::PolicyError;
+use cfsign::excerpt::Excerpt;
+use cfsign::input::Source;
+use cfsign::policy::{POLICY_FILE, PolicyError};
 use cfsign::time::{self, parse_instant, yyyymmdd_hint};
 use cfsign::{
     HashAlgorithm, KeyPairId, Policy, PrivateKey, Resource, SignableUrl, Signer, SourceIp,
@@ -219,7 +221,10 @@ impl PolicyConfig {
         } else {
             SignableUrl::parse(text)
         };
-        parsed.with_context(|| format!("URL {text:?}"))
+        parsed.map_err(|e| {
+            let shown = Excerpt::around(text, e.position().unwrap_or(0));
+            anyhow!(e).context(format!("URL {shown}"))
+        })
     }
 
     /// The policy for delivering `url` (or, without a URL, for `target`).
@@ -271,14 +276,13 @@ impl PolicyConfig {
     }
 }
 
+/// The policy file, or standard input for `-`, of at most [`POLICY_FILE`] bytes.
 fn read_policy_file(file: &str) -> Result<String> {
     let path = file.strip_prefix("file://").unwrap_or(file);
-    if path == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("--policy -: reading stdin")?;
-        return Ok(text);
-    }
-    std::fs::read_to_string(path).with_context(|| format!("--policy: cannot read {path}"))
+    let text = if path == "-" {
+        POLICY_FILE.read_to_string(std::io::stdin().lock(), Source::Stdin)
+    } else {
+        POLICY_FILE.read_file_to_string(Path::new(path))
+    };
+    text.context("--policy")
 }

@@ -238,6 +238,21 @@ fn refusals_exit_2_with_nothing_on_stdout() {
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
+    let expires = |time: &str| -> Vec<String> {
+        [
+            "url",
+            "https://x.example.com/a.jpg",
+            "--key-pair-id",
+            "K1",
+            "--private-key",
+            &rsa,
+            "--expires",
+            time,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
     let cases: Vec<(Vec<String>, &str)> = vec![
         (base("https://x.example.com/a b.jpg"), "%20"),
         (base("https://x.example.com/ä.jpg"), "%C3%A4"),
@@ -302,6 +317,24 @@ fn refusals_exit_2_with_nothing_on_stdout() {
                 "20300101".into(),
             ],
             "for a date write 2030-01-01",
+        ),
+        // After 2262-04-11T23:47:16Z, in any form: the limit, not "is not a time".
+        (
+            expires("9999-12-31"),
+            "--expires: \"9999-12-31\" is after the latest time CloudFront accepts \
+             (9223372036, 2262-04-11T23:47:16Z)",
+        ),
+        (
+            expires("10000-01-01T00:00:00Z"),
+            "is after the latest time CloudFront accepts",
+        ),
+        (
+            expires("99999999999999999999"),
+            "is after the latest time CloudFront accepts",
+        ),
+        (
+            expires("2262-04-12"),
+            "--expires: \"2262-04-12\" is after the latest time CloudFront accepts",
         ),
         (
             vec![

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use cfsign::input::{InputError, Limit};
 use rustls_pki_types::pem::{PemObject as _, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -42,6 +43,22 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 
 /// The ALPN protocol the edge offers: it serves HTTP/1 only.
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
+
+/// The bound for the certificate file: a chain of a few PEM certificates is a few
+/// KiB.
+pub const TLS_CERT_FILE: Limit = Limit::new(
+    "the TLS certificate file",
+    1 << 20,
+    "a PEM certificate chain is a few KiB: check that the path names the certificate file \
+     (e.g. fullchain.pem)",
+);
+
+/// The bound for the key file, as for the certificate file: it may hold the chain too.
+pub const TLS_KEY_FILE: Limit = Limit::new(
+    "the TLS private key file",
+    1 << 20,
+    "a PEM private key is a few KiB: check that the path names the key file (e.g. privkey.pem)",
+);
 
 /// Which of the two files an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,15 +98,14 @@ impl fmt::Display for TlsFileRole {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
-    /// A file cannot be read.
-    #[error("cannot read {role} {}: {error}", path.display())]
+    /// A file cannot be read, or is larger than [`TLS_CERT_FILE`] or
+    /// [`TLS_KEY_FILE`] allows.
+    #[error("{error}")]
     Read {
         /// Which file.
         role: TlsFileRole,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        error: std::io::Error,
+        /// Why (naming the file and the bound).
+        error: InputError,
     },
     /// A file is not valid PEM.
     #[error("{role} {} is not valid PEM ({message}); expected PEM blocks such as \
@@ -252,11 +268,13 @@ struct Pem {
 
 impl Pem {
     fn read(role: TlsFileRole, path: &Path) -> Result<Self, TlsError> {
-        let bytes = std::fs::read(path).map_err(|error| TlsError::Read {
-            role,
-            path: path.to_owned(),
-            error,
-        })?;
+        let limit = match role {
+            TlsFileRole::Certificate => TLS_CERT_FILE,
+            TlsFileRole::Key => TLS_KEY_FILE,
+        };
+        let bytes = limit
+            .read_file(path)
+            .map_err(|error| TlsError::Read { role, error })?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         if role == TlsFileRole::Key && is_encrypted(&text) {
             return Err(TlsError::EncryptedKey {

@@ -7,11 +7,13 @@
 //! - [`mangle`]: a signed URL mangled the ways clients mangle it; credential leaks in a text.
 //! - [`python`]: the virtual environment the Python oracles run in.
 //! - [`node`]: URLs and cookies signed by the npm CloudFront signers.
+//! - [`process`]: a child's wall time and peak memory, measured; FIFOs to feed it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: a failure is a test failure
 
 pub mod lines;
 pub mod mangle;
 pub mod moto;
 pub mod node;
+pub mod process;
 pub mod python;
 pub mod tls;

@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::excerpt::Excerpt;
 use crate::lint::Warning;
 use crate::policy::PolicyForm;
 use crate::resource::Resource;
@@ -79,7 +80,7 @@ impl FromStr for SameSite {
 #[non_exhaustive]
 pub enum CookieError {
     /// Bad `Domain`.
-    #[error("cookie domain {domain:?}: {reason}")]
+    #[error("cookie domain {}: {reason}", Excerpt::start(domain))]
     Domain {
         /// The input.
         domain: String,
@@ -87,7 +88,7 @@ pub enum CookieError {
         reason: &'static str,
     },
     /// Bad `Path`.
-    #[error("cookie path {path:?}: {reason}")]
+    #[error("cookie path {}: {reason}", Excerpt::start(path))]
     Path {
         /// The input.
         path: String,
@@ -95,7 +96,7 @@ pub enum CookieError {
         reason: &'static str,
     },
     /// Not Lax/Strict/None.
-    #[error("SameSite {0:?} is not one of Lax, Strict, None")]
+    #[error("SameSite {} is not one of Lax, Strict, None", Excerpt::start(.0))]
     SameSite(String),
     /// `SameSite=None` without `Secure`.
     #[error(
@@ -348,10 +349,10 @@ impl SignedCookies {
             w.push(Warning::new(
                 "canned-cookie",
                 format!(
-                    "canned-policy cookies are valid only for the one URL {:?}: CloudFront rebuilds the policy \
+                    "canned-policy cookies are valid only for the one URL {}: CloudFront rebuilds the policy \
                      from each request URL. For several files, sign a custom policy with a wildcard resource \
                      (e.g. --resource 'https://host/path/*')",
-                    self.resource.as_ref().map_or("", Resource::as_str)
+                    Excerpt::start(self.resource.as_ref().map_or("", Resource::as_str))
                 ),
             ));
         }
@@ -359,10 +360,10 @@ impl SignedCookies {
             w.push(Warning::new(
                 "cookie-path-wildcard",
                 format!(
-                    "cookie Path {:?} contains '*', but cookie paths are literal prefixes (RFC 6265), so browsers \
-                     will not send these cookies; use {:?}",
-                    attributes.path,
-                    attributes.path.split('*').next().unwrap_or("/")
+                    "cookie Path {} contains '*', but cookie paths are literal prefixes (RFC 6265), so browsers \
+                     will not send these cookies; use {}",
+                    Excerpt::start(&attributes.path),
+                    Excerpt::start(attributes.path.split('*').next().unwrap_or("/"))
                 ),
             ));
         }
@@ -379,9 +380,10 @@ impl SignedCookies {
                 w.push(Warning::new(
                     "cookie-path-outside-resource",
                     format!(
-                        "cookie Path {:?} does not cover the resource path {:?}; browsers will not send the \
+                        "cookie Path {} does not cover the resource path {}; browsers will not send the \
                          cookies with those requests",
-                        attributes.path, rpath
+                        Excerpt::start(&attributes.path),
+                        Excerpt::start(rpath)
                     ),
                 ));
             }

@@ -5,7 +5,8 @@
 //! or custom policies, with the encoding contract that prevents the silent
 //! `403 Access denied` of "signed one URL, sent another".
 //!
-//! This crate has no async runtime and does no I/O besides reading key files.
+//! This crate has no async runtime and does no I/O besides reading key files
+//! (and the bounded-read helpers of [`input`] that the CLI and the edge share).
 //! Crypto is AWS-LC (`aws-lc-rs`, plus one small audited FFI call for RSA-SHA1).
 //!
 //! ```
@@ -39,11 +40,15 @@
 //! - [`explain`]: turn a denial into a diagnosis with the fix.
 //! - [`verify`]: decide a request as CloudFront's edge would, with the reason for every denial.
 //! - [`cloudfront_base64`], [`time`]: the wire encodings of bytes and times.
+//! - [`input`]: reading files and streams with a bound that fits their kind.
+//! - [`excerpt`]: long inputs cut to a readable window in messages.
 
 pub mod cloudfront_base64;
 pub mod cookies;
 mod crypto;
+pub mod excerpt;
 pub mod explain;
+pub mod input;
 pub mod key;
 pub mod lint;
 pub mod policy;

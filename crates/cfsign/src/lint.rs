@@ -19,6 +19,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 
+use crate::excerpt::Excerpt;
 use crate::key::KeyType;
 use crate::policy::{Policy, PolicyForm};
 use crate::resource::Resource;
@@ -101,9 +102,9 @@ pub fn lint_policy(
         out.push(Warning::new(
             "resource-does-not-cover-url",
             format!(
-                "the resource {:?} does not cover {:?}: CloudFront would answer 403 AccessDenied",
-                resource.map_or("", Resource::as_str),
-                u.as_str()
+                "the resource {} does not cover {}: CloudFront would answer 403 AccessDenied",
+                Excerpt::start(resource.map_or("", Resource::as_str)),
+                Excerpt::start(u.as_str())
             ),
         ));
     }

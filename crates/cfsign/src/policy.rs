@@ -51,8 +51,21 @@ use ipnet::Ipv4Net;
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use crate::excerpt::Excerpt;
+use crate::input::Limit;
 use crate::resource::{Resource, ResourceError};
 use crate::time::{self, EpochSeconds, TimeError};
+
+/// The bound for a policy file. CloudFront accepts requests of at most 20,480
+/// bytes, headers and query together (spec §2.8), and a custom policy travels
+/// base64-encoded, a third larger, in the query or the `CloudFront-Policy`
+/// cookie: a policy over 15,360 bytes can never reach it.
+pub const POLICY_FILE: Limit = Limit::new(
+    "the policy file",
+    16 * 1024,
+    "CloudFront accepts requests of at most 20,480 bytes and a policy travels base64-encoded \
+     (a third larger), so a larger policy can never reach it: check that this is the policy JSON",
+);
 
 /// Whether the policy travels (custom) or is rebuilt by CloudFront (canned).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,8 +125,9 @@ pub enum PolicyError {
     },
     /// An IPv6 address or range.
     #[error(
-        "{input:?} is IPv6; CloudFront policies support IPv4 only (AWS:SourceIp), and IPv6 viewers are \
-         denied by any IP condition, so keep IPv6 disabled on distributions that use IP-restricted policies"
+        "{} is IPv6; CloudFront policies support IPv4 only (AWS:SourceIp), and IPv6 viewers are \
+         denied by any IP condition, so keep IPv6 disabled on distributions that use IP-restricted policies",
+        Excerpt::start(input)
     )]
     Ipv6 {
         /// The input.
@@ -121,7 +135,8 @@ pub enum PolicyError {
     },
     /// Not an IPv4 address or CIDR.
     #[error(
-        "{input:?} is not an IPv4 address or CIDR range (e.g. 192.0.2.10 or 192.0.2.0/24){detail}"
+        "{} is not an IPv4 address or CIDR range (e.g. 192.0.2.10 or 192.0.2.0/24){detail}",
+        Excerpt::start(input)
     )]
     BadIp {
         /// The input.
@@ -366,7 +381,9 @@ fn checked_epoch(
     if s > time::MAX_EPOCH_SECONDS {
         return Err(PolicyError::Time {
             field,
-            error: TimeError::TooLarge { value: s },
+            error: TimeError::TooLarge {
+                value: t.to_string(),
+            },
         });
     }
     Ok(convert(t))
@@ -641,14 +658,17 @@ impl EpochJson {
                 Some(i) => EpochSeconds::new(i).map_err(|error| PolicyError::Time { field, error }),
                 None if n.is_u64() => Err(PolicyError::Time {
                     field,
-                    error: TimeError::TooLarge { value: i64::MAX },
+                    error: TimeError::TooLarge {
+                        value: n.to_string(),
+                    },
                 }),
                 None => Err(structure(format!(
                     "AWS:EpochTime {n} must be a whole number of seconds"
                 ))),
             },
             serde_json::Value::String(s) => Err(structure(format!(
-                "AWS:EpochTime is the string {s:?}; write it as a number without quotes"
+                "AWS:EpochTime is the string {}; write it as a number without quotes",
+                Excerpt::start(s)
             ))),
             other => Err(structure(format!(
                 "AWS:EpochTime must be a number, not {other}"

@@ -62,6 +62,7 @@
 
 use std::fmt;
 
+use crate::excerpt::Excerpt;
 use crate::url::{SignableUrl, UrlError};
 
 /// Why a resource pattern is refused.
@@ -70,8 +71,9 @@ use crate::url::{SignableUrl, UrlError};
 pub enum ResourceError {
     /// Not a URL, a `*://` pattern or `*`.
     #[error(
-        "resource {resource:?} must start with http://, https://, *:// or http*://, or be \"*\" \
-         (or start with '*' in the host, like *example.com)"
+        "resource {} must start with http://, https://, *:// or http*://, or be \"*\" \
+         (or start with '*' in the host, like *example.com)",
+        Excerpt::start(resource)
     )]
     Scheme {
         /// The input.
@@ -79,8 +81,9 @@ pub enum ResourceError {
     },
     /// A character that would need JSON escaping or is not ASCII.
     #[error(
-        "resource {resource:?} contains {shown} at position {position}; resources are percent-encoded \
-         ASCII URLs (CloudFront compares them byte for byte), so encode it as {encoded}"
+        "resource {} contains {shown} at position {position}; resources are percent-encoded \
+         ASCII URLs (CloudFront compares them byte for byte), so encode it as {encoded}",
+        Excerpt::around(resource, *position)
     )]
     Character {
         /// The input.
@@ -99,7 +102,7 @@ pub enum ResourceError {
     #[error(transparent)]
     Url(#[from] UrlError),
     /// An RTMP stream name with a scheme or bad characters.
-    #[error("RTMP stream name {name:?} {reason}")]
+    #[error("RTMP stream name {} {reason}", Excerpt::start(name))]
     Rtmp {
         /// The input.
         name: String,

@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 use crate::cloudfront_base64;
 use crate::cookies::SignedCookies;
+use crate::excerpt::Excerpt;
 use crate::key::{KeyType, PrivateKey};
 use crate::policy::{Policy, PolicyForm};
 use crate::resource::Resource;
@@ -92,7 +93,7 @@ impl FromStr for HashAlgorithm {
 #[non_exhaustive]
 pub enum SignError {
     /// The key-pair ID is not usable.
-    #[error("key pair ID {id:?}: {reason}")]
+    #[error("key pair ID {}: {reason}", Excerpt::start(id))]
     KeyPairId {
         /// The input.
         id: String,
@@ -100,7 +101,10 @@ pub enum SignError {
         reason: String,
     },
     /// Not `SHA1` or `SHA256`.
-    #[error("unknown hash algorithm {0:?}: CloudFront supports SHA1 (the default) and SHA256")]
+    #[error(
+        "unknown hash algorithm {}: CloudFront supports SHA1 (the default) and SHA256",
+        Excerpt::start(.0)
+    )]
     UnknownHash(String),
     /// The signing backend cannot use this hash (e.g. AWS KMS has no SHA-1).
     #[error("this {key} signer cannot sign with {hash}; use {alternative}")]
@@ -117,9 +121,11 @@ pub enum SignError {
     Backend(String),
     /// The URL is outside the policy's resource.
     #[error(
-        "the policy's resource {resource:?} does not cover {url:?}, so CloudFront would answer 403 \
+        "the policy's resource {} does not cover {}, so CloudFront would answer 403 \
          AccessDenied; sign a resource that matches the URL (wildcards match within each of scheme, host, \
-         path and query)"
+         path and query)",
+        Excerpt::start(resource),
+        Excerpt::start(url)
     )]
     NotCovered {
         /// The URL.
@@ -129,9 +135,11 @@ pub enum SignError {
     },
     /// A canned policy can only be delivered on its own URL.
     #[error(
-        "a canned policy for {resource:?} cannot be used on {url:?}: CloudFront rebuilds a canned policy \
+        "a canned policy for {} cannot be used on {}: CloudFront rebuilds a canned policy \
          from the request URL, so it is valid only for exactly that URL; use a custom policy (e.g. a \
-         wildcard resource) to cover other URLs"
+         wildcard resource) to cover other URLs",
+        Excerpt::start(resource),
+        Excerpt::start(url)
     )]
     CannedForOtherUrl {
         /// The URL.

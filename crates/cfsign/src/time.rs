@@ -19,10 +19,15 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::excerpt::Excerpt;
+
 /// The largest epoch value CloudFront documents ("no later than
 /// 9223372036854775807", which is 2^63-1 *nanoseconds*, i.e. 2262-04-11T23:47:16Z
 /// in seconds). Larger values are refused; see the spec §2.7.
 pub const MAX_EPOCH_SECONDS: i64 = 9_223_372_036;
+
+/// [`MAX_EPOCH_SECONDS`] as a date-time.
+const LATEST: &str = "2262-04-11T23:47:16Z";
 
 /// Epoch values at or above this (year 5138 as seconds) are diagnosed as
 /// milliseconds: a `Date.now()`-style value today has 13 digits.
@@ -45,13 +50,16 @@ pub enum TimeError {
         /// The value divided by 1000.
         seconds: i64,
     },
-    /// Beyond CloudFront's maximum (2262-04-11).
+    /// Beyond CloudFront's maximum (2262-04-11): an epoch, or a date in a later year
+    /// (9999-12-31, 10000-01-01).
     #[error(
-        "{value} is after CloudFront's latest accepted time ({MAX_EPOCH_SECONDS}, 2262-04-11T23:47:16Z)"
+        "{} is after the latest time CloudFront accepts ({MAX_EPOCH_SECONDS}, {LATEST}); give an \
+         earlier time",
+        Excerpt::start(value)
     )]
     TooLarge {
         /// The value as given.
-        value: i64,
+        value: String,
     },
     /// Before 1970.
     #[error("{value} is before 1970-01-01T00:00:00Z; CloudFront times are positive epoch seconds")]
@@ -61,9 +69,10 @@ pub enum TimeError {
     },
     /// A string that is not one of the accepted forms.
     #[error(
-        "{input:?} is not a time: use epoch seconds (1767290400), a date (2026-01-01, midnight UTC), \
+        "{} is not a time: use epoch seconds (1767290400), a date (2026-01-01, midnight UTC), \
          a UTC date-time (2026-01-01T18:00:00) or one with an offset (2026-01-01T18:00:00Z, \
-         2026-01-01T20:00:00+02:00){detail}"
+         2026-01-01T20:00:00+02:00){detail}",
+        Excerpt::start(input)
     )]
     Unparseable {
         /// The input as given.
@@ -73,7 +82,8 @@ pub enum TimeError {
     },
     /// A duration string that is not `<number><unit>`.
     #[error(
-        "{input:?} is not a duration: use a number with a unit, e.g. 90s, 15m, 2h, 7d, or 1h30m{detail}"
+        "{} is not a duration: use a number with a unit, e.g. 90s, 15m, 2h, 7d, or 1h30m{detail}",
+        Excerpt::start(input)
     )]
     BadDuration {
         /// The input as given.
@@ -113,7 +123,9 @@ impl EpochSeconds {
             });
         }
         if seconds > MAX_EPOCH_SECONDS {
-            return Err(TimeError::TooLarge { value: seconds });
+            return Err(TimeError::TooLarge {
+                value: seconds.to_string(),
+            });
         }
         Ok(Self(seconds))
     }
@@ -160,19 +172,35 @@ impl fmt::Display for EpochSeconds {
 /// `YYYY-MM-DD` (00:00 UTC), `YYYY-MM-DDThh:mm:ss` (UTC), or with `Z`/`±hh:mm`.
 ///
 /// All-digit input is epoch seconds (as in `aws cloudfront sign`); a
-/// 13-digit value is refused as milliseconds.
+/// 13-digit value is refused as milliseconds. A time after the latest one
+/// CloudFront accepts (2262-04-11T23:47:16Z), in any form, is
+/// [`TimeError::TooLarge`].
 ///
 /// ```
-/// use cfsign::time::parse_instant;
+/// use cfsign::time::{parse_instant, TimeError};
 ///
 /// let a = parse_instant("2026-01-01T18:00:00Z")?;
 /// let b = parse_instant("2026-01-01T20:00:00+02:00")?;
 /// let c = parse_instant("2026-01-01T18:00:00")?;
 /// let d = parse_instant("1767290400")?;
 /// assert!(a == b && b == c && c == d);
+/// assert!(matches!(parse_instant("9999-12-31"), Err(TimeError::TooLarge { .. })));
 /// # Ok::<(), cfsign::time::TimeError>(())
 /// ```
 pub fn parse_instant(input: &str) -> Result<Timestamp, TimeError> {
+    let text = input.trim();
+    let too_large = || TimeError::TooLarge {
+        value: text.to_owned(),
+    };
+    match parse_any_instant(input) {
+        Ok(t) if t.as_second() > MAX_EPOCH_SECONDS => Err(too_large()),
+        Err(TimeError::Unparseable { .. }) if year_after_range(text) => Err(too_large()),
+        other => other,
+    }
+}
+
+/// [`parse_instant`] without the upper bound for dates (jiff's range ends in 9999).
+fn parse_any_instant(input: &str) -> Result<Timestamp, TimeError> {
     let text = input.trim();
     let unparseable = |detail: String| TimeError::Unparseable {
         input: input.to_owned(),
@@ -185,9 +213,15 @@ pub fn parse_instant(input: &str) -> Result<Timestamp, TimeError> {
         && !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
     {
-        let value: i64 = text
-            .parse()
-            .map_err(|_| unparseable("; the number is too large".to_owned()))?;
+        let value: i64 = match text.parse() {
+            Ok(value) => value,
+            Err(_) if digits.len() == text.len() => {
+                return Err(TimeError::TooLarge {
+                    value: text.to_owned(),
+                });
+            }
+            Err(_) => return Err(unparseable("; the number is too large".to_owned())),
+        };
         return Ok(EpochSeconds::new(value)?.to_timestamp());
     }
     if let Ok(t) = text.parse::<Timestamp>() {
@@ -208,6 +242,25 @@ pub fn parse_instant(input: &str) -> Result<Timestamp, TimeError> {
             .map_err(|e| unparseable(format!("; {e}"))),
         Err(e) => Err(unparseable(format!("; {e}"))),
     }
+}
+
+/// Whether `text` is a well-formed time in a year after 2262 that cannot be
+/// converted (9999-12-31 is past jiff's last instant; 10000-01-01 has five digits):
+/// the same text in a year jiff handles (2000 or 2001, keeping February 29 valid
+/// exactly when it is) parses.
+fn year_after_range(text: &str) -> bool {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    let year_len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    if year_len < 4 || digits.as_bytes().get(year_len) != Some(&b'-') {
+        return false;
+    }
+    let leap = match digits[..year_len].parse::<u128>() {
+        Ok(year) if year <= 2262 => return false,
+        Ok(year) => year % 4 == 0 && (year % 100 != 0 || year % 400 == 0),
+        Err(_) => true,
+    };
+    let stand_in = if leap { "2000" } else { "2001" };
+    parse_any_instant(&format!("{stand_in}{}", &digits[year_len..])).is_ok()
 }
 
 /// Parses a duration: one or more `<number><unit>` groups with units `s`, `m`,
@@ -346,6 +399,76 @@ mod tests {
             parse_instant("-5"),
             Err(TimeError::Negative { .. })
         ));
+    }
+
+    #[test]
+    fn times_after_the_latest_cloudfront_accepts_say_so() {
+        assert_eq!(
+            parse_instant("2262-04-11T23:47:16Z").unwrap().as_second(),
+            MAX_EPOCH_SECONDS
+        );
+        for late in [
+            "9999-12-31",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T00:00:00",
+            "9999-12-31T00:00:00+02:00",
+            "2262-04-11T23:47:17Z",
+            "2262-04-12",
+            "2263-01-01",
+            "4000-02-29",
+            "10000-02-29",
+            "10000-01-01",
+            "+010000-01-01T00:00:00Z",
+            "123456789012345678901234567890-06-01",
+            "9223372037",
+            "99999999999999999999",
+            " 9999-12-31 ",
+        ] {
+            let err = parse_instant(late).unwrap_err();
+            assert_eq!(
+                err,
+                TimeError::TooLarge {
+                    value: late.trim().to_owned()
+                },
+                "{late}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains("is after the latest time CloudFront accepts")
+                    && message.contains("9223372036")
+                    && message.contains("2262-04-11T23:47:16Z")
+                    && !message.contains("not a time"),
+                "{late}: {message}"
+            );
+        }
+        // Not dates at all, whatever the year: still "not a time".
+        for bad in [
+            "9999-13-01",
+            "9999-02-30",
+            "5000-02-29",
+            "10001-02-29",
+            "10000-01-01Tnoon",
+        ] {
+            let err = parse_instant(bad).unwrap_err();
+            assert!(!matches!(err, TimeError::TooLarge { .. }), "{bad}: {err}");
+        }
+        // A 13-digit value is still diagnosed as milliseconds.
+        assert!(matches!(
+            parse_instant("9999999999999"),
+            Err(TimeError::Milliseconds { .. })
+        ));
+    }
+
+    #[test]
+    fn long_inputs_are_echoed_cut() {
+        let long = "x".repeat(120_000);
+        for message in [
+            parse_instant(&long).unwrap_err().to_string(),
+            parse_duration(&long).unwrap_err().to_string(),
+        ] {
+            assert!(message.len() < 1000, "{} bytes", message.len());
+            assert!(message.contains("(120000 bytes)"), "{message}");
+        }
     }
 
     #[test]

@@ -33,6 +33,8 @@
 
 use std::fmt;
 
+use crate::excerpt::Excerpt;
+
 /// The query parameters CloudFront reserves for signing.
 pub const RESERVED_PARAMETERS: [&str; 5] = [
     "Expires",
@@ -75,8 +77,9 @@ impl fmt::Display for UrlPart {
 pub enum UrlError {
     /// Not `http://` or `https://`.
     #[error(
-        "{url:?} does not start with http:// or https:// (lower case); sign the absolute URL the \
-         viewer will request, e.g. https://d111111abcdef8.cloudfront.net/path"
+        "{} does not start with http:// or https:// (lower case); sign the absolute URL the \
+         viewer will request, e.g. https://d111111abcdef8.cloudfront.net/path",
+        Excerpt::start(url)
     )]
     Scheme {
         /// The input.
@@ -125,8 +128,9 @@ pub enum UrlError {
     },
     /// A `#fragment`.
     #[error(
-        "the URL has a fragment ({fragment:?}) at position {position}; browsers never send it to \
-         CloudFront, so remove it (or encode '#' as %23 if it is part of the file name)"
+        "the URL has a fragment ({}) at position {position}; browsers never send it to \
+         CloudFront, so remove it (or encode '#' as %23 if it is part of the file name)",
+        Excerpt::start(fragment)
     )]
     Fragment {
         /// The fragment including `#`.
@@ -135,7 +139,7 @@ pub enum UrlError {
         position: usize,
     },
     /// Host problems.
-    #[error("the host {host:?} is not valid: {reason}")]
+    #[error("the host {} is not valid: {reason}", Excerpt::start(host))]
     Host {
         /// The host (and port) as given.
         host: String,
@@ -143,7 +147,11 @@ pub enum UrlError {
         reason: String,
     },
     /// No path.
-    #[error("{url:?} has no path; clients request at least \"/\", so sign {fixed:?}")]
+    #[error(
+        "{} has no path; clients request at least \"/\", so sign {}",
+        Excerpt::around(url, host_end(url)),
+        Excerpt::around(fixed, host_end(fixed))
+    )]
     MissingPath {
         /// The input.
         url: String,
@@ -152,9 +160,10 @@ pub enum UrlError {
     },
     /// A reserved CloudFront query parameter.
     #[error(
-        "the query already contains the parameter {name:?}, which CloudFront reserves for signing; \
+        "the query already contains the parameter {}, which CloudFront reserves for signing; \
          pass the URL without signing parameters, and rename your own parameter if it is yours \
-         (letter case is not a way around this: CloudFront's handling of case variants is undocumented)"
+         (letter case is not a way around this: CloudFront's handling of case variants is undocumented)",
+        Excerpt::start(name)
     )]
     ReservedParameter {
         /// The parameter name as found.
@@ -171,9 +180,10 @@ pub enum UrlError {
     },
     /// A `.` or `..` path segment (also `%2E`-encoded).
     #[error(
-        "the path has the segment {segment:?}; browsers and CloudFront remove '.' and '..' segments \
+        "the path has the segment {}; browsers and CloudFront remove '.' and '..' segments \
          (also written %2E) before the request is matched, so the URL as signed is never the URL \
-         requested: sign the normalised path"
+         requested: sign the normalised path",
+        Excerpt::start(segment)
     )]
     DotSegment {
         /// The segment as written.
@@ -185,6 +195,38 @@ pub enum UrlError {
         /// Length in bytes.
         length: usize,
     },
+}
+
+impl UrlError {
+    /// The byte offset in the input that the error is about, if it is about one
+    /// character (to show the input around it, e.g. with
+    /// [`Excerpt::around`](crate::excerpt::Excerpt::around)).
+    ///
+    /// ```
+    /// use cfsign::SignableUrl;
+    ///
+    /// let err = SignableUrl::parse("https://example.com/a b").unwrap_err();
+    /// assert_eq!(err.position(), Some(21));
+    /// ```
+    #[must_use]
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            UrlError::NonAscii { position, .. }
+            | UrlError::Unencoded { position, .. }
+            | UrlError::BadPercent { position }
+            | UrlError::Fragment { position, .. } => Some(*position),
+            _ => None,
+        }
+    }
+}
+
+/// Where the host of `url` ends (the first `/`, `?` or `#` after the scheme), for
+/// showing a URL without a path around the place the `/` is missing.
+fn host_end(url: &str) -> usize {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i)
 }
 
 /// An absolute `http`/`https` URL in the exact form the client will send,
@@ -436,8 +478,8 @@ fn validate_host(host_port: &str, offset: usize) -> Result<(), UrlError> {
     if let Some(c) = host.chars().find(char::is_ascii_uppercase) {
         return Err(err(format!(
             "it contains the upper-case letter {c:?}; clients send host names in lower case, so sign \
-             {:?}",
-            host_port.to_ascii_lowercase()
+             {}",
+            Excerpt::start(&host_port.to_ascii_lowercase())
         )));
     }
     if let Some(c) = host
@@ -454,7 +496,8 @@ fn validate_host(host_port: &str, offset: usize) -> Result<(), UrlError> {
             && port.parse::<u16>().is_ok_and(|p| p > 0);
         if !valid {
             return Err(err(format!(
-                "the port {port:?} is not a number from 1 to 65535"
+                "the port {} is not a number from 1 to 65535",
+                Excerpt::start(port)
             )));
         }
     }
@@ -581,6 +624,33 @@ mod tests {
             (v.scheme(), v.path(), v.query(), v.parameter_separator()),
             ("http", "/", None, '?')
         );
+    }
+
+    #[test]
+    fn errors_about_long_urls_echo_a_window() {
+        let a = "a".repeat(60_000);
+        let fragment = SignableUrl::encode(&format!("https://example.com/{a}#{a}")).unwrap_err();
+        let scheme = SignableUrl::encode(&format!("htps://example.com/{a}{a}")).unwrap_err();
+        let short = "a".repeat(4_000);
+        let no_path = SignableUrl::parse(&format!("https://example.com?{short}")).unwrap_err();
+        let host = SignableUrl::parse(&format!("https://{short}A{short}.com/")).unwrap_err();
+        let port = SignableUrl::parse(&format!("https://example.com:{short}/")).unwrap_err();
+        for (err, needle) in [
+            (&fragment, "at position 60020"),
+            (&fragment, "(60001 bytes)"),
+            (&scheme, "\"htps://example.com/aaa"),
+            (&scheme, "(120019 bytes)"),
+            (&no_path, "\"https://example.com?aaa"),
+            (&no_path, "\"https://example.com/?aaa"),
+            (&host, "upper-case letter 'A'"),
+            (&port, "the port \"aaa"),
+        ] {
+            let message = err.to_string();
+            assert!(message.len() < 800, "{} bytes: {message}", message.len());
+            assert!(message.contains(needle), "{message} lacks {needle}");
+        }
+        assert_eq!(fragment.position(), Some(60_020));
+        assert_eq!(scheme.position(), None);
     }
 
     #[test]

@@ -5,11 +5,17 @@
 //! input order. A bad line is reported with its line number and leaves an empty
 //! output line (plain mode) or an error object (JSON lines), so output lines stay
 //! aligned with input lines; the others are signed.
+//!
+//! A line longer than [`LINE`] (64 KiB) is refused while it is read: it stops
+//! the command (exit 2) after the lines before it were signed and written, since
+//! input with such a line is not a list of URLs (and reading on to its end could
+//! take forever, e.g. from `/dev/zero`).
 
 use std::io::{BufRead, BufWriter, IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, Result, anyhow};
 use cfsign::SignedPolicy;
+use cfsign::input::{InputError, Limit, Lines, Source};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -25,9 +31,17 @@ const KMS_CONCURRENCY: usize = 8;
 /// Lines per chunk: large enough to keep every core busy, small enough to stream.
 const CHUNK_LINES: usize = 4096;
 
-/// Longest accepted input line (CloudFront refuses URLs over 8,192 bytes; JSON
-/// lines carry a few options more).
-const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Bytes of input per chunk at most, so that a chunk of long lines stays small.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// One input line: CloudFront refuses URLs over 8,192 bytes; JSON lines carry a few
+/// options more.
+const LINE: Limit = Limit::new(
+    "an input line",
+    64 * 1024,
+    "a line holds one URL (CloudFront accepts at most 8,192 bytes) or one JSON object: check \
+     that the input is a list with one per line",
+);
 
 /// What happened to the lines.
 pub(crate) struct BatchOutcome {
@@ -166,16 +180,22 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
     } else {
         None
     };
-    let input: Box<dyn BufRead> = match &args.input {
-        Some(path) => Box::new(std::io::BufReader::with_capacity(
-            256 * 1024,
-            std::fs::File::open(path)
-                .with_context(|| format!("--input: cannot open {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufReader::with_capacity(
-            256 * 1024,
-            std::io::stdin().lock(),
-        )),
+    let (input, source): (Box<dyn BufRead>, _) = match &args.input {
+        Some(path) => (
+            Box::new(std::io::BufReader::with_capacity(
+                256 * 1024,
+                std::fs::File::open(path)
+                    .with_context(|| format!("--input: cannot open {}", path.display()))?,
+            )),
+            Source::File(path.clone()),
+        ),
+        None => (
+            Box::new(std::io::BufReader::with_capacity(
+                256 * 1024,
+                std::io::stdin().lock(),
+            )),
+            Source::Stdin,
+        ),
     };
     let progress = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new_spinner();
@@ -186,17 +206,19 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
         bar
     });
     let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
-    let mut reader = LineReader { input, number: 0 };
+    let mut reader = LineReader {
+        lines: LINE.lines(input, source),
+    };
     let mut outcome = BatchOutcome {
         lines: 0,
         failed: 0,
     };
     loop {
-        let chunk = reader.next_chunk(CHUNK_LINES)?;
-        if chunk.is_empty() {
+        let (chunk, stop) = reader.next_chunk();
+        if chunk.is_empty() && stop.is_none() {
             break;
         }
-        let first = reader.number - chunk.len() + 1;
+        let first = outcome.lines + 1;
         let results: Vec<(String, Option<String>)> = match &pool {
             Some(pool) => pool.install(|| {
                 chunk
@@ -228,6 +250,19 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
         if let Some(bar) = &progress {
             bar.set_position(outcome.lines as u64);
         }
+        if let Some(error) = stop {
+            out.flush().context("writing to stdout")?;
+            if let Some(bar) = progress {
+                bar.finish_and_clear();
+            }
+            // The message names the file (or standard input); a file came from --input.
+            let error = anyhow!(error);
+            return Err(if args.input.is_some() {
+                error.context("--input")
+            } else {
+                error
+            });
+        }
     }
     out.flush().context("writing to stdout")?;
     if let Some(bar) = progress {
@@ -242,41 +277,32 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
     Ok(outcome)
 }
 
-/// Reads lines as bytes so that one invalid line (not UTF-8, too long) is an
-/// error for that line only.
-struct LineReader {
-    input: Box<dyn BufRead>,
-    number: usize,
+/// Reads lines as bytes so that one invalid line (not UTF-8) is an error for that
+/// line only.
+struct LineReader<R> {
+    lines: Lines<R>,
 }
 
-impl LineReader {
-    fn next_chunk(&mut self, max: usize) -> Result<Vec<Result<String, String>>> {
-        let mut chunk = Vec::with_capacity(max);
+impl<R: BufRead> LineReader<R> {
+    /// The next lines (at most [`CHUNK_LINES`], about [`CHUNK_BYTES`]), and the
+    /// error that ends the input after them, if any.
+    fn next_chunk(&mut self) -> (Vec<Result<String, String>>, Option<InputError>) {
+        let mut chunk = Vec::with_capacity(CHUNK_LINES);
+        let mut bytes = 0;
         let mut buf = Vec::with_capacity(512);
-        while chunk.len() < max {
-            buf.clear();
-            let n = std::io::Read::take(&mut self.input, MAX_LINE_BYTES as u64 + 1)
-                .read_until(b'\n', &mut buf)
-                .context("reading input")?;
-            if n == 0 {
-                break;
+        while chunk.len() < CHUNK_LINES && bytes < CHUNK_BYTES {
+            match self.lines.read_line(&mut buf) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return (chunk, Some(e)),
             }
-            self.number += 1;
-            if buf.len() > MAX_LINE_BYTES && !buf.ends_with(b"\n") {
-                // Skip the rest of the over-long line.
-                let mut rest = Vec::new();
-                self.input
-                    .read_until(b'\n', &mut rest)
-                    .context("reading input")?;
-                chunk.push(Err(format!("line longer than {MAX_LINE_BYTES} bytes")));
-                continue;
-            }
+            bytes += buf.len();
             let line = match std::str::from_utf8(&buf) {
                 Ok(s) => Ok(s.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned()),
                 Err(e) => Err(format!("not UTF-8 text ({e})")),
             };
             chunk.push(line);
         }
-        Ok(chunk)
+        (chunk, None)
     }
 }

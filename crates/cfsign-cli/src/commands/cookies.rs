@@ -3,6 +3,7 @@
 use std::io::Write as _;
 
 use anyhow::{Context as _, Result};
+use cfsign::excerpt::Excerpt;
 use cfsign::{CookieAttributes, Resource, SameSite, lint, time};
 
 use crate::cli::CookiesArgs;
@@ -17,9 +18,9 @@ pub(crate) fn run(args: &CookiesArgs) -> Result<()> {
         let policy = config.policy.policy_for(&url)?;
         anyhow::ensure!(
             policy.covers(&url),
-            "--resource {:?} does not cover {:?}, so these cookies would not grant it",
-            policy.resource().map_or("", Resource::as_str),
-            url.as_str()
+            "--resource {} does not cover {}, so these cookies would not grant it",
+            Excerpt::start(policy.resource().map_or("", Resource::as_str)),
+            Excerpt::start(url.as_str())
         );
         policy
     } else {
@@ -28,8 +29,8 @@ pub(crate) fn run(args: &CookiesArgs) -> Result<()> {
         } else {
             args.target.clone()
         };
-        let resource =
-            Resource::parse(&text).with_context(|| format!("URL_OR_PATTERN {:?}", args.target))?;
+        let resource = Resource::parse(&text)
+            .with_context(|| format!("URL_OR_PATTERN {}", Excerpt::start(&args.target)))?;
         config.policy.policy_for_resource(resource)?
     };
     let mut attributes = CookieAttributes::default()

@@ -105,7 +105,7 @@ impl Source {
     fn load(&self) -> Result<EdgeConfig> {
         match self {
             Source::File(path, tls) => {
-                let mut file = ConfigFile::read(path)?;
+                let mut file = ConfigFile::read(path).context("--config")?;
                 if tls.is_some() {
                     file.tls.clone_from(tls);
                 }

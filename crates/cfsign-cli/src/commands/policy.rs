@@ -3,6 +3,7 @@
 use std::io::Write as _;
 
 use anyhow::{Context as _, Result};
+use cfsign::excerpt::Excerpt;
 use cfsign::{KeyType, Resource, lint, resource};
 
 use crate::cli::{KeyTypeArg, PolicyArgs};
@@ -21,7 +22,7 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<()> {
         Some(u) => config.policy_for(u)?,
         None => {
             let resource = Resource::parse(&args.target)
-                .with_context(|| format!("URL_OR_PATTERN {:?}", args.target))?;
+                .with_context(|| format!("URL_OR_PATTERN {}", Excerpt::start(&args.target)))?;
             config.policy_for_resource(resource)?
         }
     };

@@ -1,10 +1,12 @@
 //! `cfsign verify`, `cfsign explain` and `cfsign inspect`.
 
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::net::IpAddr;
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use cfsign::excerpt::Excerpt;
 use cfsign::explain::{Explanation, explain as diagnose};
+use cfsign::input::{Limit, Source};
 use cfsign::time::parse_instant;
 use cfsign::verify::{Decision, KeyGroup, Verifier, ViewerRequest};
 use cfsign::{KeyPairId, PublicKey};
@@ -12,8 +14,14 @@ use jiff::Timestamp;
 
 use crate::cli::{InspectArgs, VerifyArgs};
 
-/// Longest line read from stdin with `-` (CloudFront's URL limit plus slack).
-const MAX_STDIN_LINE: usize = 16 * 1024;
+/// One line read from stdin with `-`: a URL (CloudFront's limit is 8,192 bytes)
+/// with slack. A longer line is refused while it is read and stops the command.
+const STDIN_LINE: Limit = Limit::new(
+    "a line",
+    16 * 1024,
+    "a line holds one URL (CloudFront accepts at most 8,192 bytes): check that the input is a \
+     list of URLs, one per line",
+);
 
 struct Inputs {
     verifier: Option<Verifier>,
@@ -35,8 +43,9 @@ impl Inputs {
             .client_ip
             .as_deref()
             .map(|ip| {
-                ip.parse::<IpAddr>()
-                    .with_context(|| format!("--client-ip {ip:?} is not an IP address"))
+                ip.parse::<IpAddr>().with_context(|| {
+                    format!("--client-ip {} is not an IP address", Excerpt::start(ip))
+                })
             })
             .transpose()?;
         let now = match &args.now {
@@ -71,11 +80,15 @@ pub(crate) fn key_group(specs: &[String]) -> Result<KeyGroup> {
     let mut group = KeyGroup::new("command line");
     for spec in specs {
         let (id, path) = spec.split_once('=').ok_or_else(|| {
-            anyhow!("--public-key {spec:?}: write KEYID=PATH, e.g. K2JCJMDEHXQW5F=public_key.pem")
+            anyhow!(
+                "--public-key {}: write KEYID=PATH, e.g. K2JCJMDEHXQW5F=public_key.pem",
+                Excerpt::start(spec)
+            )
         })?;
-        let id = KeyPairId::new(id).with_context(|| format!("--public-key {spec}"))?;
+        let id =
+            KeyPairId::new(id).with_context(|| format!("--public-key {}", Excerpt::start(spec)))?;
         let key = PublicKey::from_file(path.strip_prefix("file://").unwrap_or(path))
-            .with_context(|| format!("--public-key {spec}"))?;
+            .with_context(|| format!("--public-key {}", Excerpt::start(spec)))?;
         group = group.with_key(id, key);
     }
     Ok(group)
@@ -130,22 +143,13 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<bool> {
         return Ok(decision.is_allowed());
     }
     let mut all = true;
-    let stdin = std::io::stdin().lock();
-    for (n, line) in stdin.split(b'\n').enumerate() {
-        let line = line.context("reading stdin")?;
-        let number = n + 1;
+    let mut lines = STDIN_LINE.lines(std::io::stdin().lock(), Source::Stdin);
+    let mut line = Vec::new();
+    while lines.read_line(&mut line)? {
+        let number = lines.number();
         let text = String::from_utf8_lossy(&line);
         let url = text.trim();
         if url.is_empty() {
-            continue;
-        }
-        if line.len() > MAX_STDIN_LINE {
-            all = false;
-            writeln!(
-                out,
-                "line {number}: skipped: longer than {MAX_STDIN_LINE} bytes"
-            )
-            .context("writing to stdout")?;
             continue;
         }
         let decision = verifier.verify(&inputs.request(url), inputs.now);
@@ -220,7 +224,8 @@ pub(crate) fn inspect(args: &InspectArgs) -> Result<()> {
         let header = input.strip_prefix("Cookie:").map_or(input, str::trim_start);
         if !header.contains("CloudFront-") {
             bail!(
-                "{input:?} is neither a URL (http:// or https://) nor a Cookie header with CloudFront-* cookies"
+                "{} is neither a URL (http:// or https://) nor a Cookie header with CloudFront-* cookies",
+                Excerpt::start(input)
             );
         }
         ("https://cookie.invalid/", Some(header))

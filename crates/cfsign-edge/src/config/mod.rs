@@ -64,6 +64,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cfsign::input::{InputError, Limit};
 use cfsign::verify::{KeyGroup, Verifier};
 use cfsign::{KeyPairId, PublicKey};
 use serde::Deserialize;
@@ -78,18 +79,21 @@ use crate::tls::{TlsCertificate, TlsError};
 /// The default listening address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// The bound for the configuration file: a configuration with many behaviors and
+/// key groups is a few KiB of TOML.
+pub const CONFIG_FILE: Limit = Limit::new(
+    "the configuration file",
+    1 << 20,
+    "an edge configuration is a few KiB of TOML: check that the path names the configuration file",
+);
+
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("cannot read {}: {error}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        error: std::io::Error,
-    },
+    /// The file cannot be read, or is larger than [`CONFIG_FILE`] allows.
+    #[error(transparent)]
+    Read(InputError),
     /// Not valid TOML, or an unknown or mistyped field.
     #[error("{}: {message}", path.display())]
     Syntax {
@@ -276,12 +280,12 @@ pub struct EdgeConfig {
 }
 
 impl ConfigFile {
-    /// Reads and parses a TOML file (not yet validated: see [`ConfigFile::load`]).
+    /// Reads and parses a TOML file of at most [`CONFIG_FILE`] (not yet
+    /// validated: see [`ConfigFile::load`]).
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_owned(),
-            error,
-        })?;
+        let text = CONFIG_FILE
+            .read_file_to_string(path)
+            .map_err(ConfigError::Read)?;
         toml::from_str(&text).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
             message: e.to_string(),

@@ -301,3 +301,30 @@ fn s3_and_http_origins() {
         "{err}"
     );
 }
+
+#[test]
+fn files_are_read_with_a_bound() {
+    let err = ConfigFile::read(Path::new("/dev/zero")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ConfigError::Read(cfsign::input::InputError::TooLarge { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("the configuration file /dev/zero is larger than 1 MiB (1048576 bytes)"),
+        "{err}"
+    );
+    let d = dir();
+    let text =
+        format!("{FULL}\n[tls]\ncert_file = \"/dev/zero\"\nkey_file = \"keys/public_key.pem\"\n");
+    let err = load(&d, &text).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "tls.cert_file: the TLS certificate file /dev/zero is larger than 1 MiB (1048576 bytes)"
+        ),
+        "{err}"
+    );
+}

@@ -32,7 +32,23 @@ use std::sync::Arc;
 use base64::Engine as _;
 
 use crate::crypto::{PrivateDer, PrivateMaterial, PublicMaterial};
+use crate::input::{InputError, Limit};
 use der::DerKind;
+
+/// The bound for a private key file: a PEM key is under 4 KiB (RSA-4096 PKCS#8 is
+/// about 3.3 KiB), with room for a certificate chain kept in the same file.
+pub const PRIVATE_KEY_FILE: Limit = Limit::new(
+    "the private key file",
+    64 * 1024,
+    "a PEM or DER key is a few KiB: check that the path names the key file",
+);
+
+/// The bound for a public key file (as for [`PRIVATE_KEY_FILE`]).
+pub const PUBLIC_KEY_FILE: Limit = Limit::new(
+    "the public key file",
+    64 * 1024,
+    "a PEM or DER public key is a few hundred bytes: check that the path names the public key file",
+);
 
 /// The key types CloudFront accepts for signed URLs and cookies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,14 +78,10 @@ pub enum KeyError {
     /// The file or value is empty.
     #[error("the key is empty (0 bytes of key data)")]
     Empty,
-    /// Reading the file failed.
-    #[error("cannot read {}: {error}", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The I/O error (included in the message, so not exposed as `source()`).
-        error: std::io::Error,
-    },
+    /// Reading the file failed, or it is larger than a key file can be
+    /// ([`PRIVATE_KEY_FILE`], [`PUBLIC_KEY_FILE`]).
+    #[error(transparent)]
+    Read(#[from] InputError),
     /// An error in a named file.
     #[error("{}: {error}", path.display())]
     InFile {
@@ -176,13 +188,11 @@ fn pem_problem(error: &pem::PemError) -> String {
 pub struct PrivateKey(Arc<PrivateMaterial>);
 
 impl PrivateKey {
-    /// Loads a key from a file (PEM or DER, detected).
+    /// Loads a key from a file (PEM or DER, detected), of at most
+    /// [`PRIVATE_KEY_FILE`] bytes.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|error| KeyError::Io {
-            path: path.to_owned(),
-            error,
-        })?;
+        let bytes = PRIVATE_KEY_FILE.read_file(path)?;
         Self::from_bytes(&bytes).map_err(|e| KeyError::InFile {
             path: path.to_owned(),
             error: Box::new(e),
@@ -400,13 +410,11 @@ impl fmt::Debug for PrivateKey {
 pub struct PublicKey(Arc<PublicMaterial>);
 
 impl PublicKey {
-    /// Loads a public key from a file (PEM or DER).
+    /// Loads a public key from a file (PEM or DER), of at most
+    /// [`PUBLIC_KEY_FILE`] bytes.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|error| KeyError::Io {
-            path: path.to_owned(),
-            error,
-        })?;
+        let bytes = PUBLIC_KEY_FILE.read_file(path)?;
         Self::from_bytes(&bytes).map_err(|e| KeyError::InFile {
             path: path.to_owned(),
             error: Box::new(e),
@@ -697,6 +705,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("this is a private key"), "{err}");
+    }
+
+    #[test]
+    fn key_files_are_read_with_a_bound() {
+        for err in [
+            PrivateKey::from_file("/dev/zero").unwrap_err(),
+            PublicKey::from_file("/dev/zero").unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, KeyError::Read(InputError::TooLarge { .. })),
+                "{err:?}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains("key file /dev/zero is larger than 64 KiB (65536 bytes)"),
+                "{message}"
+            );
+        }
     }
 
     #[test]
