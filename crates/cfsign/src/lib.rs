@@ -39,13 +39,18 @@
 //! - [`explain`]: turn a denial into a diagnosis with the fix.
 //! - [`verify`]: decide a request as CloudFront's edge would, with the reason for every denial.
 //! - [`cloudfront_base64`], [`time`]: the wire encodings of bytes and times.
+//! - [`options`], [`batch`], [`env`]: what front ends share: the policy for a URL
+//!   from the parts given, many URLs on several threads, the key from the environment.
 
+pub mod batch;
 pub mod cloudfront_base64;
 pub mod cookies;
 mod crypto;
+pub mod env;
 pub mod explain;
 pub mod key;
 pub mod lint;
+pub mod options;
 pub mod policy;
 pub mod resource;
 pub mod signer;
@@ -89,4 +94,7 @@ pub enum Error {
     /// Cookie attributes are invalid.
     #[error(transparent)]
     Cookie(#[from] CookieError),
+    /// The parts given for a policy do not fit together.
+    #[error(transparent)]
+    Options(#[from] options::OptionsError),
 }
