@@ -59,6 +59,12 @@ pub enum OptionsError {
         /// Which part (`expiry`, `start time`, `IP range`, `resource`).
         part: &'static str,
     },
+    /// Neither a resource nor a whole policy was given where one is needed.
+    #[error(
+        "nothing to sign: give a resource (a URL, or a pattern such as \
+         https://d111111abcdef8.cloudfront.net/videos/*) or a whole policy"
+    )]
+    NoResource,
     /// The policy cannot be built.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -219,6 +225,16 @@ impl SigningOptions {
         self.build(resource, false)
     }
 
+    /// The policy for what the options hold on their own (cookies, a policy to
+    /// stamp on many URLs): the whole policy, or one for the resource given.
+    pub fn policy_for_given(&self) -> Result<Policy, OptionsError> {
+        match (&self.policy, &self.resource) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, Some(r)) => self.build(r.clone(), false),
+            (None, None) => Err(OptionsError::NoResource),
+        }
+    }
+
     fn build(&self, resource: Resource, force_custom: bool) -> Result<Policy, OptionsError> {
         let (expires, written) = self.expires.clone().ok_or(PolicyError::MissingExpiry)?;
         let mut builder = Policy::builder(resource)
@@ -325,6 +341,10 @@ mod tests {
         assert_eq!(
             o.policy_for_url(&url("https://x.net/a")).unwrap_err(),
             OptionsError::Policy(PolicyError::MissingExpiry)
+        );
+        assert_eq!(
+            o.with(hour()).unwrap().policy_for_given().unwrap_err(),
+            OptionsError::NoResource
         );
     }
 
