@@ -518,12 +518,12 @@ impl SignedCookies {
 
 #[pymethods]
 impl SignedCookies {
-    fn __getitem__(&self, name: &str) -> PyResult<String> {
+    fn __getitem__(&self, key: &str) -> PyResult<String> {
         self.pairs
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| n == key)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.to_owned()))
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.to_owned()))
     }
 
     fn __len__(&self) -> usize {
@@ -551,13 +551,12 @@ impl SignedCookies {
         self.pairs.clone()
     }
 
-    #[pyo3(signature = (name, default = None))]
-    fn get(&self, name: &str, default: Option<String>) -> Option<String> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .or(default)
+    #[pyo3(signature = (key, default = None, /))]
+    fn get(&self, py: Python<'_>, key: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+        match self.pairs.iter().find(|(n, _)| n == key) {
+            Some((_, v)) => Ok(v.into_pyobject(py)?.into_any().unbind()),
+            None => Ok(default.unwrap_or_else(|| py.None())),
+        }
     }
 
     #[pyo3(name = "to_dict")]

@@ -3,22 +3,46 @@
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Literal, Optional, Union, final
+from typing import Literal, Optional, TypeVar, Union, final, overload
 
 __version__: str
+__all__ = [
+    "Error",
+    "UrlError",
+    "PolicyError",
+    "TimeError",
+    "KeyFormatError",
+    "SignError",
+    "CookieError",
+    "Signer",
+    "SignedPolicy",
+    "SignedCookies",
+    "Warning",
+    "Verifier",
+    "Decision",
+    "Explanation",
+    "Finding",
+    "CloudFrontSigner",
+    "keygen",
+    "encode_url",
+    "__version__",
+]
 
-Instant = Union[datetime, int, str]
+_T = TypeVar("_T")
+
+_Instant = Union[datetime, int, str]
 """An instant: an aware ``datetime`` (a naive one is UTC), whole epoch seconds, or text
 such as ``"2030-01-01T00:00:00Z"`` / ``"2030-01-01"``."""
 
-Span = Union[timedelta, int, str]
+_Span = Union[timedelta, int, str]
 """A duration from now: a ``timedelta``, whole seconds, or text such as ``"15m"``, ``"1h30m"``."""
 
-KeyMaterial = Union[bytes, str]
+_KeyMaterial = Union[bytes, str]
 """A key as PEM (``str`` or ``bytes``) or DER (``bytes``)."""
 
-HashName = Literal["sha1", "sha256", "SHA1", "SHA256", "sha-1", "sha-256"]
-KeyTypeName = Literal["rsa", "ecdsa"]
+_HashName = str
+"""``"sha1"`` (CloudFront's default) or ``"sha256"``, any letter case, ``-`` optional."""
+_KeyTypeName = Literal["rsa", "ecdsa"]
 
 class Error(ValueError):
     """Any input cfsign refuses; the message names the input and the fix."""
@@ -30,7 +54,7 @@ class UrlError(Error):
     >>> private_pem, _ = cfsign.keygen("ecdsa")
     >>> cfsign.Signer("K1", private_pem).sign_url("https://x.net/a b.jpg", expires_in=60)
     Traceback (most recent call last):
-    cfsign.UrlError: character ' ' at position 18 in the path is not sent as-is by HTTP clients; ...
+    cfsign.UrlError: character ' ' (space) at position 15 in the path is not sent as-is by HTTP clients; percent-encode it as %20 ...
     """
 
 class PolicyError(Error):
@@ -65,12 +89,12 @@ class Signer:
     True
     """
 
-    def __init__(self, key_pair_id: str, private_key: KeyMaterial, *, hash: HashName = "sha1") -> None: ...
+    def __new__(cls, key_pair_id: str, private_key: _KeyMaterial, *, hash: _HashName = "sha1") -> "Signer": ...
     @staticmethod
-    def from_file(path: Union[str, os.PathLike[str]], *, key_pair_id: str, hash: HashName = "sha1") -> "Signer":
+    def from_file(path: Union[str, os.PathLike[str]], *, key_pair_id: str, hash: _HashName = "sha1") -> "Signer":
         """A signer whose private key is read from ``path`` (PEM or DER)."""
     @staticmethod
-    def from_env(*, hash: HashName = "sha1") -> "Signer":
+    def from_env(*, hash: _HashName = "sha1") -> "Signer":
         """A signer from ``CFSIGN_KEY_PAIR_ID`` and ``CFSIGN_PRIVATE_KEY`` (a path) or
         ``CFSIGN_PRIVATE_KEY_PEM`` (the PEM itself), the CLI's variables."""
     @staticmethod
@@ -78,8 +102,8 @@ class Signer:
         key_pair_id: str,
         sign: Callable[[bytes], bytes],
         *,
-        key_type: KeyTypeName,
-        hash: HashName,
+        key_type: _KeyTypeName,
+        hash: _HashName,
     ) -> "Signer":
         """A signer whose private-key operation is ``sign(policy_bytes) -> signature``:
         AWS KMS through boto3, an HSM, or botocore's ``rsa_signer``. ``hash`` is the hash
@@ -105,9 +129,9 @@ class Signer:
         self,
         url: str,
         *,
-        expires: Optional[Instant] = None,
-        expires_in: Optional[Span] = None,
-        not_before: Optional[Instant] = None,
+        expires: Optional[_Instant] = None,
+        expires_in: Optional[_Span] = None,
+        not_before: Optional[_Instant] = None,
         ip: Optional[str] = None,
         resource: Optional[str] = None,
         policy: Union[str, bytes, None] = None,
@@ -127,9 +151,9 @@ class Signer:
         self,
         urls: Sequence[str],
         *,
-        expires: Optional[Instant] = None,
-        expires_in: Optional[Span] = None,
-        not_before: Optional[Instant] = None,
+        expires: Optional[_Instant] = None,
+        expires_in: Optional[_Span] = None,
+        not_before: Optional[_Instant] = None,
         ip: Optional[str] = None,
         resource: Optional[str] = None,
         policy: Union[str, bytes, None] = None,
@@ -142,9 +166,9 @@ class Signer:
         self,
         resource: Optional[str] = None,
         *,
-        expires: Optional[Instant] = None,
-        expires_in: Optional[Span] = None,
-        not_before: Optional[Instant] = None,
+        expires: Optional[_Instant] = None,
+        expires_in: Optional[_Span] = None,
+        not_before: Optional[_Instant] = None,
         ip: Optional[str] = None,
         policy: Union[str, bytes, None] = None,
     ) -> "SignedPolicy":
@@ -160,17 +184,17 @@ class Signer:
         self,
         resource: Optional[str] = None,
         *,
-        expires: Optional[Instant] = None,
-        expires_in: Optional[Span] = None,
-        not_before: Optional[Instant] = None,
+        expires: Optional[_Instant] = None,
+        expires_in: Optional[_Span] = None,
+        not_before: Optional[_Instant] = None,
         ip: Optional[str] = None,
         policy: Union[str, bytes, None] = None,
         domain: Optional[str] = None,
         path: str = "/",
         secure: bool = True,
         http_only: bool = True,
-        same_site: Literal["Lax", "Strict", "None"] = "Lax",
-        max_age: Optional[Span] = None,
+        same_site: str = "Lax",
+        max_age: Optional[_Span] = None,
     ) -> "SignedCookies":
         """Signed cookies for ``resource`` (usually a wildcard), with the ``Set-Cookie``
         values and the CLI's warnings (canned cookie, cookie path, lifetime).
@@ -212,9 +236,13 @@ class Warning:
 class SignedCookies(Mapping[str, str]):
     """Cookie name to value (a read-only mapping), plus the ``Set-Cookie`` values."""
 
-    def __getitem__(self, name: str) -> str: ...
+    def __getitem__(self, key: str, /) -> str: ...
     def __iter__(self) -> Iterator[str]: ...
     def __len__(self) -> int: ...
+    @overload
+    def get(self, key: str, /) -> Optional[str]: ...
+    @overload
+    def get(self, key: str, default: _T, /) -> Union[str, _T]: ...
     def to_dict(self) -> dict[str, str]: ...
     @property
     def set_cookie_headers(self) -> list[str]:
@@ -300,7 +328,7 @@ class Verifier:
     (403, 'AccessDenied')
     """
 
-    def __init__(self, keys: Mapping[str, KeyMaterial]) -> None: ...
+    def __new__(cls, keys: Mapping[str, _KeyMaterial]) -> "Verifier": ...
     @property
     def key_ids(self) -> list[str]: ...
     def verify(
@@ -309,7 +337,7 @@ class Verifier:
         *,
         cookies: Union[str, Mapping[str, str], None] = None,
         client_ip: Optional[str] = None,
-        now: Optional[Instant] = None,
+        now: Optional[_Instant] = None,
     ) -> Decision: ...
     def explain(
         self,
@@ -317,7 +345,7 @@ class Verifier:
         *,
         cookies: Union[str, Mapping[str, str], None] = None,
         client_ip: Optional[str] = None,
-        now: Optional[Instant] = None,
+        now: Optional[_Instant] = None,
     ) -> Explanation:
         """The decision plus the cause and fix (a re-encoded URL, a missing
         ``Hash-Algorithm``, the wrong key, ...). With no keys, decodes only."""
@@ -336,14 +364,14 @@ class CloudFrontSigner:
     '{"Statement":[{"Resource":"https://x.net/*","Condition":{"DateLessThan":{"AWS:EpochTime":4070908800},"IpAddress":{"AWS:SourceIp":"192.0.2.7/32"}}}]}'
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         key_id: str,
-        signer_or_private_key: Union[KeyMaterial, Callable[[bytes], bytes]],
+        signer_or_private_key: Union[_KeyMaterial, Callable[[bytes], bytes]],
         *,
-        hash_algorithm: Literal["SHA1", "SHA256", "sha1", "sha256"] = "SHA1",
-        key_type: KeyTypeName = "rsa",
-    ) -> None: ...
+        hash_algorithm: _HashName = "SHA1",
+        key_type: _KeyTypeName = "rsa",
+    ) -> "CloudFrontSigner": ...
     @property
     def key_id(self) -> str: ...
     @property
@@ -351,24 +379,24 @@ class CloudFrontSigner:
     def generate_presigned_url(
         self,
         url: str,
-        date_less_than: Optional[Instant] = None,
+        date_less_than: Optional[_Instant] = None,
         policy: Union[str, bytes, None] = None,
     ) -> str: ...
     def build_policy(
         self,
         resource: str,
-        date_less_than: Instant,
-        date_greater_than: Optional[Instant] = None,
+        date_less_than: _Instant,
+        date_greater_than: Optional[_Instant] = None,
         ip_address: Optional[str] = None,
     ) -> str: ...
     def generate_signed_cookies(
         self,
         url: str,
-        date_less_than: Optional[Instant] = None,
+        date_less_than: Optional[_Instant] = None,
         policy: Union[str, bytes, None] = None,
     ) -> dict[str, str]: ...
 
-def keygen(key_type: KeyTypeName) -> tuple[str, str]:
+def keygen(key_type: _KeyTypeName) -> tuple[str, str]:
     """A new key pair ``(private_pem, public_pem)``: RSA-2048 or ECDSA P-256 (PKCS#8 and SPKI PEM).
 
     >>> import cfsign

@@ -74,7 +74,7 @@ def signer_from_settings() -> Signer:
     with _lock:
         signer = _native.get(cache_key)
         if signer is None:
-            signer = Signer(key_id, key, hash=hash_algorithm.lower())  # type: ignore[arg-type]
+            signer = Signer(key_id, key, hash=hash_algorithm)
             _native[cache_key] = signer
     return signer
 
@@ -123,7 +123,7 @@ def set_signed_cookies(
         domain=domain,
         secure=secure,
         http_only=http_only,
-        same_site=same_site,  # type: ignore[arg-type]
+        same_site=same_site,
     )
     for name, value in cookies.items():
         response.set_cookie(
