@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyString, PyType};
 
-use crate::errors::{self, to_py};
+use crate::errors::{self, to_py, to_py_at};
 
 static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static TIMEDELTA: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -58,18 +58,18 @@ pub(crate) fn instant(
         return match int.extract::<i64>() {
             Ok(seconds) => EpochSeconds::new(seconds)
                 .map(|s| (s.to_timestamp(), Some(written)))
-                .map_err(to_py),
+                .map_err(|e| to_py_at(e, name)),
             // Beyond i64: the core's parser words it.
             Err(_) => parse_instant(&written)
                 .map(|t| (t, Some(written)))
-                .map_err(to_py),
+                .map_err(|e| to_py_at(e, name)),
         };
     }
     if let Ok(text) = value.cast::<PyString>() {
         let text = text.to_cow()?;
         return parse_instant(&text)
             .map(|t| (t, Some(text.into_owned())))
-            .map_err(to_py);
+            .map_err(|e| to_py_at(e, name));
     }
     if value.is_instance(datetime_type(py, "datetime", &DATETIME)?.as_any())? {
         return Ok((datetime(value)?, None));
@@ -147,7 +147,7 @@ pub(crate) fn span(value: &Bound<'_, PyAny>, name: &str, now: Timestamp) -> PyRe
     } else if let Ok(text) = value.cast::<PyString>() {
         return parse_duration(&text.to_cow()?)
             .map(Span::Ahead)
-            .map_err(to_py);
+            .map_err(|e| to_py_at(e, name));
     } else if value.is_instance(datetime_type(py, "timedelta", &TIMEDELTA)?.as_any())? {
         signed_timedelta(value)?
     } else {
@@ -225,25 +225,57 @@ pub(crate) fn key_type(text: &str) -> PyResult<KeyType> {
 }
 
 /// A policy given as JSON text or bytes, parsed by the core (kept byte for byte).
-pub(crate) fn policy(value: &Bound<'_, PyAny>) -> PyResult<Policy> {
+pub(crate) fn policy(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Policy> {
     let text = if let Ok(b) = value.cast::<PyBytes>() {
         std::str::from_utf8(b.as_bytes())
-            .map_err(|e| PyTypeError::new_err(format!("policy bytes are not UTF-8: {e}")))?
+            .map_err(|e| {
+                PyTypeError::new_err(format!("{name}: the policy bytes are not UTF-8: {e}"))
+            })?
             .to_owned()
     } else if let Ok(s) = value.cast::<PyString>() {
         s.to_cow()?.into_owned()
     } else {
         return Err(PyTypeError::new_err(format!(
-            "policy must be the policy JSON as str or bytes, not {}",
+            "{name} must be the policy JSON as str or bytes, not {}",
             type_name(value)
         )));
     };
-    Policy::from_json(&text).map_err(to_py)
+    Policy::from_json(&text).map_err(|e| to_py_at(e, name))
 }
 
+/// What the caller calls each part, for messages that name the argument.
+pub(crate) struct ArgNames {
+    expires: &'static str,
+    expires_in: &'static str,
+    not_before: &'static str,
+    ip: &'static str,
+    resource: &'static str,
+    policy: &'static str,
+}
+
+/// The native API's names (`Signer.sign_url(..., expires=...)`).
+pub(crate) const NATIVE: ArgNames = ArgNames {
+    expires: "expires",
+    expires_in: "expires_in",
+    not_before: "not_before",
+    ip: "ip",
+    resource: "resource",
+    policy: "policy",
+};
+
+/// botocore's names (`CloudFrontSigner.build_policy(..., date_less_than=...)`).
+pub(crate) const BOTOCORE: ArgNames = ArgNames {
+    expires: "date_less_than",
+    expires_in: "expires_in",
+    not_before: "date_greater_than",
+    ip: "ip_address",
+    resource: "resource",
+    policy: "policy",
+};
+
 /// The keyword arguments that shape a policy, as the core's [`PolicyInputs`].
-#[derive(Default)]
 pub(crate) struct PolicyArgs<'a, 'py> {
+    pub(crate) names: &'static ArgNames,
     pub(crate) expires: Option<&'a Bound<'py, PyAny>>,
     pub(crate) expires_in: Option<&'a Bound<'py, PyAny>>,
     pub(crate) not_before: Option<&'a Bound<'py, PyAny>>,
@@ -255,14 +287,15 @@ pub(crate) struct PolicyArgs<'a, 'py> {
 impl PolicyArgs<'_, '_> {
     /// Converts every argument given; `now` resolves zero or negative spans.
     pub(crate) fn inputs(&self, now: Timestamp) -> PyResult<PolicyInputs> {
+        let names = self.names;
         let mut inputs = PolicyInputs::default();
         if let Some(v) = self.expires {
-            let (at, written) = instant(v, "expires")?;
+            let (at, written) = instant(v, names.expires)?;
             inputs.expires = Some(at);
             inputs.expires_as_written = written;
         }
         if let Some(v) = self.expires_in {
-            match span(v, "expires_in", now)? {
+            match span(v, names.expires_in, now)? {
                 Span::Ahead(d) => inputs.expires_in = Some(d),
                 Span::NotAhead(at) if inputs.expires.is_none() => inputs.expires = Some(at),
                 // Both given: let the core refuse the pair.
@@ -270,16 +303,16 @@ impl PolicyArgs<'_, '_> {
             }
         }
         if let Some(v) = self.not_before {
-            inputs.not_before = Some(instant(v, "not_before")?.0);
+            inputs.not_before = Some(instant(v, names.not_before)?.0);
         }
         if let Some(ip) = self.ip {
-            inputs.source_ip = Some(ip.parse::<SourceIp>().map_err(to_py)?);
+            inputs.source_ip = Some(ip.parse::<SourceIp>().map_err(|e| to_py_at(e, names.ip))?);
         }
         if let Some(r) = self.resource {
-            inputs.resource = Some(Resource::parse(r).map_err(to_py)?);
+            inputs.resource = Some(Resource::parse(r).map_err(|e| to_py_at(e, names.resource))?);
         }
         if let Some(p) = self.policy {
-            inputs.policy = Some(policy(p)?);
+            inputs.policy = Some(policy(p, names.policy)?);
         }
         Ok(inputs)
     }

@@ -36,6 +36,7 @@ impl CloudFrontSigner {
     ) -> PyResult<SigningOptions> {
         let now = Timestamp::now();
         let inputs: PolicyInputs = PolicyArgs {
+            names: &convert::BOTOCORE,
             expires: date_less_than,
             expires_in: None,
             not_before: date_greater_than,

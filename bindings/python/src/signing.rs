@@ -294,6 +294,7 @@ impl Signer {
         policy: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<String> {
         let options = options(&PolicyArgs {
+            names: &convert::NATIVE,
             expires,
             expires_in,
             not_before,
@@ -319,6 +320,7 @@ impl Signer {
         threads: Option<usize>,
     ) -> PyResult<Vec<String>> {
         let options = options(&PolicyArgs {
+            names: &convert::NATIVE,
             expires,
             expires_in,
             not_before,
@@ -364,6 +366,7 @@ impl Signer {
         policy: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SignedPolicy> {
         let options = options(&PolicyArgs {
+            names: &convert::NATIVE,
             expires,
             expires_in,
             not_before,
@@ -401,6 +404,7 @@ impl Signer {
     ) -> PyResult<SignedCookies> {
         let attributes = attributes(domain, path, secure, http_only, same_site, max_age)?;
         let options = options(&PolicyArgs {
+            names: &convert::NATIVE,
             expires,
             expires_in,
             not_before,
