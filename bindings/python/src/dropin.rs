@@ -51,6 +51,9 @@ impl CloudFrontSigner {
 
 #[pymethods]
 impl CloudFrontSigner {
+    /// `CloudFrontSigner(key_id, signer_or_private_key, *, hash_algorithm="SHA1",
+    /// key_type="rsa")`: a private key (PEM or DER) or botocore's `rsa_signer` callable
+    /// (whose key type is `key_type` and whose hash is `hash_algorithm`).
     #[new]
     #[pyo3(signature = (key_id, signer_or_private_key, *, hash_algorithm = "SHA1", key_type = "rsa"))]
     fn new(
@@ -141,6 +144,7 @@ impl CloudFrontSigner {
         cookies.to_dict(py)
     }
 
+    /// `"SHA1"` or `"SHA256"`.
     #[getter]
     fn hash_algorithm(&self) -> &'static str {
         self.signer.core().hash_algorithm().as_param()

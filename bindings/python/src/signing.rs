@@ -204,6 +204,8 @@ impl Signer {
 
 #[pymethods]
 impl Signer {
+    /// `Signer(key_pair_id, private_key, *, hash="sha1")`: the key as PEM (`str`/`bytes`)
+    /// or DER (`bytes`), RSA-2048 or ECDSA P-256; `hash` is `"sha1"` or `"sha256"`.
     #[new]
     #[pyo3(signature = (key_pair_id, private_key, *, hash = "sha1"))]
     fn new(
@@ -256,16 +258,19 @@ impl Signer {
         })
     }
 
+    /// The key-pair ID (`Key-Pair-Id`).
     #[getter]
     fn key_pair_id(&self) -> &str {
         self.inner.key_pair_id().as_str()
     }
 
+    /// `"SHA1"` or `"SHA256"`.
     #[getter]
     fn hash_algorithm(&self) -> &'static str {
         self.inner.hash_algorithm().as_param()
     }
 
+    /// `"RSA-2048"` or `"ECDSA P-256"`.
     #[getter]
     fn key_type(&self) -> String {
         self.inner.key_type().to_string()
@@ -280,6 +285,8 @@ impl Signer {
         )
     }
 
+    /// `url` (exactly as the client will request it) with the signing parameters; canned
+    /// with only an expiry, custom with `not_before`, `ip`, a `resource` or a `policy`.
     #[pyo3(signature = (url, *, expires = None, expires_in = None, not_before = None, ip = None, resource = None, policy = None))]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn sign_url(
@@ -305,6 +312,8 @@ impl Signer {
         Self::sign_one(&self.inner, py, url, &options)
     }
 
+    /// Many URLs, in order, on `threads` threads (default: every core) without the GIL;
+    /// with `resource` one policy is signed and stamped on every URL.
     #[pyo3(signature = (urls, *, expires = None, expires_in = None, not_before = None, ip = None, resource = None, policy = None, threads = None))]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn sign_urls(
@@ -353,6 +362,8 @@ impl Signer {
             .collect()
     }
 
+    /// One signed policy for `resource` (a wildcard) or `policy`, to stamp on many URLs
+    /// with `SignedPolicy.apply_to`.
     #[pyo3(signature = (resource = None, *, expires = None, expires_in = None, not_before = None, ip = None, policy = None))]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn sign_policy(
@@ -384,6 +395,9 @@ impl Signer {
         })
     }
 
+    /// Signed cookies for `resource` (or `policy`): a mapping of name to value with the
+    /// `Set-Cookie` values (`domain`, `path`, `secure`, `http_only`, `same_site`,
+    /// `max_age`) and the CLI's warnings.
     #[pyo3(signature = (resource = None, *, expires = None, expires_in = None, not_before = None, ip = None, policy = None, domain = None, path = "/", secure = true, http_only = true, same_site = "Lax", max_age = None))]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn sign_cookies(

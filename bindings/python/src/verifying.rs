@@ -95,6 +95,7 @@ impl Request {
 
 #[pymethods]
 impl Verifier {
+    /// `Verifier({key_pair_id: public_key, ...})`: public keys as PEM or DER.
     #[new]
     #[pyo3(signature = (keys))]
     fn new(py: Python<'_>, keys: &Bound<'_, PyAny>) -> PyResult<Self> {
@@ -171,6 +172,7 @@ impl Verifier {
         })
     }
 
+    /// The trusted key-pair IDs.
     #[getter]
     fn key_ids(&self) -> Vec<String> {
         self.inner
