@@ -223,3 +223,39 @@ def test_the_gil_is_released_while_signing(rsa_pem: bytes) -> None:
     # With the GIL held for the whole call the counter could not tick at all.
     assert elapsed > 0.05
     assert during >= elapsed * 1000 * 0.2, (during, elapsed)
+
+
+@pytest.mark.parametrize(
+    "resource,cli,kwargs",
+    [
+        ("https://x.net/a.mp4", ["--path", "/videos/*", "--max-age", "1h"], {"path": "/videos/*", "max_age": 3600}),
+        (
+            "https://media.example.com/course-42/*",
+            ["--domain", "media.example.com", "--path", "/course-42/", "--same-site", "Strict", "--no-http-only"],
+            {"domain": "media.example.com", "path": "/course-42/", "same_site": "Strict", "http_only": False},
+        ),
+        ("https://x.net/hls/*", ["--ip", "192.0.2.7/24", "--path", "/other/"], {"ip": "192.0.2.7/24", "path": "/other/"}),
+    ],
+)
+def test_cookies_match_the_cli_byte_for_byte(
+    resource: str, cli: list[str], kwargs: dict[str, object], rsa_pem: bytes
+) -> None:
+    """The same cookies, Set-Cookie values and warnings as `cfsign cookies --json`."""
+    import json
+    import subprocess
+
+    from conftest import cfsign_binary
+
+    key = DATA / "keys" / "rsa2048.pkcs8.pem"
+    out = subprocess.run(
+        [str(cfsign_binary()), "cookies", resource, "--key-pair-id", KEY_ID, "--private-key", str(key),
+         "--expires", "4070908800", "--json", *cli],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    expected = json.loads(out.stdout)
+    cookies = cfsign.Signer(KEY_ID, rsa_pem).sign_cookies(resource, expires=4070908800, **kwargs)  # type: ignore[arg-type]
+    assert cookies.set_cookie_headers == expected["set_cookie"]
+    assert cookies.cookie_header == expected["cookie_header"]
+    assert [(w.code, w.message) for w in cookies.warnings] == [(w["code"], w["message"]) for w in expected["warnings"]]
+    assert cookies.warnings, "each case has at least one warning"
+    assert (cookies.policy, cookies.form, cookies.expires) == (expected["policy"], expected["policy_form"], expected["expires"])
