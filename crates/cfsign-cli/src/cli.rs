@@ -326,7 +326,7 @@ pub(crate) struct SigningArgs {
     /// ID of the CloudFront public key (e.g. K2JCJMDEHXQW5F)
     #[arg(
         long,
-        env = "CFSIGN_KEY_PAIR_ID",
+        env = cfsign::env::KEY_PAIR_ID,
         hide_env_values = true,
         value_name = "ID"
     )]
@@ -336,7 +336,7 @@ pub(crate) struct SigningArgs {
     /// The key's contents can instead be given in $CFSIGN_PRIVATE_KEY_PEM
     #[arg(
         long,
-        env = "CFSIGN_PRIVATE_KEY",
+        env = cfsign::env::PRIVATE_KEY,
         hide_env_values = true,
         value_name = "PATH"
     )]

@@ -7,17 +7,16 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow, bail};
 use cfsign::excerpt::Excerpt;
 use cfsign::input::Source;
+use cfsign::options::{OptionsError, PolicyInputs, SigningOptions};
 use cfsign::policy::{POLICY_FILE, PolicyError};
-use cfsign::time::{self, parse_instant, yyyymmdd_hint};
-use cfsign::{
-    HashAlgorithm, KeyPairId, Policy, PrivateKey, Resource, SignableUrl, Signer, SourceIp,
-};
+use cfsign::time::{self, parse_instant};
+use cfsign::{HashAlgorithm, KeyPairId, Policy, PrivateKey, Resource, SignableUrl, Signer, env};
 use jiff::Timestamp;
 
 use crate::cli::{HashArg, PolicyOptions, SigningArgs};
 
 /// Environment variable holding the private key's contents.
-pub(crate) const KEY_PEM_ENV: &str = "CFSIGN_PRIVATE_KEY_PEM";
+pub(crate) const KEY_PEM_ENV: &str = env::PRIVATE_KEY_PEM;
 
 /// A loaded signer plus the policy settings.
 pub(crate) struct SigningConfig {
@@ -98,26 +97,22 @@ pub(crate) fn load_private_key(path: Option<&str>) -> Result<PrivateKey> {
         }
         return PrivateKey::from_file(path).context("--private-key");
     }
-    match std::env::var(KEY_PEM_ENV) {
-        Ok(value) => PrivateKey::from_env_value(&value).with_context(|| format!("${KEY_PEM_ENV}")),
-        Err(_) => bail!(
-            "no private key: give --private-key PATH, or set CFSIGN_PRIVATE_KEY (a path) or {KEY_PEM_ENV} \
-             (the PEM contents)"
+    match env::private_key_from_env() {
+        Ok(key) => Ok(key),
+        Err(env::EnvError::NoPrivateKey) => bail!(
+            "no private key: give --private-key PATH, or set {} (a path) or {KEY_PEM_ENV} (the PEM contents)",
+            env::PRIVATE_KEY
         ),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Policy settings resolved against one "now".
+/// Policy settings resolved against one "now" (the core's [`SigningOptions`]),
+/// plus `--encode`.
 #[derive(Clone)]
 pub(crate) struct PolicyConfig {
-    pub(crate) now: Timestamp,
-    expires: Option<(Timestamp, String)>,
-    not_before: Option<Timestamp>,
-    ip: Option<SourceIp>,
-    pub(crate) resource: Option<Resource>,
-    raw_policy: Option<Policy>,
+    pub(crate) options: SigningOptions,
     encode: bool,
-    allow_past_expiry: bool,
 }
 
 /// Per-line overrides in `batch --jsonl`.
@@ -137,76 +132,66 @@ impl PolicyConfig {
             Some(t) => parse_instant(t).context("--now")?,
             None => Timestamp::now(),
         };
-        let mut config = Self {
-            now,
-            expires: None,
-            not_before: None,
-            ip: None,
-            resource: None,
-            raw_policy: None,
-            encode: o.encode,
-            allow_past_expiry: o.allow_past_expiry,
-        };
+        let options = SigningOptions::new(now).allow_past_expiry(o.allow_past_expiry);
         if let Some(file) = &o.policy {
             let text = read_policy_file(file)?;
-            config.raw_policy =
-                Some(Policy::from_json(&text).with_context(|| format!("--policy {file}"))?);
-            return Ok(config);
+            let policy = Policy::from_json(&text).with_context(|| format!("--policy {file}"))?;
+            let options = options.with(PolicyInputs {
+                policy: Some(policy),
+                ..PolicyInputs::default()
+            })?;
+            return Ok(Self {
+                options,
+                encode: o.encode,
+            });
         }
-        config.apply(&Overrides {
+        let config = Self {
+            options,
+            encode: o.encode,
+        };
+        config.with_overrides(&Overrides {
             expires: o.expires.as_deref(),
             expires_in: o.expires_in.as_deref(),
             not_before: o.not_before.as_deref(),
             ip: o.ip.as_deref(),
             resource: o.resource.as_deref(),
             encode: None,
-        })?;
-        Ok(config)
+        })
     }
 
-    /// A copy with per-line overrides applied.
+    /// A copy with (per-line) overrides applied.
     pub(crate) fn with_overrides(&self, o: &Overrides<'_>) -> Result<Self> {
-        if self.raw_policy.is_some()
-            && (o.expires.is_some()
-                || o.expires_in.is_some()
-                || o.not_before.is_some()
-                || o.ip.is_some()
-                || o.resource.is_some())
-        {
-            bail!("per-line policy options cannot be combined with --policy FILE");
-        }
-        let mut c = self.clone();
-        c.apply(o)?;
-        Ok(c)
-    }
-
-    fn apply(&mut self, o: &Overrides<'_>) -> Result<()> {
         if o.expires.is_some() && o.expires_in.is_some() {
             bail!("give either an expiry time (--expires) or a duration (--expires-in), not both");
         }
+        let mut inputs = PolicyInputs::default();
         if let Some(t) = o.expires {
-            self.expires = Some((parse_instant(t).context("--expires")?, t.to_owned()));
+            inputs.expires = Some(parse_instant(t).context("--expires")?);
+            inputs.expires_as_written = Some(t.to_owned());
         }
         if let Some(d) = o.expires_in {
-            let d = time::parse_duration(d).context("--expires-in")?;
-            self.expires = Some((
-                time::add_duration(self.now, d).context("--expires-in")?,
-                String::new(),
-            ));
+            inputs.expires_in = Some(time::parse_duration(d).context("--expires-in")?);
         }
         if let Some(t) = o.not_before {
-            self.not_before = Some(parse_instant(t).context("--not-before")?);
+            inputs.not_before = Some(parse_instant(t).context("--not-before")?);
         }
         if let Some(ip) = o.ip {
-            self.ip = Some(ip.parse().context("--ip")?);
+            inputs.source_ip = Some(ip.parse().context("--ip")?);
         }
         if let Some(r) = o.resource {
-            self.resource = Some(Resource::parse(r).context("--resource")?);
+            inputs.resource = Some(Resource::parse(r).context("--resource")?);
         }
-        if let Some(e) = o.encode {
-            self.encode = e;
-        }
-        Ok(())
+        let options = self.options.with(inputs).map_err(|e| match e {
+            OptionsError::PolicyWithPart { .. } => {
+                anyhow!("per-line policy options cannot be combined with --policy FILE")
+            }
+            OptionsError::Time(t) => anyhow!(t).context("--expires-in"),
+            other => anyhow!(other),
+        })?;
+        Ok(Self {
+            options,
+            encode: o.encode.unwrap_or(self.encode),
+        })
     }
 
     /// Whether `--encode` is on.
@@ -227,52 +212,33 @@ impl PolicyConfig {
         })
     }
 
-    /// The policy for delivering `url` (or, without a URL, for `target`).
+    /// The policy for delivering `url`.
     pub(crate) fn policy_for(&self, url: &SignableUrl) -> Result<Policy> {
-        if let Some(p) = &self.raw_policy {
-            return Ok(p.clone());
-        }
-        let (resource, differs) = match &self.resource {
-            Some(r) => (r.clone(), r.as_str() != url.as_str()),
-            None => (Resource::from(url.clone()), false),
-        };
-        self.build(resource, differs)
+        self.options.policy_for_url(url).map_err(flag_hints)
     }
 
     /// The policy for a resource given directly (cookies, `policy` command).
     pub(crate) fn policy_for_resource(&self, resource: Resource) -> Result<Policy> {
-        if let Some(p) = &self.raw_policy {
-            return Ok(p.clone());
-        }
-        self.build(resource, false)
+        self.options
+            .policy_for_resource(resource)
+            .map_err(flag_hints)
     }
+}
 
-    fn build(&self, resource: Resource, force_custom: bool) -> Result<Policy> {
-        let (expires, input) = self.expires.clone().ok_or_else(|| {
-            anyhow!("no expiry: give --expires TIME (e.g. 2030-01-01T00:00:00Z) or --expires-in DURATION (e.g. 1h)")
-        })?;
-        let mut b = Policy::builder(resource)
-            .expires_at(expires)
-            .allow_past_expiry(self.allow_past_expiry)
-            .force_custom(force_custom);
-        if let Some(t) = self.not_before {
-            b = b.not_before(t);
+/// The core's policy errors with the flags that fix them.
+pub(crate) fn flag_hints(e: OptionsError) -> anyhow::Error {
+    match e {
+        OptionsError::Policy(PolicyError::MissingExpiry) => anyhow!(
+            "no expiry: give --expires TIME (e.g. 2030-01-01T00:00:00Z) or --expires-in DURATION (e.g. 1h)"
+        ),
+        OptionsError::Policy(PolicyError::PastExpiry { expires, now, hint }) if hint.is_empty() => {
+            anyhow!(PolicyError::PastExpiry {
+                expires,
+                now,
+                hint: "; pass --allow-past-expiry to sign it anyway".to_owned(),
+            })
         }
-        if let Some(ip) = self.ip {
-            b = b.source_ip(ip);
-        }
-        b.build_at(self.now).map_err(|e| match e {
-            PolicyError::PastExpiry { expires, now, .. } => {
-                let hint = match yyyymmdd_hint(&input) {
-                    Some(iso) => format!(
-                        "; {input} was read as epoch seconds ({expires}); for a date write {iso}"
-                    ),
-                    None => "; pass --allow-past-expiry to sign it anyway".to_owned(),
-                };
-                anyhow!(PolicyError::PastExpiry { expires, now, hint })
-            }
-            other => anyhow!(other),
-        })
+        other => anyhow!(other),
     }
 }
 

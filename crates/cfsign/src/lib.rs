@@ -42,15 +42,20 @@
 //! - [`cloudfront_base64`], [`time`]: the wire encodings of bytes and times.
 //! - [`input`]: reading files and streams with a bound that fits their kind.
 //! - [`excerpt`]: long inputs cut to a readable window in messages.
+//! - [`options`], [`batch`], [`env`]: what front ends share: the policy for a URL
+//!   from the parts given, many URLs on several threads, the key from the environment.
 
+pub mod batch;
 pub mod cloudfront_base64;
 pub mod cookies;
 mod crypto;
+pub mod env;
 pub mod excerpt;
 pub mod explain;
 pub mod input;
 pub mod key;
 pub mod lint;
+pub mod options;
 pub mod policy;
 pub mod resource;
 pub mod signer;
@@ -94,4 +99,7 @@ pub enum Error {
     /// Cookie attributes are invalid.
     #[error(transparent)]
     Cookie(#[from] CookieError),
+    /// The parts given for a policy do not fit together.
+    #[error(transparent)]
+    Options(#[from] options::OptionsError),
 }

@@ -204,6 +204,55 @@ pub fn estimated_signed_length(
         + "&Hash-Algorithm=SHA256".len()
 }
 
+/// The warnings for a URL that was signed: [`lint_policy`] without
+/// `resource-does-not-cover-url` (signing refuses that case).
+#[must_use]
+pub fn lint_signed_url(
+    policy: &Policy,
+    url: &SignableUrl,
+    now: Timestamp,
+    key_type: Option<KeyType>,
+) -> Vec<Warning> {
+    let mut warnings = lint_policy(policy, Some(url), now, key_type);
+    warnings.retain(|w| w.code != "resource-does-not-cover-url");
+    warnings
+}
+
+/// The warnings for signed cookies set with `attributes`:
+/// [`SignedCookies::warnings`](crate::SignedCookies::warnings) (canned cookie,
+/// cookie path), then [`lint_policy`] without `url-too-long` (cookies have no URL).
+///
+/// ```
+/// use std::time::Duration;
+/// use cfsign::{lint, CookieAttributes, KeyPairId, KeyType, Policy, PrivateKey, Resource, Signer};
+///
+/// let now = jiff::Timestamp::now();
+/// let signer = Signer::new(KeyPairId::new("K2JCJMDEHXQW5F")?, PrivateKey::generate(KeyType::EcdsaP256)?);
+/// let policy = Policy::builder(Resource::url("https://example.com/a.mp4")?)
+///     .expires_in(Duration::from_secs(600))
+///     .build_at(now)?;
+/// let cookies = signer.sign_cookies(&policy)?;
+/// let warnings = lint::lint_cookies(&cookies, &policy, &CookieAttributes::default(), now, Some(signer.key_type()));
+/// assert_eq!(warnings[0].code, "canned-cookie");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use]
+pub fn lint_cookies(
+    cookies: &crate::SignedCookies,
+    policy: &Policy,
+    attributes: &crate::CookieAttributes,
+    now: Timestamp,
+    key_type: Option<KeyType>,
+) -> Vec<Warning> {
+    let mut warnings = cookies.warnings(attributes);
+    warnings.extend(
+        lint_policy(policy, None, now, key_type)
+            .into_iter()
+            .filter(|w| w.code != "url-too-long"),
+    );
+    warnings
+}
+
 /// Warns when a pattern's host section has a character no host name has (the
 /// host runs to the first `/`, so `https://example.com?a=1` is a host pattern with
 /// a one-character wildcard, not a query): such a resource covers no URL.

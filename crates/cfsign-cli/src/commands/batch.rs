@@ -1,7 +1,7 @@
 //! `cfsign batch`: sign many URLs, in order, on all cores.
 //!
 //! The key is parsed once. Input is read in chunks; each chunk is signed in
-//! parallel (a rayon pool; plain sequential code for `--threads 1`) and written in
+//! parallel (the core's `parallel_map`: scoped threads; the calling thread alone for `--threads 1`) and written in
 //! input order. A bad line is reported with its line number and leaves an empty
 //! output line (plain mode) or an error object (JSON lines), so output lines stay
 //! aligned with input lines; the others are signed.
@@ -14,14 +14,13 @@
 use std::io::{BufRead, BufWriter, IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, Result, anyhow};
-use cfsign::SignedPolicy;
+use cfsign::batch::{UrlBatch, parallel_map};
 use cfsign::input::{InputError, Limit, Lines, Source};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::cli::BatchArgs;
-use crate::signing::{Overrides, SigningConfig};
+use crate::signing::{Overrides, SigningConfig, flag_hints};
 
 /// Concurrent `kms:Sign` calls with --kms-key-id (unless --threads says otherwise): KMS
 /// allows a few hundred Sign requests per second per account and region; throttled
@@ -61,42 +60,32 @@ struct JsonLine {
     encode: Option<bool>,
 }
 
-/// Signs one URL with the shared settings (reusing a pre-signed wildcard if any).
+/// Signs one URL with the shared settings (the core's [`UrlBatch`]: a wildcard
+/// given with --resource is signed once and stamped on every line).
 struct LineSigner {
     config: SigningConfig,
-    stamp: Option<SignedPolicy>,
+    batch: UrlBatch,
     jsonl: bool,
 }
 
 impl LineSigner {
     fn new(config: SigningConfig, jsonl: bool) -> Result<Self> {
-        // With --resource, sign the policy once and stamp it on every line.
-        let stamp = match &config.policy.resource {
-            Some(resource) => {
-                let policy = config
-                    .policy
-                    .policy_for_resource(resource.clone())
-                    .context("--resource")?;
-                Some(config.signer.sign_policy(&policy)?)
-            }
-            None => None,
-        };
+        let batch = UrlBatch::new(config.signer.clone(), config.policy.options.clone()).map_err(
+            |e| match e {
+                cfsign::Error::Options(o) => flag_hints(o).context("--resource"),
+                other => anyhow!(other),
+            },
+        )?;
         Ok(Self {
             config,
-            stamp,
+            batch,
             jsonl,
         })
     }
 
     fn sign_plain(&self, line: &str) -> Result<String> {
         let url = self.config.policy.url(line)?;
-        match &self.stamp {
-            Some(stamp) => Ok(stamp.apply_to(&url)?.into_string()),
-            None => {
-                let policy = self.config.policy.policy_for(&url)?;
-                Ok(self.config.signer.sign_url(&url, &policy)?.into_string())
-            }
-        }
+        Ok(self.batch.sign(&url)?.into_string())
     }
 
     fn sign_json(&self, line: &str) -> Result<String> {
@@ -169,17 +158,8 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
         None if config.kms => KMS_CONCURRENCY,
         None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     };
+    let threads = std::num::NonZeroUsize::new(threads).unwrap_or(std::num::NonZeroUsize::MIN);
     let signer = LineSigner::new(config, args.jsonl)?;
-    let pool = if threads > 1 {
-        Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .context("starting worker threads")?,
-        )
-    } else {
-        None
-    };
     let (input, source): (Box<dyn BufRead>, _) = match &args.input {
         Some(path) => (
             Box::new(std::io::BufReader::with_capacity(
@@ -219,20 +199,11 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
             break;
         }
         let first = outcome.lines + 1;
-        let results: Vec<(String, Option<String>)> = match &pool {
-            Some(pool) => pool.install(|| {
-                chunk
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, line)| signer.process(first + i, line))
-                    .collect()
-            }),
-            None => chunk
-                .iter()
-                .enumerate()
-                .map(|(i, line)| signer.process(first + i, line))
-                .collect(),
-        };
+        let numbered: Vec<_> = chunk.iter().enumerate().collect();
+        let results: Vec<(String, Option<String>)> =
+            parallel_map(&numbered, threads, |(i, line)| {
+                signer.process(first + i, line)
+            });
         for (i, (line, error)) in results.iter().enumerate() {
             if let Some(e) = error {
                 outcome.failed += 1;

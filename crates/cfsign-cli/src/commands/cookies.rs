@@ -12,7 +12,7 @@ use crate::signing::SigningConfig;
 
 pub(crate) fn run(args: &CookiesArgs) -> Result<()> {
     let config = SigningConfig::from_args(&args.signing)?;
-    let policy = if config.policy.resource.is_some() {
+    let policy = if config.policy.options.resource().is_some() {
         // With --resource, the positional argument is a URL the cookies must work for.
         let url = config.policy.url(&args.target)?;
         let policy = config.policy.policy_for(&url)?;
@@ -46,16 +46,12 @@ pub(crate) fn run(args: &CookiesArgs) -> Result<()> {
     }
     let cookies = config.signer.sign_cookies(&policy)?;
     let headers = cookies.set_cookie_headers(&attributes)?;
-    let mut warnings = cookies.warnings(&attributes);
-    warnings.extend(
-        lint::lint_policy(
-            &policy,
-            None,
-            config.policy.now,
-            Some(config.signer.key_type()),
-        )
-        .into_iter()
-        .filter(|w| w.code != "url-too-long"),
+    let warnings = lint::lint_cookies(
+        &cookies,
+        &policy,
+        &attributes,
+        config.policy.options.now(),
+        Some(config.signer.key_type()),
     );
     let mut out = std::io::stdout().lock();
     if args.json {

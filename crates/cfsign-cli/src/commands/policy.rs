@@ -30,7 +30,7 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<()> {
         Some(KeyTypeArg::Ecdsa) => KeyType::EcdsaP256,
         _ => KeyType::Rsa2048,
     };
-    let warnings = lint::lint_policy(&policy, url.as_ref(), config.now, Some(key_type));
+    let warnings = lint::lint_policy(&policy, url.as_ref(), config.options.now(), Some(key_type));
     let mut out = std::io::stdout().lock();
     if args.json {
         let value = serde_json::json!({

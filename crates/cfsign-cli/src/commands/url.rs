@@ -19,13 +19,12 @@ pub(crate) fn run(args: &UrlArgs) -> Result<()> {
     let url = config.policy.url(text)?;
     let policy = config.policy.policy_for(&url)?;
     let signed = config.signer.sign_url(&url, &policy)?;
-    let mut warnings = lint::lint_policy(
+    let warnings = lint::lint_signed_url(
         &policy,
-        Some(&url),
-        config.policy.now,
+        &url,
+        config.policy.options.now(),
         Some(config.signer.key_type()),
     );
-    warnings.retain(|w| w.code != "resource-does-not-cover-url"); // signing already refused that
     let mut out = std::io::stdout().lock();
     if args.json {
         let value = serde_json::json!({
