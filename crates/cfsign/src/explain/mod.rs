@@ -38,6 +38,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 
 use crate::cloudfront_base64;
+use crate::excerpt::Excerpt;
 use crate::key::{KeyType, PublicKey};
 use crate::policy::{Policy, PolicyError, canned_policy_json};
 use crate::signer::HashAlgorithm;
@@ -235,7 +236,7 @@ fn describe(
         Some(CredentialProblem::EncodedName(name)) => {
             x.findings.push(Finding::new(
                 "encoded-parameter-name",
-                format!("the query parameter name {name:?} is a CloudFront parameter name, percent-encoded"),
+                format!("the query parameter name {} is a CloudFront parameter name, percent-encoded", Excerpt::start(name)),
                 "send the CloudFront parameter names as they are (Expires, Policy, Signature, Key-Pair-Id, \
                  Hash-Algorithm), and do not use them, encoded or not, for your own parameters",
             ));
@@ -538,7 +539,11 @@ fn resource_findings(policy: &Policy, url: &str, x: &mut Explanation) {
     let r = resource.as_str();
     let (rs, rh) = scheme_host(r);
     let (us, uh) = scheme_host(url);
-    let summary = format!("the policy's Resource {r:?} does not cover {url:?} (403 AccessDenied)");
+    let summary = format!(
+        "the policy's Resource {} does not cover {} (403 AccessDenied)",
+        Excerpt::start(r),
+        Excerpt::start(url)
+    );
     let (code, fix) = if rs != "*" && !rs.contains('*') && rs != us {
         (
             "resource-scheme-differs",
@@ -550,7 +555,9 @@ fn resource_findings(policy: &Policy, url: &str, x: &mut Explanation) {
         (
             "resource-host-differs",
             format!(
-                "the resource names host {rh:?} but the request went to {uh:?}: sign for the host viewers use (the alternate domain name or the *.cloudfront.net name, never the S3 bucket)"
+                "the resource names host {} but the request went to {}: sign for the host viewers use (the alternate domain name or the *.cloudfront.net name, never the S3 bucket)",
+                Excerpt::start(rh),
+                Excerpt::start(uh)
             ),
         )
     } else if let Some((base, _)) = url.split_once('?')
@@ -563,7 +570,11 @@ fn resource_findings(policy: &Policy, url: &str, x: &mut Explanation) {
     {
         (
             "url-encoding-changed",
-            format!("the resource matches {:?}: {}", v.url, v.describe),
+            format!(
+                "the resource matches {}: {}",
+                Excerpt::start(&v.url),
+                v.describe
+            ),
         )
     } else {
         ("resource-mismatch", "sign a resource that covers this URL; wildcards match within each of scheme, host, path and query".to_owned())
@@ -589,7 +600,7 @@ fn investigate(
             let ids = verifier.key_ids();
             x.findings.insert(0, Finding::new(
                 "unknown-key",
-                format!("Key-Pair-Id {id:?} is not trusted here (403 InvalidKey); trusted: {}", ids.join(", ")),
+                format!("Key-Pair-Id {} is not trusted here (403 InvalidKey); trusted: {}", Excerpt::start(id), ids.join(", ")),
                 "use the ID of a public key in a key group trusted by this cache behavior (a key group's ID is \
                  not a public key's ID)",
             ));
@@ -606,7 +617,7 @@ fn investigate(
         )),
         DenialReason::CaseVariant(name) => x.findings.insert(0, Finding::new(
             "parameter-case",
-            format!("{name:?} is a CloudFront parameter name in the wrong letter case"),
+            format!("{} is a CloudFront parameter name in the wrong letter case", Excerpt::start(name)),
             "use Expires, Policy, Signature, Key-Pair-Id, Hash-Algorithm exactly, and do not use these names for your own parameters",
         )),
         DenialReason::UnknownHashAlgorithm(v) => x.findings.insert(0, Finding::new(
@@ -709,7 +720,8 @@ fn variants(url: &str) -> Vec<Variant> {
             add(
                 candidate,
                 format!(
-                    "the query parameter {p:?} was added after signing: sign the URL with it, or use a custom policy whose resource ends in '*'"
+                    "the query parameter {} was added after signing: sign the URL with it, or use a custom policy whose resource ends in '*'",
+                    Excerpt::start(p)
                 ),
             );
         }
@@ -834,8 +846,9 @@ fn signature_experiments(verifier: &Verifier, creds: &Credentials<'_>) -> Option
                 return Some(Finding::new(
                     "url-encoding-changed",
                     format!(
-                        "the signature is valid for {:?}, not for the URL requested: {}",
-                        v.url, v.describe
+                        "the signature is valid for {}, not for the URL requested: {}",
+                        Excerpt::start(&v.url),
+                        v.describe
                     ),
                     "hand out exactly the URL that was signed; sign the URL in the form clients send it",
                 ));
@@ -846,7 +859,8 @@ fn signature_experiments(verifier: &Verifier, creds: &Credentials<'_>) -> Option
                 return Some(Finding::new(
                     "wildcard-in-canned",
                     format!(
-                        "a canned policy was signed for the wildcard {candidate:?}: CloudFront rebuilds canned policies from the exact URL, so wildcards never match"
+                        "a canned policy was signed for the wildcard {}: CloudFront rebuilds canned policies from the exact URL, so wildcards never match",
+                        Excerpt::start(&candidate)
                     ),
                     "use a custom policy for wildcards (cfsign url URL --resource 'PATTERN')",
                 ));

@@ -60,6 +60,7 @@ pub use request::{
 };
 
 use crate::cloudfront_base64::{self, DecodeError};
+use crate::excerpt::Excerpt;
 use crate::key::PublicKey;
 use crate::policy::{Policy, PolicyError, PolicyForm, SourceIp, canned_policy_json};
 use crate::signer::{HashAlgorithm, KeyPairId};
@@ -236,6 +237,12 @@ impl DenialReason {
     }
 }
 
+/// The length in bytes of the longest common prefix of `a` and `b`, on a character boundary.
+fn common_prefix(a: &str, b: &str) -> usize {
+    let n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    a.floor_char_boundary(n)
+}
+
 impl fmt::Display for DenialReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use DenialReason as R;
@@ -244,13 +251,13 @@ impl fmt::Display for DenialReason {
             R::NoCredentials => f.write_str("the request has no CloudFront signing parameters and no CloudFront cookies"),
             R::MissingKeyPairId(source) => write!(f, "the credentials in the {source} have no Key-Pair-Id value"),
             R::Duplicate(name) => write!(f, "{name} appears more than once (strict reading: CloudFront's choice is undocumented)"),
-            R::CaseVariant(name) => write!(f, "the query parameter {name:?} differs from a CloudFront parameter only in letter case (strict reading: denied)"),
-            R::EncodedName(name) => write!(f, "the query parameter name {name:?} is a CloudFront parameter name percent-encoded (strict reading: denied)"),
+            R::CaseVariant(name) => write!(f, "the query parameter {} differs from a CloudFront parameter only in letter case (strict reading: denied)", Excerpt::start(name)),
+            R::EncodedName(name) => write!(f, "the query parameter name {} is a CloudFront parameter name percent-encoded (strict reading: denied)", Excerpt::start(name)),
             R::InvalidEscape(name) => write!(f, "the {name} value has a '%' that is not followed by two hex digits, or decodes to bytes that are not UTF-8 text"),
-            R::UnknownKey(id) => write!(f, "the key-pair ID {id:?} is not one of the trusted public keys"),
+            R::UnknownKey(id) => write!(f, "the key-pair ID {} is not one of the trusted public keys", Excerpt::start(id)),
             R::MissingSignature => f.write_str("there is no Signature value"),
             R::UndecodableSignature(e) => write!(f, "the Signature cannot be decoded: {e}"),
-            R::UnknownHashAlgorithm(v) => write!(f, "Hash-Algorithm {v:?} is not SHA1 or SHA256"),
+            R::UnknownHashAlgorithm(v) => write!(f, "Hash-Algorithm {} is not SHA1 or SHA256", Excerpt::start(v)),
             R::BothExpiresAndPolicy => f.write_str("both CloudFront-Expires (canned) and CloudFront-Policy (custom) cookies are present (strict reading: denied)"),
             R::NoPolicy => f.write_str("there is neither an Expires (canned) nor a Policy (custom) value"),
             R::UndecodablePolicy(e) => write!(f, "the Policy cannot be decoded: {e}"),
@@ -263,7 +270,11 @@ impl fmt::Display for DenialReason {
             R::NoClientIp => f.write_str("the policy restricts the client IP, but the client IP is unknown"),
             R::Ipv6Client(ip) => write!(f, "the client {ip} is IPv6, and CloudFront IP conditions are IPv4-only"),
             R::IpNotAllowed { client, range } => write!(f, "the client {client} is outside {range}"),
-            R::ResourceMismatch { resource, url } => write!(f, "the policy's Resource {resource:?} does not cover {url:?}"),
+            R::ResourceMismatch { resource, url } => {
+                // Both shown around where they part, so a long URL stays readable.
+                let at = common_prefix(resource, url);
+                write!(f, "the policy's Resource {} does not cover {}", Excerpt::around(resource, at), Excerpt::around(url, at))
+            }
         }
     }
 }

@@ -650,3 +650,55 @@ fn cookie_values_are_read_as_sent() {
     let r = ViewerRequest::new("https://x.net/a.jpg").cookie_header(&both);
     assert_eq!(reason_with(&r, now()), DenialReason::BothExpiresAndPolicy);
 }
+
+/// A denial about a long request (a 7 KB path, a 5 KB Key-Pair-Id, under the
+/// 8 KiB request-URL bound) echoes a readable window of it, in the reason and in
+/// every `explain` finding.
+#[test]
+fn denials_about_huge_requests_echo_a_window() {
+    let long = "x".repeat(5_000);
+    let p = Policy::builder(Resource::pattern("https://x.net/a/*").unwrap())
+        .expires_at(at(NOW + 3600))
+        .build_at(now())
+        .unwrap();
+    let stamp = signer("KRSA", "rsa2048.pkcs8.pem", HashAlgorithm::Sha1)
+        .sign_policy(&p)
+        .unwrap();
+    let outside = format!("https://x.net/b/{long}{}", "y".repeat(2_000));
+    let signed = format!("{outside}?{}", stamp.query_parameters());
+    let unknown = format!(
+        "{}&Key-Pair-Id=K{long}",
+        canned("https://x.net/a/1", NOW + 60)
+            .split("&Key-Pair-Id=")
+            .next()
+            .unwrap()
+    );
+    for url in [&signed, &unknown] {
+        let denial = reason(url);
+        assert!(
+            matches!(
+                denial,
+                DenialReason::ResourceMismatch { .. } | DenialReason::UnknownKey(_)
+            ),
+            "{denial:?}"
+        );
+        let message = denial.to_string();
+        assert!(message.len() < 1_000, "a {}-byte reason", message.len());
+        assert!(message.contains("bytes)"), "{message}");
+        let x = crate::explain::explain(Some(&verifier()), &ViewerRequest::new(url), now());
+        for finding in &x.findings {
+            assert!(
+                finding.summary.len() < 1_000,
+                "{}: {} bytes",
+                finding.code,
+                finding.summary.len()
+            );
+            assert!(
+                finding.fix.len() < 1_000,
+                "{}: {} bytes",
+                finding.code,
+                finding.fix.len()
+            );
+        }
+    }
+}
