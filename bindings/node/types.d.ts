@@ -112,4 +112,3 @@ export type ErrorCode =
   | 'ERR_CFSIGN_SIGN'
   | 'ERR_CFSIGN_COOKIE'
   | 'ERR_CFSIGN_ARGUMENT'
-  | 'ERR_CFSIGN_THREADS'

@@ -5,8 +5,8 @@
 //! over the core. What differs from those packages, and why, is listed in the
 //! README ("Deliberate differences").
 
-use cfsign::options::PolicyOptions;
-use cfsign::{Layout, Policy, Resource, SignedCookies};
+use cfsign::options::{PolicyInputs, SigningOptions};
+use cfsign::{Layout, Policy, Resource, SignableUrl, SignedCookies};
 use jiff::Timestamp;
 use napi::Env;
 use napi::bindgen_prelude::Object;
@@ -61,8 +61,8 @@ fn aws_time(o: &Options<'_>, key: &str) -> Outcome<Option<Timestamp>> {
     }
 }
 
-/// The policy settings of `@aws-sdk/cloudfront-signer`'s options.
-fn aws_policy_options(o: &Options<'_>) -> Outcome<PolicyOptions> {
+/// The policy settings of `@aws-sdk/cloudfront-signer`'s options (its condition order).
+fn aws_signing_options(o: &Options<'_>) -> Outcome<SigningOptions> {
     let expires = aws_time(o, "dateLessThan")?.ok_or_else(|| {
         Failure::argument(format!(
             "{} is required (a Date, milliseconds since the epoch, or a date string such as \
@@ -71,20 +71,20 @@ fn aws_policy_options(o: &Options<'_>) -> Outcome<PolicyOptions> {
             o.label("policy")
         ))
     })?;
-    let mut options = PolicyOptions::new(Timestamp::now())
-        .encode(true)
-        .layout(Layout::AwsSdkJs)
-        .expires_at(expires);
-    if let Some(start) = aws_time(o, "dateGreaterThan")? {
-        options = options.not_before(start);
-    }
+    let mut inputs = PolicyInputs {
+        expires: Some(expires),
+        not_before: aws_time(o, "dateGreaterThan")?,
+        ..PolicyInputs::default()
+    };
     if let Some(ip) = o.string("ipAddress")?.filter(|ip| !ip.is_empty()) {
         let ip: cfsign::SourceIp = ip
             .parse()
             .map_err(|e| Failure::from(e).at(&o.label("ipAddress")))?;
-        options = options.source_ip(ip);
+        inputs.source_ip = Some(ip);
     }
-    Ok(options)
+    Ok(SigningOptions::new(Timestamp::now())
+        .layout(Layout::AwsSdkJs)
+        .with(inputs)?)
 }
 
 fn aws_policy(o: &Options<'_>) -> Outcome<Option<Policy>> {
@@ -103,7 +103,6 @@ fn aws_url(options: Object<'_>) -> Outcome<String> {
     let o = Options::new(Some(options), "options", &AWS_OPTIONS)?;
     let signer = aws_signer(&o)?;
     let url = o.string("url")?;
-    let encoder = PolicyOptions::new(Timestamp::now()).encode(true);
     match (url, aws_policy(&o)?) {
         (None, None) => Err(Failure::argument(
             "give options.url (the URL to sign) or options.policy (a custom policy JSON)",
@@ -121,9 +120,7 @@ fn aws_url(options: Object<'_>) -> Outcome<String> {
                         )
                     })?,
             };
-            let url = encoder
-                .url(&text)
-                .map_err(|e| Failure::from(e).at("options.url"))?;
+            let url = SignableUrl::encode(&text).map_err(|e| Failure::from(e).at("options.url"))?;
             let signed = signer.sign_policy(&policy)?;
             Ok(signed
                 .apply_to(&url)
@@ -131,11 +128,11 @@ fn aws_url(options: Object<'_>) -> Outcome<String> {
                 .into_string())
         }
         (Some(u), None) => {
-            let options = aws_policy_options(&o)?;
-            let url = options
-                .url(&u)
-                .map_err(|e| Failure::from(e).at("options.url"))?;
-            let policy = options.policy_for(&url)?;
+            let options = aws_signing_options(&o)?;
+            // Raw spaces and non-ASCII are encoded, as @aws-sdk/cloudfront-signer does;
+            // a URL already as a client sends it is signed unchanged.
+            let url = SignableUrl::encode(&u).map_err(|e| Failure::from(e).at("options.url"))?;
+            let policy = options.policy_for_url(&url)?;
             Ok(signer.sign_url(&url, &policy)?.into_string())
         }
     }
@@ -161,7 +158,7 @@ fn aws_cookies(options: Object<'_>) -> Outcome<SignedCookies> {
         Some(p) => p,
         None => {
             let url = o.required_string("url")?;
-            let options = aws_policy_options(&o)?;
+            let options = aws_signing_options(&o)?;
             // Cookies are never seen by the user, so they are not encoded: a resource a
             // browser request can never match is refused with the fix.
             let resource = Resource::parse(&url).map_err(|e| Failure::from(e).at("options.url"))?;
@@ -231,46 +228,43 @@ fn acs_signer(o: &Options<'_>) -> Outcome<cfsign::Signer> {
 /// The policy settings of `aws-cloudfront-sign`'s params: `expireTime` in
 /// milliseconds (a number, a `Date`, a moment, or a string of digits), 30 minutes
 /// from now by default; `ipRange`.
-fn acs_policy_options(o: &Options<'_>) -> Outcome<PolicyOptions> {
-    let now = Timestamp::now();
-    let mut options = PolicyOptions::new(now).encode(true);
-    options = match o.time("expireTime")? {
-        None | Some(JsTime::Millis(0.0)) => options
-            .expires_in(ACS_DEFAULT_LIFETIME)
-            .map_err(|e| Failure::from(e).at(&o.label("expireTime")))?,
+fn acs_signing_options(o: &Options<'_>, options: SigningOptions) -> Outcome<SigningOptions> {
+    let mut inputs = PolicyInputs::default();
+    match o.time("expireTime")? {
+        None | Some(JsTime::Millis(0.0)) => inputs.expires_in = Some(ACS_DEFAULT_LIFETIME),
         Some(JsTime::Text(t)) => {
-            let ms: f64 = t
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| {
-                    Failure::new(
-                        crate::errors::Code::Time,
-                        format!(
-                            "{}: {t:?} is not milliseconds since the epoch; give a number, a Date or a \
-                             string of digits",
-                            o.label("expireTime")
-                        ),
-                    )
-                })
-                .map(|n| n as f64)?;
-            options.expires_at(
+            let ms = t.trim().parse::<u64>().map_err(|_| {
+                Failure::new(
+                    crate::errors::Code::Time,
+                    format!(
+                        "{}: {t:?} is not milliseconds since the epoch; give a number, a Date or a \
+                         string of digits",
+                        o.label("expireTime")
+                    ),
+                )
+            })?;
+            #[allow(clippy::cast_precision_loss)]
+            let ms = ms as f64;
+            inputs.expires = Some(
                 JsTime::Millis(ms)
                     .rounded_instant()
                     .map_err(|f| f.at(&o.label("expireTime")))?,
-            )
+            );
         }
-        Some(t) => options.expires_at(
-            t.rounded_instant()
-                .map_err(|f| f.at(&o.label("expireTime")))?,
-        ),
-    };
+        Some(t) => {
+            inputs.expires = Some(
+                t.rounded_instant()
+                    .map_err(|f| f.at(&o.label("expireTime")))?,
+            );
+        }
+    }
     if let Some(ip) = o.string("ipRange")?.filter(|ip| !ip.is_empty()) {
         let ip: cfsign::SourceIp = ip
             .parse()
             .map_err(|e| Failure::from(e).at(&o.label("ipRange")))?;
-        options = options.source_ip(ip);
+        inputs.source_ip = Some(ip);
     }
-    Ok(options)
+    Ok(options.with(inputs)?)
 }
 
 /// `aws-cloudfront-sign`'s `getSignedUrl(url, params)`.
@@ -282,9 +276,9 @@ pub fn acs_get_signed_url(env: Env, url: String, params: Object<'_>) -> napi::Re
 fn acs_url(url: &str, params: Object<'_>) -> Outcome<String> {
     let o = Options::new(Some(params), "params", &ACS_PARAMS)?;
     let signer = acs_signer(&o)?;
-    let options = acs_policy_options(&o)?;
-    let url = options.url(url).map_err(|e| Failure::from(e).at("url"))?;
-    let policy = options.policy_for(&url)?;
+    let options = acs_signing_options(&o, SigningOptions::new(Timestamp::now()))?;
+    let url = SignableUrl::encode(url).map_err(|e| Failure::from(e).at("url"))?;
+    let policy = options.policy_for_url(&url)?;
     Ok(signer.sign_url(&url, &policy)?.into_string())
 }
 
@@ -315,7 +309,8 @@ pub fn acs_get_signed_cookies<'env>(
 fn acs_cookies(url: &str, params: Object<'_>) -> Outcome<SignedCookies> {
     let o = Options::new(Some(params), "params", &ACS_PARAMS)?;
     let signer = acs_signer(&o)?;
-    let options = acs_policy_options(&o)?.force_custom(true);
+    let options =
+        acs_signing_options(&o, SigningOptions::new(Timestamp::now()).force_custom(true))?;
     let resource = Resource::parse(url).map_err(|e| Failure::from(e).at("url"))?;
     let policy = options.policy_for_resource(resource)?;
     Ok(signer.sign_cookies(&policy)?)
@@ -359,7 +354,7 @@ fn acs_rtmp(domain: &str, s3key: &str, params: Object<'_>) -> Outcome<RtmpUrl> {
     }
     let o = Options::new(Some(params), "params", &ACS_PARAMS)?;
     let signer = acs_signer(&o)?;
-    let options = acs_policy_options(&o)?;
+    let options = acs_signing_options(&o, SigningOptions::new(Timestamp::now()))?;
     let resource = Resource::rtmp_stream(s3key).map_err(|e| Failure::from(e).at("s3key"))?;
     let policy = options.policy_for_resource(resource)?;
     Ok(RtmpUrl {

@@ -34,8 +34,6 @@ pub enum Code {
     Cookie,
     /// An argument of the wrong type or an unknown option.
     Argument,
-    /// Worker threads could not be started.
-    Threads,
 }
 
 impl Code {
@@ -50,7 +48,6 @@ impl Code {
             Code::Sign => "ERR_CFSIGN_SIGN",
             Code::Cookie => "ERR_CFSIGN_COOKIE",
             Code::Argument => "ERR_CFSIGN_ARGUMENT",
-            Code::Threads => "ERR_CFSIGN_THREADS",
         }
     }
 }
@@ -142,6 +139,8 @@ impl From<cfsign::Error> for Failure {
             cfsign::Error::Key(_) => Code::Key,
             cfsign::Error::Sign(_) => Code::Sign,
             cfsign::Error::Cookie(_) => Code::Cookie,
+            cfsign::Error::Options(cfsign::options::OptionsError::Policy(_)) => Code::Policy,
+            cfsign::Error::Options(cfsign::options::OptionsError::Time(_)) => Code::Time,
             _ => Code::Argument,
         };
         Self::new(code, e.to_string())
@@ -164,18 +163,9 @@ from_core!(
     cfsign::TimeError,
     cfsign::KeyError,
     cfsign::SignError,
-    cfsign::CookieError
+    cfsign::CookieError,
+    cfsign::options::OptionsError
 );
-
-impl From<cfsign::batch::ThreadsError> for Failure {
-    fn from(e: cfsign::batch::ThreadsError) -> Self {
-        let mut message = e.to_string();
-        if let Some(source) = std::error::Error::source(&e) {
-            message = format!("{message}: {source}");
-        }
-        Self::new(Code::Threads, message)
-    }
-}
 
 /// A value napi-rs could not convert (a wrong argument type).
 impl From<napi::Error> for Failure {
@@ -246,7 +236,6 @@ mod tests {
             Code::Sign,
             Code::Cookie,
             Code::Argument,
-            Code::Threads,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();

@@ -2,15 +2,18 @@
 
 use std::num::NonZeroUsize;
 
-use cfsign::batch::BatchSigner;
-use cfsign::options::PolicyOptions;
-use cfsign::{CookieAttributes, HashAlgorithm, KeyPairId, KeyType, PrivateKey, SameSite, lint};
+use cfsign::batch::{UrlBatch, parallel_map};
+use cfsign::options::{PolicyInputs, SigningOptions};
+use cfsign::{
+    CookieAttributes, HashAlgorithm, KeyPairId, KeyType, PrivateKey, Resource, SameSite,
+    SignableUrl, lint,
+};
 use jiff::Timestamp;
 use napi::bindgen_prelude::{AsyncTask, Object};
 use napi::{Env, Task};
 use napi_derive::napi;
 
-use crate::convert::{Options, duration};
+use crate::convert::{JsTime, Options, duration};
 use crate::errors::{Failure, Outcome, Throw as _};
 
 /// The policy options every signing method takes.
@@ -25,64 +28,79 @@ const POLICY_OPTIONS: [&str; 8] = [
     "now",
 ];
 
-/// The core's [`PolicyOptions`] from a JavaScript options object.
-pub(crate) fn policy_options(o: &Options<'_>, now: Timestamp) -> Outcome<PolicyOptions> {
-    let mut options = PolicyOptions::new(now).encode(o.boolean("encode")?.unwrap_or(false));
-    if let Some(text) = o.string("policy")? {
-        for ignored in ["expires", "expiresIn", "notBefore", "ip", "resource"] {
-            if o.value(ignored)?.is_some() {
-                return Err(Failure::argument(format!(
-                    "{} cannot be combined with {}: a ready policy already holds the resource, times and IP",
-                    o.label(ignored),
-                    o.label("policy")
-                )));
-            }
-        }
-        let policy = cfsign::Policy::from_json(&text)
-            .map_err(|e| Failure::from(e).at(&o.label("policy")))?;
-        return Ok(options.policy(policy));
-    }
-    match (o.time("expires")?, o.string("expiresIn")?) {
-        (Some(_), Some(_)) => {
-            return Err(Failure::argument(format!(
-                "give {} (a time) or {} (a duration such as \"15m\"), not both",
-                o.label("expires"),
-                o.label("expiresIn")
-            )));
-        }
-        (Some(t), None) => {
-            options = options.expires_at(t.instant().map_err(|f| f.at(&o.label("expires")))?);
-        }
-        (None, Some(d)) => {
-            let d = duration(&d).map_err(|f| f.at(&o.label("expiresIn")))?;
-            options = options
-                .expires_in(d)
-                .map_err(|e| Failure::from(e).at(&o.label("expiresIn")))?;
-        }
-        (None, None) => {
+/// The core's [`SigningOptions`] from a JavaScript options object, and whether
+/// URL arguments are percent-encoded first (`encode`).
+pub(crate) struct Prepared {
+    /// The options.
+    pub(crate) options: SigningOptions,
+    encode: bool,
+}
+
+impl Prepared {
+    /// Reads the policy options of `o` at `now`.
+    pub(crate) fn read(o: &Options<'_>, now: Timestamp) -> Outcome<Self> {
+        let encode = o.boolean("encode")?.unwrap_or(false);
+        let mut inputs = PolicyInputs::default();
+        if let Some(text) = o.string("policy")? {
+            let policy = cfsign::Policy::from_json(&text)
+                .map_err(|e| Failure::from(e).at(&o.label("policy")))?;
+            inputs.policy = Some(policy);
+        } else if o.value("expires")?.is_none() && o.value("expiresIn")?.is_none() {
             return Err(Failure::argument(format!(
                 "an expiry is required: give {} (a Date, milliseconds or an ISO 8601 string) or {} (e.g. \"15m\")",
                 o.label("expires"),
                 o.label("expiresIn")
             )));
         }
+        if let Some(t) = o.time("expires")? {
+            inputs.expires = Some(t.instant().map_err(|f| f.at(&o.label("expires")))?);
+            if let JsTime::Text(text) = t {
+                inputs.expires_as_written = Some(text);
+            }
+        }
+        if let Some(d) = o.string("expiresIn")? {
+            inputs.expires_in = Some(duration(&d).map_err(|f| f.at(&o.label("expiresIn")))?);
+        }
+        if let Some(t) = o.time("notBefore")? {
+            inputs.not_before = Some(t.instant().map_err(|f| f.at(&o.label("notBefore")))?);
+        }
+        if let Some(ip) = o.string("ip")? {
+            let ip: cfsign::SourceIp = ip
+                .parse()
+                .map_err(|e| Failure::from(e).at(&o.label("ip")))?;
+            inputs.source_ip = Some(ip);
+        }
+        let mut prepared = Self {
+            options: SigningOptions::new(now),
+            encode,
+        };
+        if let Some(r) = o.string("resource")? {
+            let r = prepared
+                .resource_for(&r)
+                .map_err(|e| Failure::from(e).at(&o.label("resource")))?;
+            inputs.resource = Some(r);
+        }
+        prepared.options = prepared.options.with(inputs)?;
+        Ok(prepared)
     }
-    if let Some(t) = o.time("notBefore")? {
-        options = options.not_before(t.instant().map_err(|f| f.at(&o.label("notBefore")))?);
+
+    /// A URL argument, validated, or percent-encoded first with `encode`.
+    pub(crate) fn url(&self, text: &str) -> Result<SignableUrl, cfsign::UrlError> {
+        if self.encode {
+            SignableUrl::encode(text)
+        } else {
+            SignableUrl::parse(text)
+        }
     }
-    if let Some(ip) = o.string("ip")? {
-        let ip: cfsign::SourceIp = ip
-            .parse()
-            .map_err(|e| Failure::from(e).at(&o.label("ip")))?;
-        options = options.source_ip(ip);
+
+    /// A URL-or-pattern argument as a resource (percent-encoded first with `encode`).
+    pub(crate) fn resource_for(&self, text: &str) -> Result<Resource, cfsign::ResourceError> {
+        if self.encode {
+            Ok(Resource::from(SignableUrl::encode(text)?))
+        } else {
+            Resource::parse(text)
+        }
     }
-    if let Some(r) = o.string("resource")? {
-        let r = options
-            .resource_for(&r)
-            .map_err(|e| Failure::from(e).at(&o.label("resource")))?;
-        options = options.resource(r);
-    }
-    Ok(options)
 }
 
 /// "now" from the options (`now`, for tests and reproductions), else the clock.
@@ -201,9 +219,11 @@ impl Signer {
 
     fn sign_url_inner(&self, url: &str, options: Option<Object<'_>>) -> Outcome<String> {
         let o = Options::new(options, "options", &POLICY_OPTIONS)?;
-        let batch = BatchSigner::new(self.inner.clone(), policy_options(&o, now_of(&o)?)?)?;
+        let prepared = Prepared::read(&o, now_of(&o)?)?;
+        let url = prepared.url(url).map_err(|e| Failure::from(e).at("url"))?;
+        let batch = UrlBatch::new(self.inner.clone(), prepared.options)?;
         Ok(batch
-            .sign(url)
+            .sign(&url)
             .map_err(|e| Failure::from(e).at("url"))?
             .into_string())
     }
@@ -231,9 +251,10 @@ impl Signer {
             Some(n) => NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN),
             None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
         };
-        let batch = BatchSigner::new(self.inner.clone(), policy_options(&o, now_of(&o)?)?)?;
+        let prepared = Prepared::read(&o, now_of(&o)?)?;
         Ok(SignUrls {
-            batch,
+            batch: UrlBatch::new(self.inner.clone(), prepared.options.clone())?,
+            prepared,
             urls,
             threads,
         })
@@ -266,11 +287,11 @@ impl Signer {
         known.extend(["domain", "path", "secure", "httpOnly", "sameSite", "maxAge"]);
         let o = Options::new(options, "options", &known)?;
         let now = now_of(&o)?;
-        let options = policy_options(&o, now)?;
-        let resource = options
+        let prepared = Prepared::read(&o, now)?;
+        let resource = prepared
             .resource_for(target)
             .map_err(|e| Failure::from(e).at("urlOrPattern"))?;
-        let policy = options.policy_for_resource(resource)?;
+        let policy = prepared.options.policy_for_resource(resource)?;
         let mut attributes = CookieAttributes::default()
             .path(o.string("path")?.unwrap_or_else(|| "/".to_owned()))
             .secure(o.boolean("secure")?.unwrap_or(true))
@@ -326,21 +347,15 @@ impl Signer {
 
     fn sign_policy_inner(&self, options: Object<'_>) -> Outcome<SignedPolicy> {
         let o = Options::new(Some(options), "options", &POLICY_OPTIONS)?;
-        let options = policy_options(&o, now_of(&o)?)?;
-        let policy = match options.shared_resource() {
-            Some(r) => options.policy_for_resource(r.clone())?,
-            None if options.has_policy() => {
-                let placeholder = cfsign::Resource::pattern("*")?;
-                options.policy_for_resource(placeholder)?
-            }
-            None => {
-                return Err(Failure::argument(format!(
-                    "{} is required: the URL or wildcard the policy grants (or give {})",
-                    o.label("resource"),
-                    o.label("policy")
-                )));
-            }
-        };
+        let prepared = Prepared::read(&o, now_of(&o)?)?;
+        let policy = prepared.options.policy_for_given().map_err(|e| match e {
+            cfsign::options::OptionsError::NoResource => Failure::argument(format!(
+                "{} is required: the URL or wildcard the policy grants (or give {})",
+                o.label("resource"),
+                o.label("policy")
+            )),
+            other => Failure::from(other),
+        })?;
         Ok(SignedPolicy {
             inner: self.inner.sign_policy(&policy)?,
             policy: policy.json().to_owned(),
@@ -401,10 +416,12 @@ impl SignedPolicy {
 
     fn apply_inner(&self, url: &str, options: Option<Object<'_>>) -> Outcome<String> {
         let o = Options::new(options, "options", &["encode"])?;
-        let parsed = PolicyOptions::new(Timestamp::now())
-            .encode(o.boolean("encode")?.unwrap_or(false))
-            .url(url)
-            .map_err(|e| Failure::from(e).at("url"))?;
+        let parsed = if o.boolean("encode")?.unwrap_or(false) {
+            SignableUrl::encode(url)
+        } else {
+            SignableUrl::parse(url)
+        }
+        .map_err(|e| Failure::from(e).at("url"))?;
         Ok(self
             .inner
             .apply_to(&parsed)
@@ -450,7 +467,8 @@ impl SignedPolicy {
 
 /// `signUrls` off the JavaScript thread.
 pub struct SignUrls {
-    batch: BatchSigner,
+    batch: UrlBatch,
+    prepared: Prepared,
     urls: Vec<String>,
     threads: NonZeroUsize,
 }
@@ -461,10 +479,8 @@ impl Task for SignUrls {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let urls = std::mem::take(&mut self.urls);
-        let results = match self.batch.sign_all(&urls, self.threads) {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e.into())),
-        };
+        let (batch, prepared) = (&self.batch, &self.prepared);
+        let results = parallel_map(&urls, self.threads, |u| batch.sign(&prepared.url(u)?));
         Ok(results
             .into_iter()
             .enumerate()
