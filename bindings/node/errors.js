@@ -10,7 +10,8 @@ class CfsignError extends Error {
   }
 }
 class UrlError extends CfsignError {}
-class ResourceError extends CfsignError {}
+// A resource is a URL or a URL pattern: its errors are URL errors too.
+class ResourceError extends UrlError {}
 class PolicyError extends CfsignError {}
 class TimeError extends CfsignError {}
 class KeyError extends CfsignError {}

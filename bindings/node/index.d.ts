@@ -17,8 +17,8 @@ export declare class CfsignError extends Error {
 }
 /** A URL that a client would not send as written (with the character, its position and the fix). */
 export declare class UrlError extends CfsignError {}
-/** A policy resource or pattern. */
-export declare class ResourceError extends CfsignError {}
+/** A policy resource or pattern (a kind of URL error). */
+export declare class ResourceError extends UrlError {}
 /** A policy that cannot be built or parsed. */
 export declare class PolicyError extends CfsignError {}
 /** A time value. */

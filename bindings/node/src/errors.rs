@@ -128,22 +128,44 @@ impl fmt::Display for Failure {
     }
 }
 
-/// The errors of the core crate, each with its code and the core's message.
+/// The errors of the core crate, each with its code and the core's message. The
+/// codes follow what the input was, as in the CLI's bad-input corpus: a time
+/// that does not fit (missing, past, start after expiry) is a time error; a URL
+/// outside the policy's resource is a policy error; a resource that is not a
+/// valid URL pattern is a resource error (a kind of URL error, see `errors.js`).
 impl From<cfsign::Error> for Failure {
     fn from(e: cfsign::Error) -> Self {
+        use cfsign::options::OptionsError;
+        use cfsign::{Error, PolicyError, SignError};
         let code = match &e {
-            cfsign::Error::Url(_) => Code::Url,
-            cfsign::Error::Resource(_) => Code::Resource,
-            cfsign::Error::Policy(_) => Code::Policy,
-            cfsign::Error::Time(_) => Code::Time,
-            cfsign::Error::Key(_) => Code::Key,
-            cfsign::Error::Sign(_) => Code::Sign,
-            cfsign::Error::Cookie(_) => Code::Cookie,
-            cfsign::Error::Options(cfsign::options::OptionsError::Policy(_)) => Code::Policy,
-            cfsign::Error::Options(cfsign::options::OptionsError::Time(_)) => Code::Time,
+            Error::Url(_) => Code::Url,
+            Error::Resource(_) | Error::Policy(PolicyError::Resource(_)) => Code::Resource,
+            Error::Policy(p) | Error::Options(OptionsError::Policy(p)) => policy_code(p),
+            Error::Time(_) | Error::Options(OptionsError::Time(_) | OptionsError::ExpiryTwice) => {
+                Code::Time
+            }
+            Error::Options(_) => Code::Policy,
+            Error::Key(_) => Code::Key,
+            Error::Sign(SignError::NotCovered { .. } | SignError::CannedForOtherUrl { .. }) => {
+                Code::Policy
+            }
+            Error::Sign(_) => Code::Sign,
+            Error::Cookie(_) => Code::Cookie,
             _ => Code::Argument,
         };
         Self::new(code, e.to_string())
+    }
+}
+
+fn policy_code(e: &cfsign::PolicyError) -> Code {
+    use cfsign::PolicyError;
+    match e {
+        PolicyError::MissingExpiry
+        | PolicyError::Time { .. }
+        | PolicyError::PastExpiry { .. }
+        | PolicyError::StartNotBeforeExpiry { .. } => Code::Time,
+        PolicyError::Resource(_) => Code::Resource,
+        _ => Code::Policy,
     }
 }
 
@@ -223,6 +245,16 @@ mod tests {
         assert_eq!(Failure::from(key).code(), Code::Key);
         let hash = "md5".parse::<cfsign::HashAlgorithm>().expect_err("hash");
         assert_eq!(Failure::from(hash).code(), Code::Sign);
+        let past = cfsign::Policy::builder(cfsign::Resource::url("https://x.net/a").expect("url"))
+            .expires_at(jiff::Timestamp::UNIX_EPOCH)
+            .build()
+            .expect_err("past");
+        assert_eq!(Failure::from(past).code(), Code::Time);
+        let outside = cfsign::SignError::NotCovered {
+            url: "https://x.net/a".to_owned(),
+            resource: "https://x.net/b/*".to_owned(),
+        };
+        assert_eq!(Failure::from(outside).code(), Code::Policy);
     }
 
     #[test]

@@ -46,11 +46,14 @@ impl Prepared {
                 .map_err(|e| Failure::from(e).at(&o.label("policy")))?;
             inputs.policy = Some(policy);
         } else if o.value("expires")?.is_none() && o.value("expiresIn")?.is_none() {
-            return Err(Failure::argument(format!(
-                "an expiry is required: give {} (a Date, milliseconds or an ISO 8601 string) or {} (e.g. \"15m\")",
-                o.label("expires"),
-                o.label("expiresIn")
-            )));
+            return Err(Failure::new(
+                crate::errors::Code::Time,
+                format!(
+                    "an expiry is required: give {} (a Date, milliseconds or an ISO 8601 string) or {} (e.g. \"15m\")",
+                    o.label("expires"),
+                    o.label("expiresIn")
+                ),
+            ));
         }
         if let Some(t) = o.time("expires")? {
             inputs.expires = Some(t.instant().map_err(|f| f.at(&o.label("expires")))?);
