@@ -234,7 +234,10 @@ impl Signer {
     /// Signs many URLs on worker threads (all cores, or `threads`), off the
     /// JavaScript thread; resolves to the signed URLs in input order, or rejects
     /// with the first bad URL's error (naming its index).
-    #[napi(ts_args_type = "urls: string[], options: UrlOptions & { threads?: number }")]
+    #[napi(
+        ts_args_type = "urls: string[], options: UrlOptions & { threads?: number }",
+        ts_return_type = "Promise<string[]>"
+    )]
     pub fn sign_urls(
         &self,
         env: Env,
