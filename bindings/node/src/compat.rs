@@ -52,7 +52,7 @@ fn aws_signer(o: &Options<'_>) -> Outcome<cfsign::Signer> {
 fn aws_time(o: &Options<'_>, key: &str) -> Outcome<Option<Timestamp>> {
     match o.time(key)? {
         None => Ok(None),
-        Some(JsTime::Millis(ms)) if ms == 0.0 => Ok(None),
+        Some(JsTime::Millis(0.0)) => Ok(None),
         Some(JsTime::Text(t)) if t.is_empty() => Ok(None),
         Some(t) => t
             .rounded_instant()

@@ -85,7 +85,7 @@ impl<'a> Options<'a> {
             None => Ok(None),
             Some(v) if v.get_type()? == ValueType::Number => {
                 let n = v.coerce_to_number()?.get_double()?;
-                if n.fract() == 0.0 && n >= 1.0 && n <= 1024.0 {
+                if n.fract() == 0.0 && (1.0..=1024.0).contains(&n) {
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     Ok(Some(n as usize))
                 } else {
@@ -220,8 +220,8 @@ impl JsTime {
         millis_instant(ms)?;
         let seconds = (ms / 1000.0).round();
         #[allow(clippy::cast_possible_truncation)]
-        Ok(Timestamp::from_second(seconds as i64)
-            .map_err(|e| Failure::new(crate::errors::Code::Time, format!("{ms} ms: {e}")))?)
+        Timestamp::from_second(seconds as i64)
+            .map_err(|e| Failure::new(crate::errors::Code::Time, format!("{ms} ms: {e}")))
     }
 }
 
