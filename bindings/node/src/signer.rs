@@ -380,14 +380,12 @@ pub(crate) fn signer_from(
     let material = o
         .key_material(key)?
         .ok_or_else(|| Failure::argument(format!("{} is required", o.label(key))))?;
-    let private = material.private_key().map_err(|f| {
-        let f = f.at(&o.label(key));
-        if o.value("passphrase").ok().flatten().is_some() {
-            f.at("(passphrase given)")
-        } else {
-            f
-        }
-    })?;
+    let label = if o.value("passphrase")?.is_some() {
+        format!("{} (with {})", o.label(key), o.label("passphrase"))
+    } else {
+        o.label(key)
+    };
+    let private = material.private_key().map_err(|f| f.at(&label))?;
     let hash: HashAlgorithm = match hash {
         Some(h) => h
             .parse()
