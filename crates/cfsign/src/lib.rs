@@ -36,6 +36,7 @@
 //! - [`PrivateKey`], [`PublicKey`]: loading (PEM/DER, PKCS#1/PKCS#8/SEC1, env values), generation.
 //! - [`SigningKey`]: the pluggable private-key operation (KMS, HSM).
 //! - [`Signer`], [`SignedPolicy`], [`SignedUrl`], [`SignedCookies`]: the output.
+//! - [`Layout`]: another signer's byte layout (condition and parameter order).
 //! - [`lint`]: warnings for valid but probably wrong policies.
 //! - [`explain`]: turn a denial into a diagnosis with the fix.
 //! - [`verify`]: decide a request as CloudFront's edge would, with the reason for every denial.
@@ -54,6 +55,7 @@ pub mod excerpt;
 pub mod explain;
 pub mod input;
 pub mod key;
+pub mod layout;
 pub mod lint;
 pub mod options;
 pub mod policy;
@@ -65,6 +67,7 @@ pub mod verify;
 
 pub use cookies::{CookieAttributes, CookieError, SameSite, SignedCookies};
 pub use key::{KeyError, KeyType, PrivateKey, PublicKey};
+pub use layout::Layout;
 pub use lint::Warning;
 pub use policy::{Policy, PolicyBuilder, PolicyError, PolicyForm, SourceIp};
 pub use resource::{Resource, ResourceError, ResourcePattern};

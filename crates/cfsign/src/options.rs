@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::layout::Layout;
 use crate::policy::{Policy, PolicyError, SourceIp};
 use crate::resource::Resource;
 use crate::time::{self, TimeError, yyyymmdd_hint};
@@ -127,6 +128,8 @@ pub struct SigningOptions {
     resource: Option<Resource>,
     policy: Option<Policy>,
     allow_past_expiry: bool,
+    force_custom: bool,
+    layout: Layout,
 }
 
 impl SigningOptions {
@@ -141,6 +144,8 @@ impl SigningOptions {
             resource: None,
             policy: None,
             allow_past_expiry: false,
+            force_custom: false,
+            layout: Layout::Botocore,
         }
     }
 
@@ -148,6 +153,35 @@ impl SigningOptions {
     #[must_use]
     pub fn allow_past_expiry(mut self, allow: bool) -> Self {
         self.allow_past_expiry = allow;
+        self
+    }
+
+    /// Custom policies even where a canned one would do, e.g. cookies whose
+    /// `CloudFront-Policy` must be there (as `aws-cloudfront-sign` returns them).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cfsign::{PolicyForm, SignableUrl, options::{PolicyInputs, SigningOptions}};
+    ///
+    /// let hour = PolicyInputs { expires_in: Some(Duration::from_secs(3600)), ..PolicyInputs::default() };
+    /// let url = SignableUrl::parse("https://d111111abcdef8.cloudfront.net/a.mp4")?;
+    /// let canned = SigningOptions::new(jiff::Timestamp::now()).with(hour.clone())?;
+    /// assert_eq!(canned.policy_for_url(&url)?.form(), PolicyForm::Canned);
+    /// let custom = SigningOptions::new(jiff::Timestamp::now()).force_custom(true).with(hour)?;
+    /// assert_eq!(custom.policy_for_url(&url)?.form(), PolicyForm::Custom);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn force_custom(mut self, force: bool) -> Self {
+        self.force_custom = force;
+        self
+    }
+
+    /// The condition order of the policies built (see [`Layout`]; CloudFront
+    /// accepts any order). Defaults to [`Layout::Botocore`].
+    #[must_use]
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
         self
     }
 
@@ -240,7 +274,8 @@ impl SigningOptions {
         let mut builder = Policy::builder(resource)
             .expires_at(expires)
             .allow_past_expiry(self.allow_past_expiry)
-            .force_custom(force_custom);
+            .force_custom(force_custom || self.force_custom)
+            .layout(self.layout);
         if let Some(t) = self.not_before {
             builder = builder.not_before(t);
         }
@@ -381,5 +416,30 @@ mod tests {
             trap(Some("20300101"))
         );
         assert!(!trap(None).contains("for a date"));
+    }
+
+    #[test]
+    fn layout_orders_the_conditions_of_built_policies() {
+        let inputs = PolicyInputs {
+            not_before: Some("2026-01-01T17:30:00Z".parse().unwrap()),
+            source_ip: Some("192.0.2.0/24".parse().unwrap()),
+            ..hour()
+        };
+        let a = url("https://x.net/a");
+        let js = SigningOptions::new(now())
+            .layout(crate::Layout::AwsSdkJs)
+            .with(inputs.clone())
+            .unwrap();
+        let json = js.policy_for_url(&a).unwrap().json().to_owned();
+        assert!(
+            json.find("DateGreaterThan").unwrap() < json.find("IpAddress").unwrap(),
+            "{json}"
+        );
+        let boto = SigningOptions::new(now()).with(inputs).unwrap();
+        let json = boto.policy_for_url(&a).unwrap().json().to_owned();
+        assert!(
+            json.find("IpAddress").unwrap() < json.find("DateGreaterThan").unwrap(),
+            "{json}"
+        );
     }
 }

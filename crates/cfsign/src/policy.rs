@@ -53,6 +53,7 @@ use serde::Deserialize;
 
 use crate::excerpt::Excerpt;
 use crate::input::Limit;
+use crate::layout::Layout;
 use crate::resource::{Resource, ResourceError};
 use crate::time::{self, EpochSeconds, TimeError};
 
@@ -259,6 +260,7 @@ pub struct PolicyBuilder {
     source_ip: Option<SourceIp>,
     allow_past_expiry: bool,
     force_custom: bool,
+    layout: Layout,
 }
 
 impl PolicyBuilder {
@@ -304,6 +306,13 @@ impl PolicyBuilder {
     /// `Policy` value can be inspected or reused as a cookie).
     pub fn force_custom(mut self, force: bool) -> Self {
         self.force_custom = force;
+        self
+    }
+
+    /// Orders the conditions of a custom policy as another signer does (see
+    /// [`Layout`]); CloudFront accepts any order. Defaults to [`Layout::Botocore`].
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
         self
     }
 
@@ -354,7 +363,13 @@ impl PolicyBuilder {
         } else {
             PolicyForm::Custom
         };
-        let json = render(self.resource.as_str(), expires, self.source_ip, starts);
+        let json = render(
+            self.resource.as_str(),
+            expires,
+            self.source_ip,
+            starts,
+            self.layout,
+        );
         Ok(Policy {
             resource: Some(self.resource),
             date_less_than: expires,
@@ -390,12 +405,13 @@ fn checked_epoch(
 }
 
 /// Renders the statement. With only `DateLessThan` this is the canned template;
-/// the custom form adds conditions in botocore's order.
+/// the custom form adds conditions in the order of `layout`.
 fn render(
     resource: &str,
     expires: EpochSeconds,
     ip: Option<SourceIp>,
     starts: Option<EpochSeconds>,
+    layout: Layout,
 ) -> String {
     use fmt::Write as _;
     let mut json = String::with_capacity(resource.len() + 160);
@@ -405,11 +421,25 @@ fn render(
         json,
         r#"","Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}"#
     );
-    if let Some(ip) = ip {
-        let _ = write!(json, r#","IpAddress":{{"AWS:SourceIp":"{ip}"}}"#);
-    }
-    if let Some(s) = starts {
-        let _ = write!(json, r#","DateGreaterThan":{{"AWS:EpochTime":{s}}}"#);
+    let write_ip = |json: &mut String| {
+        if let Some(ip) = ip {
+            let _ = write!(json, r#","IpAddress":{{"AWS:SourceIp":"{ip}"}}"#);
+        }
+    };
+    let write_start = |json: &mut String| {
+        if let Some(s) = starts {
+            let _ = write!(json, r#","DateGreaterThan":{{"AWS:EpochTime":{s}}}"#);
+        }
+    };
+    match layout {
+        Layout::Botocore => {
+            write_ip(&mut json);
+            write_start(&mut json);
+        }
+        Layout::AwsSdkJs => {
+            write_start(&mut json);
+            write_ip(&mut json);
+        }
     }
     json.push_str("}}]}");
     json
@@ -427,7 +457,7 @@ fn render(
 /// ```
 #[must_use]
 pub fn canned_policy_json(resource: &str, expires: EpochSeconds) -> String {
-    render(resource, expires, None, None)
+    render(resource, expires, None, None, Layout::Botocore)
 }
 
 /// One policy statement plus the exact bytes that are signed.
@@ -472,6 +502,7 @@ impl Policy {
             source_ip: None,
             allow_past_expiry: false,
             force_custom: false,
+            layout: Layout::Botocore,
         }
     }
 

@@ -37,6 +37,7 @@ use crate::cloudfront_base64;
 use crate::cookies::SignedCookies;
 use crate::excerpt::Excerpt;
 use crate::key::{KeyType, PrivateKey};
+use crate::layout::Layout;
 use crate::policy::{Policy, PolicyForm};
 use crate::resource::Resource;
 use crate::time::EpochSeconds;
@@ -297,6 +298,7 @@ pub struct Signer {
     key_pair_id: KeyPairId,
     key: Arc<dyn SigningKey>,
     hash: HashAlgorithm,
+    layout: Layout,
 }
 
 impl Signer {
@@ -317,7 +319,16 @@ impl Signer {
             key_pair_id,
             key,
             hash,
+            layout: Layout::Botocore,
         }
+    }
+
+    /// Orders the appended parameters as another signer does (see [`Layout`]);
+    /// CloudFront accepts any order. Defaults to [`Layout::Botocore`].
+    #[must_use]
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
     }
 
     /// Selects the hash; fails if the key's backend cannot use it.
@@ -363,6 +374,7 @@ impl Signer {
             cloudfront_base64::encode(&signature),
             self.key_pair_id.clone(),
             self.hash,
+            self.layout,
         ))
     }
 
@@ -400,6 +412,7 @@ impl SignedPolicy {
         signature: String,
         key_pair_id: KeyPairId,
         hash: HashAlgorithm,
+        layout: Layout,
     ) -> Self {
         let encoded_policy = match policy.form() {
             PolicyForm::Canned => None,
@@ -409,10 +422,22 @@ impl SignedPolicy {
             None => format!("Expires={}", policy.date_less_than()),
             Some(p) => format!("Policy={p}"),
         };
-        query.push_str("&Signature=");
-        query.push_str(&signature);
-        query.push_str("&Key-Pair-Id=");
-        query.push_str(key_pair_id.as_str());
+        let (first, second) = match layout {
+            Layout::Botocore => (
+                ("Signature", signature.as_str()),
+                ("Key-Pair-Id", key_pair_id.as_str()),
+            ),
+            Layout::AwsSdkJs => (
+                ("Key-Pair-Id", key_pair_id.as_str()),
+                ("Signature", signature.as_str()),
+            ),
+        };
+        for (name, value) in [first, second] {
+            query.push('&');
+            query.push_str(name);
+            query.push('=');
+            query.push_str(value);
+        }
         if hash == HashAlgorithm::Sha256 {
             query.push_str("&Hash-Algorithm=SHA256");
         }

@@ -1,0 +1,21 @@
+// ES module entry: the same objects as index.js.
+import cfsign from './index.js'
+
+export const {
+  getSignedUrl,
+  getSignedCookies,
+  Signer,
+  SignedPolicy,
+  Verifier,
+  keygen,
+  CfsignError,
+  UrlError,
+  ResourceError,
+  PolicyError,
+  TimeError,
+  KeyError,
+  SignError,
+  CookieError,
+  ArgumentError,
+} = cfsign
+export default cfsign
