@@ -209,7 +209,10 @@ impl JsTime {
     /// does in `@aws-sdk/cloudfront-signer` and `aws-cloudfront-sign`.
     pub(crate) fn rounded_instant(&self) -> Outcome<Timestamp> {
         let ms = match self {
-            JsTime::Millis(ms) => *ms,
+            JsTime::Millis(ms) => {
+                millis_instant(*ms)?;
+                *ms
+            }
             JsTime::Text(_) => {
                 let t = self.instant()?;
                 #[allow(clippy::cast_precision_loss)]
@@ -217,7 +220,6 @@ impl JsTime {
                 ms
             }
         };
-        millis_instant(ms)?;
         let seconds = (ms / 1000.0).round();
         #[allow(clippy::cast_possible_truncation)]
         Timestamp::from_second(seconds as i64)
