@@ -43,7 +43,7 @@
 //! - [`cloudfront_base64`], [`time`]: the wire encodings of bytes and times.
 //! - [`input`]: reading files and streams with a bound that fits their kind.
 //! - [`excerpt`]: long inputs cut to a readable window in messages.
-//! - [`options`], [`batch`], [`env`]: what front ends share: the policy for a URL
+//! - [`options`], [`batch`], [`env`](mod@env): what front ends share: the policy for a URL
 //!   from the parts given, many URLs on several threads, the key from the environment.
 
 pub mod batch;

@@ -475,9 +475,9 @@ impl Policy {
     /// Starts a policy for `resource`. An expiry is required.
     ///
     /// A [`Resource::Url`] with a `*` in it is taken as the [`Resource::Pattern`]
-    /// CloudFront reads it as, so the policy is custom (see
-    /// [`Resource::from`](Resource#impl-From<SignableUrl>-for-Resource)); a `?` in
-    /// its query stays exact and canned.
+    /// CloudFront reads it as, so the policy is custom (as `Resource::from` a
+    /// [`SignableUrl`](crate::SignableUrl) decides); a `?` in its query stays exact
+    /// and canned.
     ///
     /// ```
     /// use std::time::Duration;
