@@ -94,6 +94,9 @@ pub struct Behavior {
     pub access: Option<AccessConfig>,
     /// How long its objects stay in the edge's cache.
     pub ttl: TtlPolicy,
+    /// Whether compressible objects are sent gzip- or Brotli-compressed to
+    /// viewers that accept it (CloudFront's "compress objects automatically").
+    pub compress: bool,
 }
 
 impl std::fmt::Debug for Behavior {
@@ -103,6 +106,7 @@ impl std::fmt::Debug for Behavior {
             .field("origin", &self.origin_name)
             .field("restricted", &self.access.is_some())
             .field("ttl", &self.ttl)
+            .field("compress", &self.compress)
             .finish()
     }
 }
@@ -121,13 +125,23 @@ impl Behaviors {
         Self { ordered, default }
     }
 
-    /// The behavior for a request path.
+    /// The behavior for a request path: the first whose pattern matches, or
+    /// the default.
     #[must_use]
     pub fn select(&self, path: &str) -> &Behavior {
         self.ordered
-            .iter()
-            .find(|b| b.pattern.matches(path))
+            .get(self.position(path))
             .unwrap_or(&self.default)
+    }
+
+    /// Where [`select`](Self::select)'s behavior is in [`iter`](Self::iter)'s
+    /// order (the default is last), for a table built in that order.
+    #[must_use]
+    pub fn position(&self, path: &str) -> usize {
+        self.ordered
+            .iter()
+            .position(|b| b.pattern.matches(path))
+            .unwrap_or(self.ordered.len())
     }
 
     /// All behaviors, default last.

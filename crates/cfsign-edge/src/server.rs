@@ -1,161 +1,57 @@
-//! The edge server: behaviors (each an origin, through the edge's object cache,
-//! behind the signed-access layer when restricted), on a socket, replaceable
-//! while serving.
+//! Connections: a listener, HTTP/1.1 and HTTP/2 on it, the [`Limits`] on what
+//! one client can hold, and graceful shutdown. [`serve`] is the one entry
+//! point; it hands each request to a tower service (the
+//! [`Edge`](crate::edge::Edge) under its observability layer, or the admin
+//! router).
+//!
+//! - **HTTP/2** over TLS when the client picks `h2` by ALPN (offered before
+//!   `http/1.1`), and on a plain listener when the connection opens with the
+//!   HTTP/2 preface (h2c "with prior knowledge", as load balancers speak it);
+//!   anything else is HTTP/1.1. The same limits apply: the header list is
+//!   bounded like an HTTP/1.1 head ([`Limits::max_head_bytes`]), in-flight
+//!   streams per connection by [`Limits::max_concurrent_streams`], the first
+//!   bytes of a connection (or its TLS handshake) by
+//!   [`Limits::header_read_timeout`], writes by the send timeout, and
+//!   connections by [`Limits::max_connections`]; a peer that stops answering
+//!   pings is disconnected.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
 use axum::body::Body;
-use axum::extract::{Request, State};
-use http::Response;
+use http::{Request, Response};
+use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpSocket};
-use tower::ServiceExt as _;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tower::{Service, ServiceExt as _};
 
-use crate::access::{AccessConfig, SignedAccessLayer};
-use crate::behavior::{Behaviors, PathPattern};
-use crate::cache::ObjectCache;
-use crate::observe::{BehaviorLabel, Metrics};
-use crate::serve::{Backend, handler};
-use crate::tls::EdgeTls;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 
-/// The router: every path is served from `backend`; with `access`, every request
-/// is checked first (CloudFront's "restrict viewer access"), before the cache.
-pub fn router(backend: Backend, access: Option<AccessConfig>) -> Router {
-    let app = Router::new().fallback(handler).with_state(backend);
-    match access {
-        Some(config) => app.layer(SignedAccessLayer::new(config)),
-        None => app,
-    }
-}
-
-/// The behaviors with their routers, built once per configuration.
-#[derive(Debug)]
-struct Routes {
-    ordered: Vec<Route>,
-    default: Route,
-}
-
-/// One behavior's router, and its path pattern as the metrics' `behavior` label.
-#[derive(Debug, Clone)]
-struct Route {
-    pattern: PathPattern,
-    label: BehaviorLabel,
-    router: Router,
-}
-
-impl Routes {
-    fn new(behaviors: &Behaviors, cache: Option<&ObjectCache>) -> Self {
-        let mut all: Vec<Route> = behaviors
-            .iter()
-            .map(|b| {
-                let mut backend = Backend::new(Arc::clone(&b.origin));
-                if let Some(cache) = cache {
-                    backend = backend.with_cache(cache, b.ttl);
-                }
-                Route {
-                    pattern: b.pattern.clone(),
-                    label: BehaviorLabel(Arc::from(b.pattern.as_str())),
-                    router: router(backend, b.access.clone()),
-                }
-            })
-            .collect();
-        // `Behaviors::iter` yields the default last.
-        let default = all.pop().unwrap_or_else(|| Route {
-            pattern: PathPattern::any(),
-            label: BehaviorLabel(Arc::from(PathPattern::any().as_str())),
-            router: Router::new(),
-        });
-        Self {
-            ordered: all,
-            default,
-        }
-    }
-
-    fn select(&self, path: &str) -> &Route {
-        self.ordered
-            .iter()
-            .find(|r| r.pattern.matches(path))
-            .unwrap_or(&self.default)
-    }
-}
-
-/// The live configuration of a running edge: [`EdgeHandle::replace`] swaps in new
-/// behaviors (e.g. after SIGHUP); requests in flight finish with the old ones.
-/// The object cache, if any, stays: entries of origins the new behaviors still
-/// use remain valid (see [`cache`](crate::cache)).
-#[derive(Debug, Clone)]
-pub struct EdgeHandle {
-    routes: Arc<RwLock<Arc<Routes>>>,
-    cache: Option<ObjectCache>,
-}
-
-impl EdgeHandle {
-    /// A handle serving `behaviors`, through `cache` when given.
-    #[must_use]
-    pub fn new(behaviors: &Behaviors, cache: Option<ObjectCache>) -> Self {
-        let routes = Routes::new(behaviors, cache.as_ref());
-        Self {
-            routes: Arc::new(RwLock::new(Arc::new(routes))),
-            cache,
-        }
-    }
-
-    /// The object cache.
-    #[must_use]
-    pub fn cache(&self) -> Option<&ObjectCache> {
-        self.cache.as_ref()
-    }
-
-    /// Replaces the behaviors.
-    pub fn replace(&self, behaviors: &Behaviors) {
-        let routes = Arc::new(Routes::new(behaviors, self.cache.as_ref()));
-        match self.routes.write() {
-            Ok(mut g) => *g = routes,
-            Err(poisoned) => *poisoned.into_inner() = routes,
-        }
-    }
-
-    fn current(&self) -> Arc<Routes> {
-        match self.routes.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-
-    /// The router of the whole edge: each request goes to the first behavior
-    /// whose path pattern matches, or the default.
-    pub fn router(&self) -> Router {
-        Router::new().fallback(dispatch).with_state(self.clone())
-    }
-}
-
-async fn dispatch(State(edge): State<EdgeHandle>, request: Request) -> Response<Body> {
-    let routes = edge.current();
-    let route = routes.select(request.uri().path());
-    let label = route.label.clone();
-    let mut response = match route.router.clone().oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    response.extensions_mut().insert(label);
-    response
-}
+use crate::observe::Metrics;
+use crate::tls::{ALPN_H2, EdgeTls, HandshakeFailure};
 
 /// Bounds on what one client can hold or send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Connections served at once; further ones are closed on accept.
     pub max_connections: usize,
-    /// Time allowed to send a request's head (slow clients are dropped).
+    /// Time allowed to send a request's head (slow clients are dropped); also
+    /// the time allowed for a TLS handshake, for the first bytes of a plain
+    /// connection, and for an HTTP/2 peer to answer a ping.
     pub header_read_timeout: Duration,
-    /// Largest request head (request line and headers) in bytes: CloudFront's
-    /// documented request limit is 20,480 bytes. hyper answers a larger head
+    /// Requests one HTTP/2 connection may have in flight at once (its
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`; nginx's default is 128).
+    pub max_concurrent_streams: u32,
+    /// Largest request head (request line and headers; for HTTP/2 the header
+    /// list, as HPACK counts it) in bytes: CloudFront's documented request
+    /// limit is 20,480 bytes. hyper answers a larger head
     /// itself, `431` with an empty body (CloudFront says `413`), as it answers a
     /// malformed one `400`: its HTTP/1 server writes these before any service
     /// runs and has no hook for their status or body.
@@ -173,6 +69,7 @@ impl Default for Limits {
         Self {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
+            max_concurrent_streams: 128,
             max_head_bytes: 20_480,
             drain_timeout: Duration::from_secs(30),
             send_timeout: DEFAULT_SEND_TIMEOUT,
@@ -293,75 +190,93 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-/// Serves `app` on `listener` with the default [`Limits`] until `shutdown`
-/// completes; requests in flight then finish (within the drain timeout).
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, app, Limits::default(), shutdown).await
-}
-
-/// [`serve`] with explicit limits.
-pub async fn serve_with(
-    listener: TcpListener,
-    app: Router,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_inner(listener, app, limits, None, None, shutdown).await
-}
-
-/// [`serve_with`], keeping the `cfsign_edge_connections` gauge of `metrics`
-/// up to date (wrap `app` in an [`ObserveLayer`](crate::observe::ObserveLayer)
-/// for the request metrics). The [`observe`](crate::observe) module shows the
-/// whole set-up: edge, admin listener and access log.
-pub async fn serve_observed(
-    listener: TcpListener,
-    app: Router,
-    limits: Limits,
-    metrics: &Metrics,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_inner(listener, app, limits, Some(metrics.clone()), None, shutdown).await
-}
-
-/// [`serve_with`] over TLS (HTTPS), keeping the connection gauge of `metrics` if
-/// given (as [`serve_observed`] does). The TLS handshake must finish within
-/// `limits.header_read_timeout` and counts against `limits.max_connections`; a
-/// connection whose handshake fails (plain HTTP, no common protocol version, a
-/// silent client) is closed without being served.
+/// How [`serve`] runs: its [`Limits`], TLS (HTTPS) or not, and the metrics
+/// whose connection gauges it keeps up to date.
 ///
-/// ```no_run
-/// use std::path::Path;
-/// use cfsign_edge::server::{self, Limits};
-/// use cfsign_edge::tls::{EdgeTls, TlsCertificate};
+/// ```
+/// use cfsign_edge::observe::Metrics;
+/// use cfsign_edge::server::{Limits, ServeOptions};
 ///
-/// # async fn run(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
-/// let tls = EdgeTls::new(&TlsCertificate::load(Path::new("cert.pem"), Path::new("key.pem"))?)?;
-/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
-/// server::serve_tls(listener, app, Limits::default(), &tls, None, server::shutdown_signal()).await?;
-/// # Ok(())
+/// let options = ServeOptions::default().metrics(Metrics::new());
+/// assert_eq!(options.limits, Limits::default());
+/// assert!(options.tls.is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Bounds on connections and requests.
+    pub limits: Limits,
+    /// Serve HTTPS with this certificate; `None`: plain HTTP.
+    pub tls: Option<EdgeTls>,
+    /// Keep the `cfsign_edge_connections` gauge and the TLS and send-timeout
+    /// counters of these metrics (the request metrics are the
+    /// [`ObserveLayer`](crate::observe::ObserveLayer)'s).
+    pub metrics: Option<Metrics>,
+}
+
+impl ServeOptions {
+    /// These limits.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Over TLS.
+    #[must_use]
+    pub fn tls(mut self, tls: EdgeTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Counting into `metrics`.
+    #[must_use]
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+}
+
+/// Serves `service` (an [`Edge`](crate::edge::Edge) under its observability
+/// layer, the admin router, any axum `Router`) on `listener` until `shutdown`
+/// completes; requests in flight then finish (within
+/// [`Limits::drain_timeout`]).
+///
+/// Over TLS, the handshake must finish within `limits.header_read_timeout` and
+/// counts against `limits.max_connections`; a connection whose handshake fails
+/// (plain HTTP, no common protocol version, a silent client) is closed without
+/// being served.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use cfsign_edge::server::{self, ServeOptions};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let app = Router::new().route("/", get(|| async { "hello" }));
+/// let listener = server::bind("127.0.0.1:0".parse().unwrap(), 16)?;
+/// // Stops at once here; a real server waits for `server::shutdown_signal()`.
+/// server::serve(listener, app, ServeOptions::default(), async {}).await
 /// # }
 /// ```
-pub async fn serve_tls(
+pub async fn serve<S>(
     listener: TcpListener,
-    app: Router,
-    limits: Limits,
-    tls: &EdgeTls,
-    metrics: Option<&Metrics>,
+    service: S,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_inner(
-        listener,
-        app,
+) -> std::io::Result<()>
+where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let ServeOptions {
         limits,
-        metrics.cloned(),
-        Some(tls.clone()),
-        shutdown,
-    )
-    .await
+        tls,
+        metrics,
+    } = options;
+    accept_loop(listener, service, limits, metrics, tls, shutdown).await
 }
 
 /// Decrements the connection gauge when the connection's task ends.
@@ -384,21 +299,25 @@ impl Drop for OpenConnection {
     }
 }
 
-async fn serve_inner(
+/// The loop of [`serve`].
+async fn accept_loop<S>(
     listener: TcpListener,
-    app: Router,
+    service: S,
     limits: Limits,
     metrics: Option<Metrics>,
     tls: Option<EdgeTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_head_bytes.max(8192));
+    let protocols = Protocols::new(&limits);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -419,46 +338,47 @@ async fn serve_inner(
             drop(stream); // over the connection cap
             continue;
         };
-        let service =
-            app.clone()
-                .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
-                    request
-                        .extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    request
-                });
-        let open = OpenConnection::new(metrics.as_ref());
-        let stream = SendTimeout::new(stream, limits.send_timeout, metrics.clone());
-        let Some(tls) = &tls else {
-            let connection = builder.serve_connection(
-                hyper_util::rt::TokioIo::new(stream),
-                hyper_util::service::TowerToHyperService::new(service),
-            );
-            let watched = graceful.watch(connection);
-            tokio::spawn(async move {
-                let _ = watched.await;
-                drop(open);
-                drop(permit);
+        let service = service
+            .clone()
+            .map_request(move |mut request: Request<Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
             });
-            continue;
-        };
-        // TLS: the handshake runs in the connection's task, bounded like the request
-        // head, holding the connection's permit; shutdown waits for it too.
-        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
-        let handshake_timeout = limits.header_read_timeout;
-        let metrics = metrics.clone();
+        let open = OpenConnection::new(metrics.as_ref());
+        // The TLS handshake or the protocol sniffing runs in the connection's task,
+        // bounded like the request head, holding the connection's permit; shutdown
+        // waits for it too.
+        let (tls, protocols, watcher) = (tls.clone(), protocols.clone(), graceful.watcher());
+        let opening_timeout = limits.header_read_timeout;
+        let (send_timeout, metrics) = (limits.send_timeout, metrics.clone());
         tokio::spawn(async move {
-            match tls.accept(stream, handshake_timeout).await {
-                Ok(stream) => {
-                    let connection = builder.serve_connection(
-                        hyper_util::rt::TokioIo::new(stream),
-                        hyper_util::service::TowerToHyperService::new(service),
-                    );
-                    let _ = watcher.watch(connection).await;
+            match tls {
+                None => {
+                    if let Ok(Ok(protocol)) =
+                        tokio::time::timeout(opening_timeout, sniff(&stream)).await
+                    {
+                        let stream = SendTimeout::new(stream, send_timeout, metrics);
+                        protocols.serve(stream, protocol, service, watcher).await;
+                    }
                 }
-                Err(failure) => {
-                    if let Some(m) = &metrics {
-                        m.tls_handshake_failed(failure == crate::tls::HandshakeFailure::TimedOut);
+                Some(tls) => {
+                    let stream = SendTimeout::new(stream, send_timeout, metrics.clone());
+                    match tls.accept(stream, opening_timeout).await {
+                        Ok(stream) => {
+                            let protocol = if stream.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
+                                Protocol::Http2
+                            } else {
+                                Protocol::Http1
+                            };
+                            protocols.serve(stream, protocol, service, watcher).await;
+                        }
+                        Err(failure) => {
+                            if let Some(m) = &metrics {
+                                m.tls_handshake_failed(failure == HandshakeFailure::TimedOut);
+                            }
+                        }
                     }
                 }
             }
@@ -470,6 +390,97 @@ async fn serve_inner(
     let _ = tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await;
     Ok(())
 }
+
+/// The HTTP version a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// What an HTTP/2 client sends first (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Which protocol a plain connection speaks, from its first bytes (left
+/// unread): HTTP/2 with prior knowledge starts with [`H2_PREFACE`], anything
+/// else is HTTP/1.
+async fn sniff(stream: &TcpStream) -> std::io::Result<Protocol> {
+    let mut first = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut first).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if first[..n] != H2_PREFACE[..n] {
+            return Ok(Protocol::Http1);
+        }
+        if n == H2_PREFACE.len() {
+            return Ok(Protocol::Http2);
+        }
+        // Part of the preface: the rest is on its way (peek would not wait for it).
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The HTTP/1.1 and HTTP/2 connection settings, from the [`Limits`].
+#[derive(Clone)]
+struct Protocols {
+    http1: hyper::server::conn::http1::Builder,
+    http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+}
+
+impl Protocols {
+    fn new(limits: &Limits) -> Self {
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_head_bytes.max(8192));
+        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX))
+            // A peer that stops answering pings is gone: close its connection.
+            .keep_alive_interval(Some(H2_PING_INTERVAL))
+            .keep_alive_timeout(limits.header_read_timeout);
+        Self { http1, http2 }
+    }
+
+    /// Serves one connection until it ends (or shutdown closes it gracefully).
+    async fn serve<IO, S>(
+        &self,
+        io: IO,
+        protocol: Protocol,
+        service: S,
+        watcher: hyper_util::server::graceful::Watcher,
+    ) where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let io = TokioIo::new(io);
+        let service = TowerToHyperService::new(service);
+        let _ = match protocol {
+            Protocol::Http1 => {
+                watcher
+                    .watch(self.http1.serve_connection(io, service))
+                    .await
+            }
+            Protocol::Http2 => {
+                watcher
+                    .watch(self.http2.serve_connection(io, service))
+                    .await
+            }
+        };
+    }
+}
+
+/// How often an HTTP/2 connection pings its peer.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
 
 /// A connection whose writes must make progress (nginx's `send_timeout`): when
 /// a write has waited [`Limits::send_timeout`] without the peer accepting a

@@ -1,6 +1,6 @@
 //! Optional TLS for the edge: rustls (on the aws-lc-rs provider) with a PEM
 //! certificate chain and private key read from files, TLS 1.2 and 1.3, ALPN
-//! `http/1.1` (the edge speaks HTTP/1 only).
+//! `h2` then `http/1.1` (the edge speaks HTTP/2 and HTTP/1.1).
 //!
 //! Browsers send `Secure` cookies (the CloudFront cookies `cfsign` makes are
 //! `Secure` by default) only over HTTPS, or to loopback addresses; an edge that
@@ -9,28 +9,30 @@
 //! [`TlsCertificate::load`] reads and checks the files: every error names the
 //! file and says how to fix it. [`EdgeTls`] holds the certificate being served;
 //! [`EdgeTls::replace`] swaps in a new one (on SIGHUP, for a renewed certificate)
-//! for the connections accepted after it. [`crate::server::serve_tls`] serves an
-//! app over it; the handshake is bounded by the header-read timeout and counts
+//! for the connections accepted after it. [`crate::server::serve`] serves an
+//! app over it ([`ServeOptions::tls`](crate::server::ServeOptions::tls)); the handshake is bounded by the header-read timeout and counts
 //! against the connection cap, like the request head it precedes.
 //!
 //! ```no_run
 //! use std::path::Path;
-//! use cfsign_edge::server::{self, Limits};
+//! use cfsign_edge::server::{self, ServeOptions};
 //! use cfsign_edge::tls::{EdgeTls, TlsCertificate};
 //!
 //! # async fn run(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
 //! let certificate = TlsCertificate::load(Path::new("cert.pem"), Path::new("key.pem"))?;
 //! let tls = EdgeTls::new(&certificate)?;
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
-//! server::serve_tls(listener, app, Limits::default(), &tls, None, server::shutdown_signal()).await?;
+//! server::serve(listener, app, ServeOptions::default().tls(tls), server::shutdown_signal()).await?;
 //! # Ok(())
 //! # }
 //! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use cfsign::input::{InputError, Limit};
 use rustls_pki_types::pem::{PemObject as _, SectionKind};
@@ -41,8 +43,11 @@ use tokio_rustls::rustls::crypto::CryptoProvider;
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
-/// The ALPN protocol the edge offers: it serves HTTP/1 only.
+/// The ALPN protocol id of HTTP/1.1.
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
+
+/// The ALPN protocol id of HTTP/2.
+pub const ALPN_H2: &[u8] = b"h2";
 
 /// The bound for the certificate file: a chain of a few PEM certificates is a few
 /// KiB.
@@ -500,7 +505,7 @@ pub(crate) enum HandshakeFailure {
 }
 
 /// The certificate being served, swapped by [`EdgeTls::replace`].
-struct CurrentCertificate(RwLock<Arc<CertifiedKey>>);
+struct CurrentCertificate(ArcSwap<CertifiedKey>);
 
 impl std::fmt::Debug for CurrentCertificate {
     /// Never the key, whatever rustls's own `Debug` would print.
@@ -513,17 +518,11 @@ impl std::fmt::Debug for CurrentCertificate {
 
 impl CurrentCertificate {
     fn get(&self) -> Arc<CertifiedKey> {
-        match self.0.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        self.0.load_full()
     }
 
     fn set(&self, key: Arc<CertifiedKey>) {
-        match self.0.write() {
-            Ok(mut g) => *g = key,
-            Err(poisoned) => *poisoned.into_inner() = key,
-        }
+        self.0.store(key);
     }
 }
 
@@ -533,7 +532,7 @@ impl ResolvesServerCert for CurrentCertificate {
     }
 }
 
-/// The edge's TLS server side: TLS 1.2 and 1.3, ALPN `http/1.1`, serving the
+/// The edge's TLS server side: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`, serving the
 /// certificate last given. Cloning shares it: [`EdgeTls::replace`] on any clone
 /// changes the certificate for every connection accepted afterwards.
 ///
@@ -568,7 +567,7 @@ impl EdgeTls {
     /// # Ok::<(), cfsign_edge::tls::TlsError>(())
     /// ```
     pub fn new(certificate: &TlsCertificate) -> Result<Self, TlsError> {
-        let current = Arc::new(CurrentCertificate(RwLock::new(Arc::clone(
+        let current = Arc::new(CurrentCertificate(ArcSwap::new(Arc::clone(
             &certificate.certified,
         ))));
         let mut config = rustls::ServerConfig::builder_with_provider(provider())
@@ -576,7 +575,7 @@ impl EdgeTls {
             .map_err(|e| TlsError::Setup(e.to_string()))?
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(&current) as Arc<dyn ResolvesServerCert>);
-        config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
+        config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()];
         Ok(Self {
             current,
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
@@ -613,7 +612,7 @@ impl EdgeTls {
 
     /// The TLS handshake on an accepted connection, within `timeout`; `None` when
     /// it fails (not TLS, e.g. plain HTTP; no common version or cipher; no
-    /// `http/1.1` among the client's ALPN protocols) or takes too long.
+    /// `h2` nor `http/1.1` among the client's ALPN protocols) or takes too long.
     pub(crate) async fn accept<IO>(
         &self,
         stream: IO,

@@ -8,7 +8,7 @@
 //! Chromium treats `http://127.0.0.1` as potentially trustworthy, so it stores
 //! and sends `Secure` cookies over plain HTTP on loopback (checked with Chromium
 //! 156; a non-loopback name such as `http://edge.test` gets no `Secure` cookie).
-//! The same test runs a second time over HTTPS (`server::serve_tls`, a self-signed
+//! The same test runs a second time over HTTPS (`server::serve` with TLS, a self-signed
 //! certificate for `edge.test`) with the browser reaching the edge by the name
 //! `edge.test` (`--host-resolver-rules` maps it to 127.0.0.1; certificate errors
 //! ignored), the case of an edge that viewers reach by name: `Secure` cookies work there.
@@ -34,9 +34,9 @@ use cfsign::verify::Verifier;
 use cfsign::{CookieAttributes, KeyPairId, KeyType, Policy, PrivateKey, Resource, Signer};
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::serve::Backend;
-use cfsign_edge::server;
+use cfsign_edge::server::{self, ServeOptions};
 use cfsign_edge::tls::{EdgeTls, TlsCertificate};
+use cfsign_testkit::edge as tk_edge;
 use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use tokio::sync::oneshot;
 
@@ -337,14 +337,14 @@ async fn start(root: &Path, tls: bool, scratch: &Path) -> Site {
     let expired_headers = expired.set_cookie_headers(&attributes).unwrap();
 
     let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(root).unwrap());
-    let edge = server::router(
-        Backend::new(Arc::clone(&origin)),
+    let edge = tk_edge::edge(
+        Arc::clone(&origin),
         Some(AccessConfig::new(
             verifier,
             if tls { Scheme::Https } else { Scheme::Http },
         )),
     );
-    let public = server::router(Backend::new(origin), None);
+    let public = tk_edge::edge(origin, None);
     let log: Log = Arc::default();
     let valid_headers = Arc::new(valid_headers);
     let expired_headers = Arc::new(expired_headers);
@@ -363,8 +363,8 @@ async fn start(root: &Path, tls: bool, scratch: &Path) -> Site {
                 async move { signed_in(&headers) }
             }),
         )
-        .route_service("/index.html", public.into_service())
-        .route_service("/private/{*key}", edge.into_service())
+        .route_service("/index.html", public)
+        .route_service("/private/{*key}", edge)
         .layer(from_fn_with_state(Arc::clone(&log), record));
 
     let (stop, stopped) = oneshot::channel::<()>();
@@ -376,18 +376,15 @@ async fn start(root: &Path, tls: bool, scratch: &Path) -> Site {
         let (cert_file, key_file) = cert.write(scratch, "edge");
         let tls = EdgeTls::new(&TlsCertificate::load(&cert_file, &key_file).unwrap()).unwrap();
         tokio::spawn(async move {
-            server::serve_tls(
-                listener,
-                app,
-                server::Limits::default(),
-                &tls,
-                None,
-                shutdown,
-            )
-            .await
+            server::serve(listener, app, ServeOptions::default().tls(tls), shutdown).await
         })
     } else {
-        tokio::spawn(server::serve(listener, app, shutdown))
+        tokio::spawn(server::serve(
+            listener,
+            app,
+            ServeOptions::default(),
+            shutdown,
+        ))
     };
     Site {
         base,

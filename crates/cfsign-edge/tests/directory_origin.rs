@@ -4,7 +4,8 @@
 use bytes::Bytes;
 use cfsign_edge::origin::conformance::{self, Fixture};
 use cfsign_edge::origin::{
-    BoxFuture, ByteRange, DirectoryOrigin, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+    BoxFuture, ByteRange, DirectoryOrigin, GetResponse, HeadResponse, ObjectKey, Origin,
+    OriginError,
 };
 use futures_util::StreamExt as _;
 
@@ -99,7 +100,7 @@ impl Origin for Buffering {
         format!("buffering:{}", self.0.cache_identity())
     }
 
-    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
         self.0.head(key)
     }
 
@@ -120,6 +121,7 @@ impl Origin for Buffering {
                 meta: response.meta,
                 range: None,
                 body,
+                cached: None,
             })
         })
     }

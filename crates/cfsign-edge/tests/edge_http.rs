@@ -12,8 +12,8 @@ use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Sign
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 use cfsign_edge::origin::{DirectoryOrigin, HttpOrigin, Origin, S3Origin};
-use cfsign_edge::serve::Backend;
-use cfsign_edge::server;
+use cfsign_edge::server::{self, ServeOptions};
+use cfsign_testkit::edge as tk_edge;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client;
@@ -111,7 +111,8 @@ async fn start_configured(
             let (stop, stopped) = oneshot::channel::<()>();
             tokio::spawn(server::serve(
                 listener,
-                server::router(Backend::new(directory), None),
+                tk_edge::edge(directory, None),
+                ServeOptions::default(),
                 async {
                     let _ = stopped.await;
                 },
@@ -123,17 +124,19 @@ async fn start_configured(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let mut served = Backend::new(origin);
-    if let Some(cache) = cache {
-        served = served.with_cache(cache, TtlPolicy::default());
-    }
-    let app = server::router(
-        served,
-        Some(configure(AccessConfig::new(verifier, Scheme::Http))),
-    );
-    let task = tokio::spawn(server::serve(listener, app, async {
-        let _ = stopped.await;
-    }));
+    let access = Some(configure(AccessConfig::new(verifier, Scheme::Http)));
+    let app = match cache {
+        Some(cache) => tk_edge::cached_edge(origin, access, cache, TtlPolicy::default()),
+        None => tk_edge::edge(origin, access),
+    };
+    let task = tokio::spawn(server::serve(
+        listener,
+        app,
+        ServeOptions::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Edge {
         base: format!("http://{addr}"),
         signer: Signer::new(id, key),
@@ -471,15 +474,16 @@ async fn limits_slow_clients_big_heads_and_connection_cap() {
     let limits = server::Limits {
         max_connections: 2,
         header_read_timeout: Duration::from_millis(300),
+        max_concurrent_streams: 128,
         max_head_bytes: 20_480,
         drain_timeout: Duration::from_secs(5),
         send_timeout: Duration::from_secs(30),
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve_with(
+    let task = tokio::spawn(server::serve(
         listener,
-        server::router(Backend::new(origin), None),
-        limits,
+        tk_edge::edge(origin, None),
+        ServeOptions::default().limits(limits),
         async {
             let _ = stopped.await;
         },
@@ -617,7 +621,8 @@ async fn start_public(origin: Arc<dyn Origin>) -> (String, oneshot::Sender<()>) 
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(server::serve(
         listener,
-        server::router(Backend::new(origin), None),
+        tk_edge::edge(origin, None),
+        ServeOptions::default(),
         async {
             let _ = stopped.await;
         },
@@ -792,7 +797,7 @@ impl Origin for FailingOrigin {
         key: &'a cfsign_edge::origin::ObjectKey,
     ) -> cfsign_edge::origin::BoxFuture<
         'a,
-        Result<cfsign_edge::origin::ObjectMeta, cfsign_edge::origin::OriginError>,
+        Result<cfsign_edge::origin::HeadResponse, cfsign_edge::origin::OriginError>,
     > {
         match Self::failure(key) {
             Some(e) => Box::pin(async move { Err(e) }),
@@ -1011,7 +1016,7 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> ClientIo fo
 
 #[cfg(target_os = "linux")]
 async fn stalled_download(stall: Stall) {
-    use cfsign_edge::observe::{AccessLog, AccessLogFormat, Metrics, ObserveLayer};
+    use cfsign_edge::observe::{AccessLog, AccessLogFormat, Metrics};
     use cfsign_testkit::tls as tk;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     const SIZE: usize = 16 << 20;
@@ -1030,17 +1035,22 @@ async fn stalled_download(stall: Stall) {
     let log_file = dir.path().join("access.log");
     let log = AccessLog::file(AccessLogFormat::Json, &log_file).unwrap();
     let scheme = if tls { Scheme::Https } else { Scheme::Http };
-    let mut backend = Backend::new(origin);
     let cache = ObjectCache::new(CacheSettings {
         max_bytes: 2 * SIZE as u64,
         max_object_bytes: SIZE as u64,
         ..CacheSettings::default()
     });
-    if stall == Stall::Cached {
-        backend = backend.with_cache(&cache, TtlPolicy::default());
-    }
-    let app = server::router(backend, Some(AccessConfig::new(verifier, scheme)))
-        .layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
+    let behaviors = tk_edge::behaviors(
+        origin,
+        Some(AccessConfig::new(verifier, scheme)),
+        TtlPolicy::default(),
+    );
+    let app = cfsign_edge::edge::Edge::new(
+        &behaviors,
+        (stall == Stall::Cached).then_some(cache.clone()),
+        metrics.clone(),
+    )
+    .observed(Some(log.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let limits = server::Limits {
@@ -1060,9 +1070,14 @@ async fn stalled_download(stall: Stall) {
                 let certificate =
                     cfsign_edge::tls::TlsCertificate::load(&cert_file, &key_file).unwrap();
                 let edge_tls = cfsign_edge::tls::EdgeTls::new(&certificate).unwrap();
-                server::serve_tls(listener, app, limits, &edge_tls, Some(&metrics), shutdown).await
+                let options = ServeOptions::default()
+                    .limits(limits)
+                    .metrics(metrics)
+                    .tls(edge_tls);
+                server::serve(listener, app, options, shutdown).await
             } else {
-                server::serve_observed(listener, app, limits, &metrics, shutdown).await
+                let options = ServeOptions::default().limits(limits).metrics(metrics);
+                server::serve(listener, app, options, shutdown).await
             }
         }
     });
@@ -1208,7 +1223,8 @@ fn a_connection_burst_fits_the_listen_backlog() {
             });
             server::serve(
                 listener,
-                server::router(Backend::new(origin), None),
+                tk_edge::edge(origin, None),
+                ServeOptions::default(),
                 async {
                     let _ = stopped.await;
                 },

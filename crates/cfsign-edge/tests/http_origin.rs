@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use cfsign_edge::origin::conformance::{self, Fixture};
 use cfsign_edge::origin::{DirectoryOrigin, HttpOrigin, ObjectKey, Origin, OriginError};
-use cfsign_edge::serve::Backend;
-use cfsign_edge::server;
+use cfsign_edge::server::{self, ServeOptions};
+use cfsign_testkit::edge as tk_edge;
 
 /// An application server on 127.0.0.1 serving the fixture (the edge itself, public);
 /// with `ignore_ranges`, the Range header is removed before it is seen.
@@ -20,7 +20,7 @@ async fn backend(
         .write_to_dir(&dir.path().join("app"))
         .unwrap();
     let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path().join("app")).unwrap());
-    let mut app = server::router(Backend::new(origin), None);
+    let mut app = axum::Router::new().fallback_service(tk_edge::edge(origin, None));
     if ignore_ranges {
         app = app.layer(axum::middleware::map_request(
             |mut request: axum::extract::Request| async move {
@@ -34,9 +34,14 @@ async fn backend(
     // Mount the fixture under /app: the origin's base URL has a path prefix.
     let app = axum::Router::new().nest_service("/app", app);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, app, async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(server::serve(
+        listener,
+        app,
+        ServeOptions::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     (base, dir, stop)
 }
 

@@ -12,8 +12,8 @@ use cfsign::verify::Verifier;
 use cfsign::{KeyPairId, PublicKey};
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::serve::Backend;
-use cfsign_edge::server;
+use cfsign_edge::server::{self, ServeOptions};
+use cfsign_testkit::edge as tk_edge;
 use cfsign_testkit::node;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt as _, Empty};
@@ -55,7 +55,8 @@ async fn aws_cloudfront_sign_urls_get_200() {
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(
         listener,
-        server::router(Backend::new(origin), Some(access)),
+        tk_edge::edge(origin, Some(access)),
+        ServeOptions::default(),
         async {
             let _ = stopped.await;
         },

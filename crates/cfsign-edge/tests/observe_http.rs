@@ -13,9 +13,9 @@ use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
 use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 use cfsign_edge::fetch::fetch;
-use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, FIELDS, Metrics, ObserveLayer};
+use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, FIELDS, Metrics};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::server::{self, EdgeHandle, Limits};
+use cfsign_edge::server::{self, ServeOptions};
 use cfsign_testkit::mangle::{self, Credentials};
 use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -76,6 +76,7 @@ impl Edge {
             origin_name: "files".to_owned(),
             access,
             ttl: TtlPolicy::default(),
+            compress: false,
         };
         let behaviors = Behaviors::new(
             vec![behavior(
@@ -88,9 +89,8 @@ impl Edge {
         let buffer = Buffer::default();
         let log = AccessLog::new(format, buffer.clone()).unwrap();
         let cache = ObjectCache::new(CacheSettings::default());
-        let app = EdgeHandle::new(&behaviors, Some(cache))
-            .router()
-            .layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
+        let app = cfsign_edge::edge::Edge::new(&behaviors, Some(cache), metrics.clone())
+            .observed(Some(log.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -103,13 +103,14 @@ impl Edge {
             let metrics = metrics.clone();
             let shutdown = until_stopped(stopped.clone());
             async move {
-                server::serve_observed(listener, app, Limits::default(), &metrics, shutdown).await
+                let options = ServeOptions::default().metrics(metrics);
+                server::serve(listener, app, options, shutdown).await
             }
         });
-        let admin_task = tokio::spawn(server::serve_with(
+        let admin_task = tokio::spawn(server::serve(
             admin_listener,
             observe::admin_router(metrics.clone()),
-            observe::admin_limits(),
+            ServeOptions::default().limits(observe::admin_limits()),
             until_stopped(stopped),
         ));
         Self {

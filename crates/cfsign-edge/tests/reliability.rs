@@ -14,8 +14,8 @@ use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 use cfsign_edge::fetch::fetch;
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::serve::Backend;
-use cfsign_edge::server;
+use cfsign_edge::server::{self, ServeOptions};
+use cfsign_testkit::edge as tk_edge;
 use fnv::checksum;
 use http::{Method, StatusCode};
 
@@ -93,13 +93,13 @@ async fn ten_thousand_mixed_requests_no_unauthorized_200() {
         listener,
         // Through the object cache, as the edge serves: a cached object must
         // never reach a request that is not authorized for it.
-        server::router(
-            Backend::new(origin).with_cache(
-                &ObjectCache::new(CacheSettings::default()),
-                TtlPolicy::default(),
-            ),
+        tk_edge::cached_edge(
+            origin,
             Some(AccessConfig::new(verifier, Scheme::Http)),
+            &ObjectCache::new(CacheSettings::default()),
+            TtlPolicy::default(),
         ),
+        ServeOptions::default(),
         async {
             let _ = stopped.await;
         },
@@ -280,7 +280,8 @@ async fn aborted_downloads_release_everything() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(
         listener,
-        server::router(Backend::new(origin), None),
+        tk_edge::edge(origin, None),
+        ServeOptions::default(),
         async {
             let _ = stopped.await;
         },

@@ -176,7 +176,7 @@ async fn s3_origin_conforms() {
     }
 
     // Attributes S3 keeps come back, the same for head and get.
-    let meta = origin.head(&key("/cached.txt")).await.unwrap();
+    let meta = origin.head(&key("/cached.txt")).await.unwrap().meta;
     assert_eq!(meta.cache_control.as_deref(), Some("public, max-age=60"));
     assert_eq!(meta.content_type.as_deref(), Some("text/plain"));
     let etag = meta.etag.as_deref().unwrap();
@@ -284,7 +284,7 @@ async fn a_missing_bucket_is_unavailable_not_a_missing_object() {
         OriginError::NotFound
     );
     present.check().await.unwrap();
-    assert_eq!(present.head(&key("/a.txt")).await.unwrap().size, 1);
+    assert_eq!(present.head(&key("/a.txt")).await.unwrap().meta.size, 1);
 }
 
 /// moto killed while a body is being read: the body ends with an error or

@@ -15,8 +15,8 @@ use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 use cfsign_edge::fetch::{Fetched, fetch};
 use cfsign_edge::origin::{Origin, S3Origin};
-use cfsign_edge::serve::Backend;
-use cfsign_edge::server;
+use cfsign_edge::server::{self, ServeOptions};
+use cfsign_testkit::edge as tk_edge;
 use cfsign_testkit::moto::{self, Moto};
 use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -171,13 +171,20 @@ async fn origin_outage_and_recovery() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = server::router(
-        Backend::new(origin).with_cache(&cache, TtlPolicy::default()),
+    let app = tk_edge::cached_edge(
+        origin,
         Some(AccessConfig::new(verifier, Scheme::Http)),
+        &cache,
+        TtlPolicy::default(),
     );
-    let served = tokio::spawn(server::serve(listener, app, async {
-        let _ = stopped.await;
-    }));
+    let served = tokio::spawn(server::serve(
+        listener,
+        app,
+        ServeOptions::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let edge = Edge {
         base: base.clone(),
         signer: Signer::new(id, key),

@@ -11,8 +11,8 @@ use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Sign
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
 use cfsign_edge::fetch::fetch;
 use cfsign_edge::origin::{Origin, S3Origin};
-use cfsign_edge::serve::Backend;
-use cfsign_edge::server;
+use cfsign_edge::server::{self, ServeOptions};
+use cfsign_testkit::edge as tk_edge;
 use cfsign_testkit::moto::{self, Moto};
 use http::{Method, StatusCode};
 
@@ -58,7 +58,8 @@ async fn two_instances_serve_one_bucket() {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server::serve(
             listener,
-            server::router(Backend::new(origin), Some(access)),
+            tk_edge::edge(origin, Some(access)),
+            ServeOptions::default(),
             async {
                 let _ = stopped.await;
             },

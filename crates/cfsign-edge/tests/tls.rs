@@ -13,10 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
-use cfsign_edge::cache::ObjectCache;
 use cfsign_edge::config::{ConfigError, ConfigFile};
 use cfsign_edge::observe::Metrics;
-use cfsign_edge::server::{self, EdgeHandle, Limits};
+use cfsign_edge::server::{self, Limits, ServeOptions};
 use cfsign_edge::tls::{EdgeTls, TlsCertificate, TlsError};
 use cfsign_testkit::tls::{self as tk, TestCert, rcgen, tokio_rustls::rustls};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -76,27 +75,18 @@ async fn start(limits: Limits) -> Edge {
     // relative paths, [tls] included, are resolved against the file's folder
     let config = ConfigFile::read(&file).unwrap().load(dir.path()).unwrap();
     let tls = EdgeTls::new(config.tls.as_ref().unwrap()).unwrap();
-    let handle = EdgeHandle::new(&config.behaviors, config.cache.map(ObjectCache::new));
+    let metrics = Metrics::new();
+    let edge = cfsign_edge::edge::Edge::from_config(&config, metrics.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let metrics = Metrics::new();
-    let task = tokio::spawn({
-        let (tls, metrics) = (tls.clone(), metrics.clone());
-        async move {
-            server::serve_tls(
-                listener,
-                handle.router(),
-                limits,
-                &tls,
-                Some(&metrics),
-                async {
-                    let _ = stopped.await;
-                },
-            )
-            .await
-        }
-    });
+    let options = ServeOptions::default()
+        .limits(limits)
+        .tls(tls.clone())
+        .metrics(metrics.clone());
+    let task = tokio::spawn(server::serve(listener, edge, options, async {
+        let _ = stopped.await;
+    }));
     Edge {
         addr,
         tls,
@@ -390,7 +380,7 @@ async fn serves(cert: &TestCert, cert_file: &Path, key_file: &Path) {
     let app = axum::Router::new().fallback(|| async { "ok" });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        server::serve_tls(listener, app, Limits::default(), &tls, None, async {
+        server::serve(listener, app, ServeOptions::default().tls(tls), async {
             let _ = stopped.await;
         })
         .await
@@ -429,7 +419,7 @@ async fn shutdown_lets_a_request_in_flight_over_tls_finish() {
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        server::serve_tls(listener, app, Limits::default(), &tls, None, async {
+        server::serve(listener, app, ServeOptions::default().tls(tls), async {
             let _ = stopped.await;
         })
         .await

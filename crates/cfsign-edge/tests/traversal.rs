@@ -130,7 +130,8 @@ impl Layout {
             (Err(OriginError::Unavailable(_)), Err(OriginError::Unavailable(_))) => {
                 Outcome::Unavailable
             }
-            (Ok(meta), Ok(response)) => {
+            (Ok(head), Ok(response)) => {
+                let meta = head.meta;
                 let mut body = Vec::new();
                 let mut stream = response.body;
                 while let Some(chunk) = stream.next().await {

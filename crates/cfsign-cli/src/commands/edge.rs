@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
-use cfsign_edge::cache::ObjectCache;
 use cfsign_edge::config::{
     BehaviorFile, CacheFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile, TlsFile,
 };
-use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics, ObserveLayer};
-use cfsign_edge::server::{self, EdgeHandle, Limits};
+use cfsign_edge::edge::Edge;
+use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics};
+use cfsign_edge::server::{self, Limits, ServeOptions};
 use cfsign_edge::tls::EdgeTls;
 
 use crate::cli::EdgeArgs;
@@ -258,11 +258,8 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             ),
             None => None,
         };
-        let handle = EdgeHandle::new(&config.behaviors, config.cache.map(ObjectCache::new));
-        let metrics = Metrics::new();
-        let app = handle
-            .router()
-            .layer(ObserveLayer::new(metrics.clone(), log.clone()));
+        let edge = Edge::from_config(&config, Metrics::new());
+        let metrics = edge.metrics().clone();
         // Ready for SIGHUP before saying so: the default action of SIGHUP ends the process.
         #[cfg(unix)]
         let hangups =
@@ -283,10 +280,10 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             Some(listener) => {
                 let address = listener.local_addr().context("reading the admin address")?;
                 eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /metrics)");
-                Some(tokio::spawn(server::serve_with(
+                Some(tokio::spawn(server::serve(
                     listener,
                     observe::admin_router(metrics.clone()),
-                    observe::admin_limits(),
+                    ServeOptions::default().limits(observe::admin_limits()),
                     until_stopped(stopped.clone()),
                 )))
             }
@@ -295,18 +292,18 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         #[cfg(unix)]
         match hangups {
             Ok(hangups) => {
-                tokio::spawn(reload_on_hangup(hangups, source, handle.clone(), tls.clone()));
+                tokio::spawn(reload_on_hangup(hangups, source, edge.clone(), tls.clone()));
             }
             Err(e) => eprintln!("cfsign edge: cannot listen for SIGHUP ({e}); reloads are not available"),
         }
         #[cfg(not(unix))]
         let _ = source;
         let shutdown = until_stopped(stopped);
-        let served = match &tls {
-            Some(tls) => server::serve_tls(listener, app, limits, tls, Some(&metrics), shutdown).await,
-            None => server::serve_observed(listener, app, limits, &metrics, shutdown).await,
-        }
-        .context("serving");
+        let mut options = ServeOptions::default().limits(limits).metrics(metrics);
+        options.tls.clone_from(&tls);
+        let served = server::serve(listener, edge.observed(log.clone()), options, shutdown)
+            .await
+            .context("serving");
         if let Some(task) = admin_task {
             let _ = task.await;
         }
@@ -325,7 +322,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
 async fn reload_on_hangup(
     mut hangups: tokio::signal::unix::Signal,
     source: Source,
-    handle: EdgeHandle,
+    edge: Edge,
     tls: Option<EdgeTls>,
 ) {
     while hangups.recv().await.is_some() {
@@ -335,11 +332,11 @@ async fn reload_on_hangup(
         match source.load() {
             Ok(config) => match (&tls, &config.tls) {
                 (None, None) => {
-                    handle.replace(&config.behaviors);
+                    edge.replace(&config.behaviors);
                     eprintln!("cfsign edge: configuration and keys reloaded");
                 }
                 (Some(running), Some(certificate)) => {
-                    handle.replace(&config.behaviors);
+                    edge.replace(&config.behaviors);
                     running.replace(certificate);
                     eprintln!("cfsign edge: configuration, keys and TLS certificate reloaded");
                 }

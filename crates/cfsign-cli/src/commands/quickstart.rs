@@ -20,10 +20,13 @@ use cfsign::{
     SignableUrl, Signer, cloudfront_base64,
 };
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
+use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
+use cfsign_edge::cache::TtlPolicy;
+use cfsign_edge::edge::Edge;
 use cfsign_edge::fetch::{Fetched, fetch};
+use cfsign_edge::observe::Metrics;
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::serve::Backend;
-use cfsign_edge::server;
+use cfsign_edge::server::{self, ServeOptions};
 use http::{Method, StatusCode};
 
 use crate::cli::QuickstartArgs;
@@ -224,9 +227,19 @@ async fn local_edge(
         listener.local_addr().context("reading the address")?
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let default = Behavior {
+        pattern: PathPattern::any(),
+        origin,
+        origin_name: "sample site".to_owned(),
+        access: Some(access),
+        ttl: TtlPolicy::default(),
+        compress: false,
+    };
+    let edge = Edge::new(&Behaviors::new(Vec::new(), default), None, Metrics::new());
     let server = tokio::spawn(server::serve(
         listener,
-        server::router(Backend::new(origin), Some(access)),
+        edge.observed(None),
+        ServeOptions::default(),
         async {
             let _ = stopped.await;
         },

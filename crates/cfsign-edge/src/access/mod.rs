@@ -30,45 +30,54 @@ mod viewer;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use cfsign::verify::Verifier;
 use ipnet::IpNet;
 use jiff::Timestamp;
 
+use crate::observe::Metrics;
+
 pub use cfsign::verify::Allowed;
 pub use error::ErrorResponse;
 pub use layer::SignedAccessLayer;
+pub(crate) use service::check;
 pub use service::{SignedAccess, denial_response};
 pub use viewer::{ViewerError, client_ip, request_authority, viewer_url};
 
-/// A verifier that can be swapped while requests are being served.
+/// A verifier that can be swapped while requests are being served (one atomic
+/// swap: no lock on the request path).
+///
+/// ```
+/// use cfsign::verify::Verifier;
+/// use cfsign_edge::access::SharedVerifier;
+///
+/// let shared = SharedVerifier::new(Verifier::new());
+/// let before = shared.current();
+/// shared.replace(Verifier::new());
+/// assert!(!std::sync::Arc::ptr_eq(&before, &shared.current()));
+/// ```
 #[derive(Debug, Clone)]
-pub struct SharedVerifier(Arc<RwLock<Arc<Verifier>>>);
+pub struct SharedVerifier(Arc<ArcSwap<Verifier>>);
 
 impl SharedVerifier {
     /// Wraps a verifier.
     #[must_use]
     pub fn new(verifier: Verifier) -> Self {
-        Self(Arc::new(RwLock::new(Arc::new(verifier))))
+        Self(Arc::new(ArcSwap::from_pointee(verifier)))
     }
 
     /// The current verifier.
     #[must_use]
     pub fn current(&self) -> Arc<Verifier> {
-        match self.0.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        self.0.load_full()
     }
 
     /// Replaces the verifier; requests already in flight finish with the old one.
     pub fn replace(&self, verifier: Verifier) {
-        let mut guard = match self.0.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *guard = Arc::new(verifier);
+        self.0.store(Arc::new(verifier));
     }
 }
 
@@ -100,6 +109,7 @@ pub struct AccessConfig {
     public_base_url: Option<String>,
     trusted_proxies: Vec<IpNet>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for AccessConfig {
@@ -123,6 +133,7 @@ impl AccessConfig {
             public_base_url: None,
             trusted_proxies: Vec::new(),
             clock: Arc::new(Timestamp::now),
+            metrics: None,
         }
     }
 
@@ -146,6 +157,23 @@ impl AccessConfig {
     #[must_use]
     pub fn clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Times each verification into `metrics`, counted by decision.
+    ///
+    /// ```
+    /// use cfsign::verify::Verifier;
+    /// use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
+    /// use cfsign_edge::observe::Metrics;
+    ///
+    /// let config = AccessConfig::new(SharedVerifier::new(Verifier::new()), Scheme::Https)
+    ///     .observed(Metrics::new());
+    /// # let _ = config;
+    /// ```
+    #[must_use]
+    pub fn observed(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 

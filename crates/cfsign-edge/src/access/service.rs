@@ -9,13 +9,13 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use cfsign::verify::{Decision, Denial, ViewerRequest};
 use futures_util::future::BoxFuture;
-use http::{HeaderValue, Request, Response, StatusCode, Uri, header};
+use http::{Request, Response, StatusCode, Uri, header};
 use tower::Service;
 
 use super::AccessConfig;
 use super::error::{ErrorResponse, xml_response};
 use super::viewer::{client_ip, viewer_url};
-use crate::observe::Probe;
+use crate::outcome::CacheStatus;
 
 /// Longest `Cookie` header set considered (CloudFront's request limit).
 const MAX_COOKIE_BYTES: usize = 20_480;
@@ -37,9 +37,7 @@ impl<S> SignedAccess<S> {
 #[must_use]
 pub fn denial_response(denial: &Denial) -> Response<Body> {
     let mut response = xml_response(StatusCode::FORBIDDEN, denial.xml_body());
-    response
-        .headers_mut()
-        .insert("x-cache", HeaderValue::from_static("Error from cfsign"));
+    CacheStatus::Error.mark(&mut response);
     response.extensions_mut().insert(denial.clone());
     response
 }
@@ -74,8 +72,8 @@ pub(crate) fn check<B>(
     }
     let started = Instant::now();
     let decision = config.verifier.current().verify(&viewer, (config.clock)());
-    if let Some(probe) = request.extensions().get::<Probe>() {
-        probe.verification(started.elapsed(), matches!(decision, Decision::Allowed(_)));
+    if let Some(metrics) = &config.metrics {
+        metrics.verification(started.elapsed(), matches!(decision, Decision::Allowed(_)));
     }
     let Decision::Allowed(allowed) = &decision else {
         return Ok((request.uri().clone(), decision));

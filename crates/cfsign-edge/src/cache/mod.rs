@@ -42,7 +42,10 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 
-use crate::origin::{GetResponse, ObjectKey, ObjectMeta, Origin, OriginError};
+use crate::origin::{
+    BoxFuture, ByteRange, CachedCopy, GetResponse, HeadResponse, ObjectKey, ObjectMeta, Origin,
+    OriginError,
+};
 pub use ttl::{TtlError, TtlPolicy};
 
 /// How long the cache waits for the next piece of a body it is filling before
@@ -86,15 +89,15 @@ struct CacheKey {
 
 /// What the cache holds for a key.
 #[derive(Debug)]
-pub(crate) struct Stored {
-    pub(crate) kind: StoredKind,
+struct Stored {
+    kind: StoredKind,
     stored_at: Instant,
     ttl: Duration,
 }
 
 /// The three kinds of entry.
 #[derive(Debug)]
-pub(crate) enum StoredKind {
+enum StoredKind {
     /// The whole object.
     Object {
         /// Its metadata.
@@ -109,9 +112,12 @@ pub(crate) enum StoredKind {
 }
 
 impl Stored {
-    /// Whole seconds since the entry was stored (the `Age` header).
-    pub(crate) fn age(&self) -> u64 {
-        self.stored_at.elapsed().as_secs()
+    /// This entry as the source of an answer.
+    fn copy(&self) -> CachedCopy {
+        CachedCopy {
+            age: self.stored_at.elapsed(),
+            revalidated: false,
+        }
     }
 
     fn weight(&self, key: &CacheKey) -> u32 {
@@ -185,15 +191,16 @@ impl ObjectCache {
         self.entries.invalidate_all();
     }
 
-    /// This cache as used by one behavior: entries are shared with every
-    /// behavior over an origin with the same [`cache identity`](Origin::cache_identity)
-    /// and the same TTLs.
+    /// `origin` behind this cache, with one behavior's TTLs: entries are shared
+    /// with every behavior over an origin with the same
+    /// [`cache identity`](Origin::cache_identity) and the same TTLs.
     #[must_use]
-    pub fn for_behavior(&self, origin: &dyn Origin, ttl: TtlPolicy) -> BehaviorCache {
+    pub fn wrap(&self, origin: Arc<dyn Origin>, ttl: TtlPolicy) -> CachedOrigin {
         let mut hasher = std::hash::DefaultHasher::new();
         origin.cache_identity().hash(&mut hasher);
         ttl.hash(&mut hasher);
-        BehaviorCache {
+        CachedOrigin {
+            origin,
             cache: self.clone(),
             namespace: hasher.finish(),
             ttl,
@@ -201,25 +208,49 @@ impl ObjectCache {
     }
 }
 
-/// The cache as one behavior uses it: its namespace and TTLs.
-#[derive(Debug, Clone)]
-pub struct BehaviorCache {
+/// An origin behind the edge's cache: itself an [`Origin`], so the edge has one
+/// serving path and the [conformance suite](crate::origin::conformance) runs
+/// against it as against any origin. Made by [`ObjectCache::wrap`].
+///
+/// Answers carry [`CachedCopy`] when they come from memory (a hit); a miss
+/// loads the whole object once (concurrent misses for one key share that load)
+/// and answers with `cached: None`, as the origin's own answer would.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
+/// use cfsign_edge::origin::{DirectoryOrigin, ObjectKey, Origin};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a.txt"), "hello")?;
+/// let cache = ObjectCache::new(CacheSettings::default());
+/// let origin = cache.wrap(Arc::new(DirectoryOrigin::new(dir.path())?), TtlPolicy::default());
+/// let key = ObjectKey::from_request_path("/a.txt")?;
+/// assert!(origin.get(&key, None).await?.cached.is_none()); // a miss
+/// assert!(origin.get(&key, None).await?.cached.is_some()); // a hit
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CachedOrigin {
+    origin: Arc<dyn Origin>,
     cache: ObjectCache,
     namespace: u64,
     ttl: TtlPolicy,
 }
 
-/// A cache answer: the entry, and whether it was already there (a hit).
-#[derive(Debug)]
-pub(crate) struct Found {
-    pub(crate) stored: Arc<Stored>,
-    pub(crate) hit: bool,
-    /// For the request whose load found the object too large to cache: the
-    /// origin's response, ready to stream.
-    pub(crate) passthrough: Option<GetResponse>,
+impl std::fmt::Debug for CachedOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedOrigin")
+            .field("origin", &self.origin.cache_identity())
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
 }
 
-impl BehaviorCache {
+impl CachedOrigin {
     /// The behavior's TTLs.
     #[must_use]
     pub fn ttl(&self) -> TtlPolicy {
@@ -233,43 +264,25 @@ impl BehaviorCache {
         }
     }
 
-    /// The entry for `key` if there is one (a HEAD does not fill the cache).
-    pub(crate) async fn peek(&self, key: &ObjectKey) -> Option<Found> {
-        self.cache
-            .entries
-            .get(&self.key(key))
-            .await
-            .map(|stored| Found {
-                stored,
-                hit: true,
-                passthrough: None,
-            })
-    }
-
-    /// The entry for `key`, loaded from `origin` on a miss; concurrent misses
-    /// for one key share one load.
-    pub(crate) async fn get_or_load(&self, origin: &dyn Origin, key: &ObjectKey) -> Found {
-        // Only this request's own load (if it runs) fills the slot.
-        let mut passthrough = None;
+    /// The entry for `key`, loaded from the origin on a miss (concurrent misses
+    /// share one load); `passthrough` receives this request's own response when
+    /// its load found the object too large to cache.
+    async fn entry(
+        &self,
+        key: &ObjectKey,
+        passthrough: &mut Option<GetResponse>,
+    ) -> (Arc<Stored>, bool) {
         let entry = self
             .cache
             .entries
             .entry(self.key(key))
-            .or_insert_with(self.load(origin, key, &mut passthrough))
+            .or_insert_with(self.load(key, passthrough))
             .await;
-        Found {
-            hit: !entry.is_fresh(),
-            stored: entry.into_value(),
-            passthrough,
-        }
+        let hit = !entry.is_fresh();
+        (entry.into_value(), hit)
     }
 
-    async fn load(
-        &self,
-        origin: &dyn Origin,
-        key: &ObjectKey,
-        passthrough: &mut Option<GetResponse>,
-    ) -> Arc<Stored> {
+    async fn load(&self, key: &ObjectKey, passthrough: &mut Option<GetResponse>) -> Arc<Stored> {
         let settings = &self.cache.settings;
         let error = |e: OriginError| {
             Arc::new(Stored {
@@ -278,7 +291,7 @@ impl BehaviorCache {
                 ttl: settings.error_ttl,
             })
         };
-        let response = match origin.get(key, None).await {
+        let response = match self.origin.get(key, None).await {
             Ok(r) => r,
             Err(e) => return error(e),
         };
@@ -308,6 +321,80 @@ impl BehaviorCache {
             kind: StoredKind::Object { meta, body },
             stored_at: Instant::now(),
             ttl,
+        })
+    }
+}
+
+/// The part of a cached body a range asks for: `None` when the range starts
+/// past the end (the object changed size since the caller looked).
+fn cut(body: &Bytes, range: Option<ByteRange>) -> Option<(Option<ByteRange>, Bytes)> {
+    let Some(r) = range else {
+        return Some((None, body.clone()));
+    };
+    let size = body.len() as u64;
+    if r.start >= size {
+        return None;
+    }
+    let r = ByteRange {
+        start: r.start,
+        end: r.end.min(size - 1),
+    };
+    let (start, end) = (usize::try_from(r.start).ok()?, usize::try_from(r.end).ok()?);
+    Some((Some(r), body.slice(start..=end)))
+}
+
+impl Origin for CachedOrigin {
+    fn kind(&self) -> &'static str {
+        self.origin.kind()
+    }
+
+    fn cache_identity(&self) -> String {
+        self.origin.cache_identity()
+    }
+
+    /// From the cache when the object is there; a `HEAD` never fills it.
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
+        Box::pin(async move {
+            let Some(stored) = self.cache.entries.get(&self.key(key)).await else {
+                return self.origin.head(key).await;
+            };
+            match &stored.kind {
+                StoredKind::Object { meta, .. } => Ok(HeadResponse {
+                    meta: meta.clone(),
+                    cached: Some(stored.copy()),
+                }),
+                StoredKind::Error(e) => Err(e.clone()),
+                StoredKind::Passthrough => self.origin.head(key).await,
+            }
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        range: Option<ByteRange>,
+    ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
+        Box::pin(async move {
+            let mut passthrough = None;
+            let (stored, hit) = self.entry(key, &mut passthrough).await;
+            match &stored.kind {
+                StoredKind::Object { meta, body } => {
+                    let (range, bytes) = cut(body, range).ok_or(OriginError::NotFound)?;
+                    Ok(GetResponse {
+                        meta: meta.clone(),
+                        range,
+                        body: Box::pin(futures_util::stream::once(std::future::ready(Ok(bytes)))),
+                        cached: hit.then(|| stored.copy()),
+                    })
+                }
+                StoredKind::Error(e) => Err(e.clone()),
+                // Too large to cache: this request's own load already has the
+                // whole object streaming; anything else asks the origin.
+                StoredKind::Passthrough => match (passthrough, range) {
+                    (Some(response), None) => Ok(response),
+                    _ => self.origin.get(key, range).await,
+                },
+            }
         })
     }
 }

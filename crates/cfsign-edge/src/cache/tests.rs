@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 
 use super::*;
-use crate::origin::{BoxFuture, ByteRange, GetResponse};
+use crate::origin::{BoxFuture, ByteRange, GetResponse, HeadResponse};
 
 /// What the scripted origin answers for a key.
 #[derive(Clone)]
@@ -77,7 +77,7 @@ impl Origin for Scripted {
         format!("scripted:{}", self.name)
     }
 
-    fn head<'a>(&'a self, _key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
+    fn head<'a>(&'a self, _key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
         Box::pin(async { Err(OriginError::Unavailable("head is not scripted".to_owned())) })
     }
 
@@ -103,6 +103,7 @@ impl Origin for Scripted {
                         Ok(Bytes::from_static(&body[..body.len() / 2])),
                         Ok(Bytes::from_static(&body[body.len() / 2..])),
                     ]),
+                    cached: None,
                 }),
                 Some(Script::BreaksAfter(body, n)) => Ok(GetResponse {
                     meta: meta(body.len(), None),
@@ -111,11 +112,13 @@ impl Origin for Scripted {
                         Ok(Bytes::from_static(&body[..n])),
                         Err(std::io::Error::other("connection reset")),
                     ]),
+                    cached: None,
                 }),
                 Some(Script::Overlong(body)) => Ok(GetResponse {
                     meta: meta(body.len() - 1, None),
                     range: None,
                     body: chunks(vec![Ok(Bytes::from_static(body))]),
+                    cached: None,
                 }),
             }
         })
@@ -126,11 +129,29 @@ fn key(path: &str) -> ObjectKey {
     ObjectKey::from_request_path(path).unwrap()
 }
 
-fn object(found: &Found) -> (&ObjectMeta, &Bytes) {
-    match &found.stored.kind {
-        StoredKind::Object { meta, body } => (meta, body),
-        other => panic!("expected an object, got {other:?}"),
+/// A GET through the cache: whether it was a hit, and the body.
+async fn fetch(cache: &CachedOrigin, path: &str) -> Result<(bool, Bytes), OriginError> {
+    let response = cache.get(&key(path), None).await?;
+    let hit = response.cached.is_some();
+    let mut body = Vec::new();
+    let mut stream = response.body;
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        body.extend_from_slice(&chunk.unwrap());
     }
+    Ok((hit, Bytes::from(body)))
+}
+
+async fn hit(cache: &CachedOrigin, path: &str) -> bool {
+    fetch(cache, path).await.unwrap().0
+}
+
+/// Whether the cache holds an object for `path` (the scripted origin answers
+/// no HEAD, so a HEAD answered at all was answered from the cache).
+async fn holds(cache: &CachedOrigin, path: &str) -> bool {
+    cache
+        .head(&key(path))
+        .await
+        .is_ok_and(|h| h.cached.is_some())
 }
 
 fn settings() -> CacheSettings {
@@ -141,35 +162,63 @@ fn settings() -> CacheSettings {
     }
 }
 
+fn wrap(cache: &ObjectCache, origin: &Arc<Scripted>, ttl: TtlPolicy) -> CachedOrigin {
+    cache.wrap(Arc::clone(origin) as Arc<dyn Origin>, ttl)
+}
+
 #[tokio::test]
 async fn a_second_get_is_a_hit_without_the_origin() {
     let origin = Scripted::new("a");
     origin.set("a.txt", Script::Object(b"hello cache", None));
-    let cache = ObjectCache::new(settings()).for_behavior(origin.as_ref(), TtlPolicy::default());
-    let first = cache.get_or_load(origin.as_ref(), &key("/a.txt")).await;
-    assert!(!first.hit);
-    assert_eq!(object(&first).1.as_ref(), b"hello cache");
-    let second = cache.get_or_load(origin.as_ref(), &key("/a.txt")).await;
-    assert!(second.hit);
-    assert_eq!(object(&second).1.as_ref(), b"hello cache");
+    let cache = wrap(&ObjectCache::new(settings()), &origin, TtlPolicy::default());
+    assert_eq!(
+        fetch(&cache, "/a.txt").await.unwrap(),
+        (false, Bytes::from_static(b"hello cache"))
+    );
+    assert_eq!(
+        fetch(&cache, "/a.txt").await.unwrap(),
+        (true, Bytes::from_static(b"hello cache"))
+    );
     assert_eq!(origin.gets(), 1);
-    assert!(cache.peek(&key("/a.txt")).await.is_some());
-    assert!(cache.peek(&key("/other.txt")).await.is_none());
+    assert!(holds(&cache, "/a.txt").await);
+    assert!(!holds(&cache, "/other.txt").await);
+}
+
+#[tokio::test]
+async fn ranges_are_cut_from_the_cached_copy() {
+    let origin = Scripted::new("ranges");
+    origin.set("r", Script::Object(b"0123456789", None));
+    let cache = wrap(&ObjectCache::new(settings()), &origin, TtlPolicy::default());
+    let cut = |start, end| Some(ByteRange { start, end });
+    let part = cache.get(&key("/r"), cut(2, 4)).await.unwrap();
+    assert_eq!(part.range, cut(2, 4));
+    // Past the end: clamped, as an origin clamps.
+    let tail = cache.get(&key("/r"), cut(8, 20)).await.unwrap();
+    assert_eq!(tail.range, cut(8, 9));
+    assert!(tail.cached.is_some());
+    // Starting past the end (the object shrank since the caller looked).
+    assert_eq!(
+        cache.get(&key("/r"), cut(10, 12)).await.unwrap_err(),
+        OriginError::NotFound
+    );
+    assert_eq!(origin.gets(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_misses_collapse_into_one_origin_request() {
     let origin = Scripted::slow("collapse", Duration::from_millis(200));
     origin.set("v.ts", Script::Object(b"segment bytes", None));
-    let cache = ObjectCache::new(settings()).for_behavior(origin.as_ref(), TtlPolicy::default());
-    let k = key("/v.ts");
-    let answers =
-        futures_util::future::join_all((0..20).map(|_| cache.get_or_load(origin.as_ref(), &k)))
-            .await;
+    let cache = wrap(&ObjectCache::new(settings()), &origin, TtlPolicy::default());
+    let answers = futures_util::future::join_all((0..20).map(|_| fetch(&cache, "/v.ts"))).await;
     assert_eq!(origin.gets(), 1, "20 concurrent misses, one origin request");
-    assert_eq!(answers.iter().filter(|f| !f.hit).count(), 1, "one miss");
-    for a in &answers {
-        assert_eq!(object(a).1.as_ref(), b"segment bytes");
+    let answers: Vec<(bool, Bytes)> = answers.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        answers.iter().filter(|(hit, _)| !hit).count(),
+        1,
+        "one miss"
+    );
+    for (_, body) in &answers {
+        assert_eq!(body.as_ref(), b"segment bytes");
     }
 }
 
@@ -178,45 +227,25 @@ async fn max_age_and_min_ttl_decide_expiry() {
     let origin = Scripted::new("ttl");
     origin.set("short", Script::Object(b"x", Some("max-age=1")));
     origin.set("nostore", Script::Object(b"y", Some("no-store")));
-    let cache = ObjectCache::new(settings()).for_behavior(origin.as_ref(), TtlPolicy::default());
-    assert!(!cache.get_or_load(origin.as_ref(), &key("/short")).await.hit);
-    assert!(cache.get_or_load(origin.as_ref(), &key("/short")).await.hit);
+    let cache = wrap(&ObjectCache::new(settings()), &origin, TtlPolicy::default());
+    assert!(!hit(&cache, "/short").await);
+    assert!(hit(&cache, "/short").await);
     // no-store with min_ttl 0: never served from the cache
-    assert!(
-        !cache
-            .get_or_load(origin.as_ref(), &key("/nostore"))
-            .await
-            .hit
-    );
-    assert!(
-        !cache
-            .get_or_load(origin.as_ref(), &key("/nostore"))
-            .await
-            .hit
-    );
+    assert!(!hit(&cache, "/nostore").await);
+    assert!(!hit(&cache, "/nostore").await);
     assert_eq!(origin.gets(), 3);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(
-        !cache.get_or_load(origin.as_ref(), &key("/short")).await.hit,
-        "expired after max-age"
-    );
+    assert!(!hit(&cache, "/short").await, "expired after max-age");
     assert_eq!(origin.gets(), 4);
 
     // A behavior with min_ttl 60 keeps the no-store object.
-    let sticky = ObjectCache::new(settings())
-        .for_behavior(origin.as_ref(), TtlPolicy::new(60, 86_400, 86_400).unwrap());
-    assert!(
-        !sticky
-            .get_or_load(origin.as_ref(), &key("/nostore"))
-            .await
-            .hit
+    let sticky = wrap(
+        &ObjectCache::new(settings()),
+        &origin,
+        TtlPolicy::new(60, 86_400, 86_400).unwrap(),
     );
-    assert!(
-        sticky
-            .get_or_load(origin.as_ref(), &key("/nostore"))
-            .await
-            .hit
-    );
+    assert!(!hit(&sticky, "/nostore").await);
+    assert!(hit(&sticky, "/nostore").await);
 }
 
 #[tokio::test]
@@ -226,31 +255,32 @@ async fn errors_are_cached_briefly() {
         "down",
         Script::Fail(OriginError::Unavailable("refused".into())),
     );
-    let cache = ObjectCache::new(settings()).for_behavior(origin.as_ref(), TtlPolicy::default());
-    let first = cache.get_or_load(origin.as_ref(), &key("/down")).await;
+    let cache = wrap(&ObjectCache::new(settings()), &origin, TtlPolicy::default());
     assert!(matches!(
-        first.stored.kind,
-        StoredKind::Error(OriginError::Unavailable(_))
+        fetch(&cache, "/down").await,
+        Err(OriginError::Unavailable(_))
     ));
-    let missing = cache.get_or_load(origin.as_ref(), &key("/missing")).await;
+    assert_eq!(
+        fetch(&cache, "/missing").await.unwrap_err(),
+        OriginError::NotFound
+    );
+    // Again, from the cache: the origin is not asked, HEAD included.
     assert!(matches!(
-        missing.stored.kind,
-        StoredKind::Error(OriginError::NotFound)
+        fetch(&cache, "/down").await,
+        Err(OriginError::Unavailable(_))
     ));
-    assert!(cache.get_or_load(origin.as_ref(), &key("/down")).await.hit);
-    assert!(
-        cache
-            .get_or_load(origin.as_ref(), &key("/missing"))
-            .await
-            .hit
+    assert_eq!(
+        cache.head(&key("/missing")).await.unwrap_err(),
+        OriginError::NotFound
     );
     assert_eq!(origin.gets(), 2);
     // The origin recovers; after error_ttl the object is served.
     origin.set("down", Script::Object(b"back", None));
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let back = cache.get_or_load(origin.as_ref(), &key("/down")).await;
-    assert!(!back.hit);
-    assert_eq!(object(&back).1.as_ref(), b"back");
+    assert_eq!(
+        fetch(&cache, "/down").await.unwrap(),
+        (false, Bytes::from_static(b"back"))
+    );
 }
 
 #[tokio::test]
@@ -258,20 +288,19 @@ async fn broken_or_overlong_bodies_are_never_cached_as_objects() {
     let origin = Scripted::new("broken");
     origin.set("cut", Script::BreaksAfter(b"0123456789", 4));
     origin.set("long", Script::Overlong(b"0123456789"));
-    let cache = ObjectCache::new(settings()).for_behavior(origin.as_ref(), TtlPolicy::default());
+    let cache = wrap(&ObjectCache::new(settings()), &origin, TtlPolicy::default());
     for path in ["/cut", "/long"] {
-        let found = cache.get_or_load(origin.as_ref(), &key(path)).await;
-        match &found.stored.kind {
-            StoredKind::Error(OriginError::Unavailable(m)) => {
-                assert!(m.contains("bytes"), "{m}");
-            }
+        match fetch(&cache, path).await {
+            Err(OriginError::Unavailable(m)) => assert!(m.contains("bytes"), "{m}"),
             other => panic!("{path}: {other:?}"),
         }
     }
     origin.set("cut", Script::Object(b"0123456789", None));
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let whole = cache.get_or_load(origin.as_ref(), &key("/cut")).await;
-    assert_eq!(object(&whole).1.as_ref(), b"0123456789");
+    assert_eq!(
+        fetch(&cache, "/cut").await.unwrap().1.as_ref(),
+        b"0123456789"
+    );
 }
 
 #[tokio::test]
@@ -284,32 +313,29 @@ async fn large_objects_pass_through_and_the_byte_bound_holds() {
         max_bytes: 16 * 1024,
         ..settings()
     });
-    let cache = objects.for_behavior(origin.as_ref(), TtlPolicy::default());
-    let big = cache.get_or_load(origin.as_ref(), &key("/big")).await;
-    assert!(matches!(big.stored.kind, StoredKind::Passthrough));
+    let cache = wrap(&objects, &origin, TtlPolicy::default());
+    // The request that looked streams the response it opened ...
+    assert_eq!(
+        fetch(&cache, "/big").await.unwrap(),
+        (false, Bytes::from_static(&BIG))
+    );
+    assert_eq!(origin.gets(), 1, "one origin request for the first answer");
     assert!(
         objects.weighted_bytes().await < 1024,
         "the body is not held"
     );
-    // The request that looked streams the response it opened ...
-    let mut opened = big.passthrough.expect("the opened response");
-    let mut streamed = Vec::new();
-    while let Some(chunk) = futures_util::StreamExt::next(&mut opened.body).await {
-        streamed.extend_from_slice(&chunk.unwrap());
-    }
-    assert_eq!(streamed, BIG);
-    // ... later ones learn from the cache that they must go to the origin.
-    let again = cache.get_or_load(origin.as_ref(), &key("/big")).await;
-    assert!(again.hit && again.passthrough.is_none());
-    assert!(matches!(again.stored.kind, StoredKind::Passthrough));
-    assert_eq!(origin.gets(), 1);
+    assert!(!holds(&cache, "/big").await);
+    // ... later ones go to the origin, uncached.
+    assert_eq!(
+        fetch(&cache, "/big").await.unwrap(),
+        (false, Bytes::from_static(&BIG))
+    );
+    assert_eq!(origin.gets(), 2);
     // 100 objects of 1,000 bytes into a 16 KiB cache: the bound holds.
     for i in 0..100 {
         origin.set(&format!("m{i}"), Script::Object(&MEDIUM, None));
-        let found = cache
-            .get_or_load(origin.as_ref(), &key(&format!("/m{i}")))
-            .await;
-        assert_eq!(object(&found).1.len(), 1000);
+        let (_, body) = fetch(&cache, &format!("/m{i}")).await.unwrap();
+        assert_eq!(body.len(), 1000);
     }
     let held = objects.weighted_bytes().await;
     assert!(held <= 16 * 1024, "{held} bytes held");
@@ -325,17 +351,17 @@ async fn namespaces_follow_the_origin_identity_and_ttls() {
         o.set("k", Script::Object(b"v", None));
     }
     let objects = ObjectCache::new(settings());
-    let a = objects.for_behavior(one.as_ref(), TtlPolicy::default());
-    let b = objects.for_behavior(two.as_ref(), TtlPolicy::default());
-    let c = objects.for_behavior(other.as_ref(), TtlPolicy::default());
-    let d = objects.for_behavior(one.as_ref(), TtlPolicy::new(0, 60, 60).unwrap());
-    assert!(!a.get_or_load(one.as_ref(), &key("/k")).await.hit);
+    let a = wrap(&objects, &one, TtlPolicy::default());
+    let b = wrap(&objects, &two, TtlPolicy::default());
+    let c = wrap(&objects, &other, TtlPolicy::default());
+    let d = wrap(&objects, &one, TtlPolicy::new(0, 60, 60).unwrap());
+    assert!(!hit(&a, "/k").await);
     // Same identity and TTLs (e.g. the origin rebuilt by a reload): shared.
-    assert!(b.get_or_load(two.as_ref(), &key("/k")).await.hit);
+    assert!(hit(&b, "/k").await);
     assert_eq!(two.gets(), 0);
     // Another origin, or other TTLs: separate.
-    assert!(!c.get_or_load(other.as_ref(), &key("/k")).await.hit);
-    assert!(!d.get_or_load(one.as_ref(), &key("/k")).await.hit);
+    assert!(!hit(&c, "/k").await);
+    assert!(!hit(&d, "/k").await);
     objects.clear();
-    assert!(a.peek(&key("/k")).await.is_none());
+    assert!(!holds(&a, "/k").await);
 }

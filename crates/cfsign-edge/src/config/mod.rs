@@ -493,6 +493,7 @@ impl ConfigFile {
                 origin_name: b.origin.clone(),
                 access,
                 ttl,
+                compress: false,
             })
         };
         let mut ordered = Vec::with_capacity(self.behaviors.len());

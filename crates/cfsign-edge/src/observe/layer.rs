@@ -20,7 +20,8 @@ use jiff::Timestamp;
 use tower::{Layer, Service};
 
 use super::log::{Logged, Record, ResultType, cookie_names};
-use super::{AccessLog, BehaviorLabel, Metrics, Probe};
+use super::{AccessLog, Metrics};
+use crate::outcome::{BehaviorLabel, CacheStatus};
 
 /// The response header carrying the request id (CloudFront's name), also logged
 /// as `x-edge-request-id`.
@@ -172,7 +173,11 @@ fn capture<B>(request: &Request<B>, request_id: String) -> Record {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0),
         method: Logged::new(request.method().as_str().as_bytes()),
-        host: header_text(headers, header::HOST),
+        // HTTP/2 names the host in the `:authority` pseudo-header (the URI).
+        host: match (headers.get(header::HOST), request.uri().authority()) {
+            (None, Some(authority)) => Logged::new(authority.as_str().as_bytes()),
+            _ => header_text(headers, header::HOST),
+        },
         path: Logged::new(request.uri().path().as_bytes()),
         query: request
             .uri()
@@ -269,13 +274,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         let started = Instant::now();
         let id = self.shared.ids.next();
         let record = capture(&request, id);
-        request
-            .extensions_mut()
-            .insert(Probe(self.shared.metrics.clone()));
         let mut pending = Pending(Some(InFlight {
             shared: Arc::clone(&self.shared),
             record,
@@ -302,7 +304,7 @@ fn respond(mut flight: InFlight, response: Response<Body>) -> Response<Body> {
     let headers = &parts.headers;
     let record = &mut flight.record;
     record.status = status;
-    record.result = ResultType::of(headers, status);
+    record.result = ResultType::of(parts.extensions.get::<CacheStatus>().copied(), status);
     record.content_type = header_text(headers, header::CONTENT_TYPE);
     record.content_length = headers
         .get(header::CONTENT_LENGTH)
@@ -320,7 +322,7 @@ fn respond(mut flight: InFlight, response: Response<Body>) -> Response<Body> {
         flight.code
     };
     if let Some(label) = parts.extensions.get::<BehaviorLabel>() {
-        flight.behavior = Arc::clone(&label.0);
+        flight.behavior = label.shared();
     }
     if let Ok(id) = HeaderValue::from_str(&record.request_id) {
         parts.headers.insert(REQUEST_ID_HEADER, id);

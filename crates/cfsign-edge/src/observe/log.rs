@@ -10,6 +10,8 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
 use http::{HeaderMap, header};
+
+use crate::outcome::CacheStatus;
 use jiff::Timestamp;
 
 /// Lines waiting for the writer; past this, lines are dropped (and counted in
@@ -201,29 +203,29 @@ fn handle(message: Message, out: &mut impl Write) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ResultType {
     Hit,
+    RefreshHit,
     Miss,
     Error,
 }
 
 impl ResultType {
-    /// From the `X-Cache` header, else from the status.
-    pub(crate) fn of(headers: &HeaderMap, status: u16) -> Self {
-        let x_cache = headers
-            .get("x-cache")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if x_cache.starts_with("Hit") {
-            ResultType::Hit
-        } else if x_cache.starts_with("Error") || (x_cache.is_empty() && status >= 400) {
-            ResultType::Error
-        } else {
-            ResultType::Miss
+    /// From the response's cache status, else from its status code (a service
+    /// that is not the edge: 4xx and 5xx are errors).
+    pub(crate) fn of(cache: Option<CacheStatus>, status: u16) -> Self {
+        match cache {
+            Some(CacheStatus::Hit) => ResultType::Hit,
+            Some(CacheStatus::RefreshHit) => ResultType::RefreshHit,
+            Some(CacheStatus::Miss) => ResultType::Miss,
+            Some(CacheStatus::Error) => ResultType::Error,
+            None if status >= 400 => ResultType::Error,
+            None => ResultType::Miss,
         }
     }
 
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             ResultType::Hit => "Hit",
+            ResultType::RefreshHit => "RefreshHit",
             ResultType::Miss => "Miss",
             ResultType::Error => "Error",
         }
@@ -233,6 +235,7 @@ impl ResultType {
     pub(crate) fn label(self) -> &'static str {
         match self {
             ResultType::Hit => "hit",
+            ResultType::RefreshHit => "refresh_hit",
             ResultType::Miss => "miss",
             ResultType::Error => "error",
         }

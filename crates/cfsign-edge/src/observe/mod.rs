@@ -47,23 +47,25 @@
 //!
 //! ```no_run
 //! use cfsign_edge::cache::{CacheSettings, ObjectCache};
-//! use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics, ObserveLayer};
-//! use cfsign_edge::server::{self, EdgeHandle, Limits};
+//! use cfsign_edge::edge::Edge;
+//! use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics};
+//! use cfsign_edge::server::{self, ServeOptions};
 //! # async fn run(behaviors: cfsign_edge::behavior::Behaviors) -> std::io::Result<()> {
 //! let metrics = Metrics::new();
 //! let log = AccessLog::stdout(AccessLogFormat::Text)?;
-//! let edge = EdgeHandle::new(&behaviors, Some(ObjectCache::new(CacheSettings::default())));
-//! let app = edge.router().layer(ObserveLayer::new(metrics.clone(), Some(log.clone())));
+//! let cache = ObjectCache::new(CacheSettings::default());
+//! let edge = Edge::new(&behaviors, Some(cache), metrics.clone());
 //!
 //! let admin = tokio::net::TcpListener::bind("127.0.0.1:9901").await?;
-//! tokio::spawn(server::serve_with(
+//! tokio::spawn(server::serve(
 //!     admin,
 //!     observe::admin_router(metrics.clone()),
-//!     observe::admin_limits(),
+//!     ServeOptions::default().limits(observe::admin_limits()),
 //!     server::shutdown_signal(),
 //! ));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! server::serve_observed(listener, app, Limits::default(), &metrics, server::shutdown_signal()).await?;
+//! let options = ServeOptions::default().metrics(metrics);
+//! server::serve(listener, edge.observed(Some(log.clone())), options, server::shutdown_signal()).await?;
 //! log.flush(std::time::Duration::from_secs(5));
 //! # Ok(())
 //! # }
@@ -86,7 +88,7 @@ use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 
 use crate::origin::{
-    BoxFuture, ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+    BoxFuture, ByteRange, GetResponse, HeadResponse, ObjectKey, Origin, OriginError,
 };
 use crate::server::Limits;
 
@@ -97,22 +99,6 @@ pub use log::{
 };
 pub use metrics::{CONTENT_TYPE, Metrics};
 
-/// In a request's extensions under [`ObserveLayer`]: where inner layers record timings.
-#[derive(Debug, Clone)]
-pub(crate) struct Probe(pub(crate) Metrics);
-
-impl Probe {
-    /// A verification took `took`.
-    pub(crate) fn verification(&self, took: Duration, allowed: bool) {
-        self.0.verification(took, allowed);
-    }
-}
-
-/// In a response's extensions: the path pattern of the behavior that answered
-/// (the `behavior` label).
-#[derive(Debug, Clone)]
-pub(crate) struct BehaviorLabel(pub(crate) Arc<str>);
-
 /// An origin whose calls are timed into the metrics.
 pub(crate) struct TimedOrigin {
     origin: Arc<dyn Origin>,
@@ -120,11 +106,8 @@ pub(crate) struct TimedOrigin {
 }
 
 impl TimedOrigin {
-    pub(crate) fn new(origin: Arc<dyn Origin>, probe: &Probe) -> Self {
-        Self {
-            origin,
-            metrics: probe.0.clone(),
-        }
+    pub(crate) fn new(origin: Arc<dyn Origin>, metrics: Metrics) -> Self {
+        Self { origin, metrics }
     }
 }
 
@@ -137,7 +120,7 @@ impl Origin for TimedOrigin {
         self.origin.cache_identity()
     }
 
-    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
         Box::pin(async move {
             let started = Instant::now();
             let result = self.origin.head(key).await;
@@ -198,6 +181,7 @@ pub fn admin_limits() -> Limits {
     Limits {
         max_connections: 64,
         header_read_timeout: Duration::from_secs(10),
+        max_concurrent_streams: 16,
         max_head_bytes: 8_192,
         drain_timeout: Duration::from_secs(5),
         send_timeout: Duration::from_secs(10),

@@ -436,6 +436,7 @@ async fn timed<T>(what: &str, future: impl Future<Output = T>) -> Result<T, Stri
 async fn head(origin: &dyn Origin, key: &ObjectKey) -> Result<ObjectMeta, String> {
     timed("head", origin.head(key))
         .await?
+        .map(|head| head.meta)
         .map_err(|e| format!("head failed: {e:?}"))
 }
 

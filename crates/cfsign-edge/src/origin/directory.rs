@@ -17,7 +17,9 @@ use futures_util::StreamExt as _;
 use tokio::io::AsyncReadExt as _;
 use tokio_util::io::ReaderStream;
 
-use super::{BoxFuture, ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError};
+use super::{
+    BoxFuture, ByteRange, GetResponse, HeadResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+};
 
 /// Read buffer for streaming file bodies.
 const CHUNK: usize = 64 * 1024;
@@ -226,10 +228,10 @@ impl Origin for DirectoryOrigin {
         format!("directory:{}", self.root.display())
     }
 
-    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
         Box::pin(async move {
             let opened = self.open(key, Read::Nothing).await?;
-            Ok(Self::meta(key, &opened.meta))
+            Ok(Self::meta(key, &opened.meta).into())
         })
     }
 
@@ -260,6 +262,7 @@ impl Origin for DirectoryOrigin {
                 meta: object,
                 range: opened.range,
                 body,
+                cached: None,
             })
         })
     }
@@ -336,9 +339,9 @@ mod tests {
         std::fs::write(dir.path().join("blobs/3f2a"), "{}").unwrap();
         std::os::unix::fs::symlink("blobs/3f2a", dir.path().join("data.json")).unwrap();
         let origin = DirectoryOrigin::new(dir.path()).unwrap();
-        let meta = origin.head(&key("/data.json")).await.unwrap();
+        let meta = origin.head(&key("/data.json")).await.unwrap().meta;
         assert_eq!(meta.content_type.as_deref(), Some("application/json"));
-        let meta = origin.head(&key("/blobs/3f2a")).await.unwrap();
+        let meta = origin.head(&key("/blobs/3f2a")).await.unwrap().meta;
         assert_eq!(
             meta.content_type.as_deref(),
             Some("application/octet-stream")

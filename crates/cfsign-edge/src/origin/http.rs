@@ -21,8 +21,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::{
-    BodyStream as OriginBody, BoxFuture, ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin,
-    OriginError,
+    BodyStream as OriginBody, BoxFuture, ByteRange, GetResponse, HeadResponse, ObjectKey,
+    ObjectMeta, Origin, OriginError,
 };
 
 /// Why an HTTP origin cannot be configured.
@@ -214,13 +214,13 @@ impl Origin for HttpOrigin {
         format!("http:{}", self.base)
     }
 
-    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
         Box::pin(async move {
             let response = self.send(Method::HEAD, key, None).await?;
             let size = content_length(response.headers()).ok_or_else(|| {
                 OriginError::Unavailable("the origin sent no Content-Length".to_owned())
             })?;
-            Ok(meta(response.headers(), size))
+            Ok(meta(response.headers(), size).into())
         })
     }
 
@@ -250,6 +250,7 @@ impl Origin for HttpOrigin {
                     meta: meta(&headers, size),
                     range: Some(served),
                     body: body(response),
+                    cached: None,
                 });
             }
             let size = content_length(&headers).ok_or_else(|| {
@@ -267,6 +268,7 @@ impl Origin for HttpOrigin {
                         meta: object,
                         range: Some(r),
                         body: slice(body(response), r),
+                        cached: None,
                     })
                 }
                 Some(_) => Err(OriginError::NotFound),
@@ -274,6 +276,7 @@ impl Origin for HttpOrigin {
                     meta: object,
                     range: None,
                     body: body(response),
+                    cached: None,
                 }),
             }
         })

@@ -15,7 +15,7 @@ pub mod s3;
 
 use std::fmt;
 use std::pin::Pin;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -192,6 +192,34 @@ impl ByteRange {
     }
 }
 
+/// An answer that came from the edge's [cache](crate::cache), not from the
+/// origin just now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachedCopy {
+    /// How long ago the copy was fetched or last confirmed by the origin (the
+    /// `Age` header).
+    pub age: Duration,
+    /// The copy had expired and the origin has just confirmed it unchanged
+    /// (CloudFront's `RefreshHit`).
+    pub revalidated: bool,
+}
+
+/// An object's metadata, as [`Origin::head`] answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadResponse {
+    /// Metadata of the whole object.
+    pub meta: ObjectMeta,
+    /// `Some` when answered from a cached copy; origins themselves say `None`.
+    pub cached: Option<CachedCopy>,
+}
+
+impl From<ObjectMeta> for HeadResponse {
+    /// Metadata just read from the origin (`cached: None`).
+    fn from(meta: ObjectMeta) -> Self {
+        Self { meta, cached: None }
+    }
+}
+
 /// An object (or a range of it) with its metadata.
 pub struct GetResponse {
     /// Metadata of the whole object.
@@ -200,6 +228,8 @@ pub struct GetResponse {
     pub range: Option<ByteRange>,
     /// The bytes, streamed.
     pub body: BodyStream,
+    /// `Some` when answered from a cached copy; origins themselves say `None`.
+    pub cached: Option<CachedCopy>,
 }
 
 impl fmt::Debug for GetResponse {
@@ -207,6 +237,7 @@ impl fmt::Debug for GetResponse {
         f.debug_struct("GetResponse")
             .field("meta", &self.meta)
             .field("range", &self.range)
+            .field("cached", &self.cached)
             .finish_non_exhaustive()
     }
 }
@@ -241,7 +272,7 @@ pub trait Origin: Send + Sync + 'static {
     fn cache_identity(&self) -> String;
 
     /// Metadata of an object.
-    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>>;
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>>;
 
     /// The object, or `range` of it (already validated against its size by the caller;
     /// an origin whose object changed size in between answers with the range clamped

@@ -50,7 +50,8 @@ use object_store::{
 };
 
 use super::{
-    BoxFuture, ByteRange, GetResponse, MAX_KEY_BYTES, ObjectKey, ObjectMeta, Origin, OriginError,
+    BoxFuture, ByteRange, GetResponse, HeadResponse, MAX_KEY_BYTES, ObjectKey, ObjectMeta, Origin,
+    OriginError,
 };
 
 /// Default time allowed to open a connection.
@@ -291,7 +292,7 @@ fn normalize_prefix(prefix: &str) -> Result<String, S3ConfigError> {
 /// let origin = S3Origin::builder("my-bucket").prefix("site/").build()?;
 /// origin.check().await?; // the bucket exists and answers
 /// let key = ObjectKey::from_request_path("/videos/a%20b.mp4")?; // S3 key `site/videos/a b.mp4`
-/// let meta = origin.head(&key).await?;
+/// let meta = origin.head(&key).await?.meta;
 /// println!("{} bytes, {:?}", meta.size, meta.etag);
 /// # Ok(())
 /// # }
@@ -582,7 +583,7 @@ impl Origin for S3Origin {
         format!("s3:{endpoint}/{}/{}", self.bucket, self.prefix)
     }
 
-    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectMeta, OriginError>> {
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
         Box::pin(async move {
             let location = self.location(key).ok_or(OriginError::NotFound)?;
             let options = GetOptions {
@@ -592,7 +593,7 @@ impl Origin for S3Origin {
             match self.store.get_opts(&location, options).await {
                 Ok(result) => {
                     self.bucket_seen.store(true, Ordering::Relaxed);
-                    Ok(meta(&result))
+                    Ok(meta(&result).into())
                 }
                 Err(e) => Err(self.error(e, &location, Some(FollowUp::Head)).await),
             }
@@ -627,6 +628,7 @@ impl Origin for S3Origin {
                 meta: object,
                 range,
                 body,
+                cached: None,
             })
         })
     }

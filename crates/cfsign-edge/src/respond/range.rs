@@ -21,7 +21,7 @@ pub enum RangeDecision {
 ///
 /// ```
 /// use cfsign_edge::origin::ByteRange;
-/// use cfsign_edge::serve::range::{RangeDecision, resolve};
+/// use cfsign_edge::respond::range::{RangeDecision, resolve};
 ///
 /// assert_eq!(resolve("bytes=0-9", 100), RangeDecision::Partial(ByteRange { start: 0, end: 9 }));
 /// assert_eq!(resolve("bytes=-10", 100), RangeDecision::Partial(ByteRange { start: 90, end: 99 }));

@@ -1,136 +1,61 @@
-//! Serving objects from an [`Origin`] with S3/CloudFront HTTP semantics:
-//! GET and HEAD, a single `Range` (206, `Content-Range`; past the end → 416;
-//! several ranges → the whole object), `If-Range`, `If-None-Match` /
-//! `If-Modified-Since` → 304, `If-Match` / `If-Unmodified-Since` → 412, and
-//! `Content-Type`, `ETag`, `Last-Modified`, `Accept-Ranges`, `X-Cache`, `Via`.
+//! The last stage: answering a request from an [`Origin`] (through the edge's
+//! cache or not: a [`CachedOrigin`](crate::cache::CachedOrigin) is an origin)
+//! with S3/CloudFront HTTP semantics: GET and HEAD, a single `Range` (206,
+//! `Content-Range`; past the end → 416; several ranges → the whole object),
+//! `If-Range`, `If-None-Match` / `If-Modified-Since` → 304, `If-Match` /
+//! `If-Unmodified-Since` → 412, and `Content-Type`, `ETag`, `Last-Modified`,
+//! `Accept-Ranges`, `Age`, `Via` and `X-Cache` (from the typed
+//! [`CacheStatus`], also put in the response's extensions).
 //! Bodies are streamed; a client that goes away drops the stream and the file.
 //! Errors have CloudFront's XML form ([`ErrorResponse`]): `NoSuchKey`,
-//! `MethodNotAllowed`, `InvalidRange`, `PreconditionFailed`, ... A request
-//! whose `Host` headers break RFC 9112 §3.2 is a 400 ([`request_authority`]).
+//! `MethodNotAllowed`, `InvalidRange`, `PreconditionFailed`, ...
 //!
-//! Through a [`BehaviorCache`] (see [`cache`](crate::cache)), a `GET` is answered
-//! from memory when the object is cached (`X-Cache: Hit from cfsign`, `Age`),
-//! ranges and conditionals included; a miss loads the whole object once; a `HEAD`
-//! uses what is cached but does not fill the cache.
+//! One path for every request: the metadata first when a precondition, a range
+//! or a `HEAD` needs it ([`Origin::head`]), then the body ([`Origin::get`]).
 
 pub mod preconditions;
 pub mod range;
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::{Request, State};
 use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::{Stream, StreamExt as _, stream};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 
-use crate::access::{ErrorResponse, request_authority};
-use crate::cache::{BehaviorCache, StoredKind};
-use crate::observe::{Probe, TimedOrigin};
-use crate::origin::{ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError};
+use crate::access::ErrorResponse;
+use crate::origin::{
+    ByteRange, CachedCopy, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+};
+use crate::outcome::CacheStatus;
 use preconditions::{Precondition, evaluate, has_preconditions};
 use range::{RangeDecision, resolve};
 
 /// The `Via` header value.
 pub const VIA: &str = "1.1 cfsign-edge";
 
-/// Where one behavior's objects come from: the origin, and optionally the
-/// edge's object cache in front of it.
+/// Answers one request (`method`, the URI `path`, the request `headers`) from
+/// `origin`.
 ///
 /// ```
-/// use std::sync::Arc;
-/// use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 /// use cfsign_edge::origin::DirectoryOrigin;
-/// use cfsign_edge::serve::Backend;
+/// use cfsign_edge::respond::respond;
+/// use http::{HeaderMap, Method};
 ///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dir = tempfile::tempdir()?;
-/// let origin = Arc::new(DirectoryOrigin::new(dir.path())?);
-/// let cache = ObjectCache::new(CacheSettings::default());
-/// let backend = Backend::new(origin).with_cache(&cache, TtlPolicy::default());
-/// assert!(backend.cache().is_some());
-/// # Ok::<(), std::io::Error>(())
+/// std::fs::write(dir.path().join("a.txt"), "hello")?;
+/// let origin = DirectoryOrigin::new(dir.path())?;
+/// let response = respond(&origin, &Method::GET, "/a.txt", &HeaderMap::new()).await;
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(response.headers()["x-cache"], "Miss from cfsign");
+/// let missing = respond(&origin, &Method::GET, "/b.txt", &HeaderMap::new()).await;
+/// assert_eq!(missing.status(), 404);
+/// # Ok(())
+/// # }
 /// ```
-#[derive(Clone)]
-pub struct Backend {
-    origin: Arc<dyn Origin>,
-    cache: Option<BehaviorCache>,
-}
-
-impl std::fmt::Debug for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Backend")
-            .field("origin", &self.origin.kind())
-            .field("cache", &self.cache)
-            .finish()
-    }
-}
-
-impl Backend {
-    /// Objects straight from `origin`, uncached.
-    #[must_use]
-    pub fn new(origin: Arc<dyn Origin>) -> Self {
-        Self {
-            origin,
-            cache: None,
-        }
-    }
-
-    /// Objects through `cache`, kept for the times `ttl` gives.
-    #[must_use]
-    pub fn with_cache(
-        mut self,
-        cache: &crate::cache::ObjectCache,
-        ttl: crate::cache::TtlPolicy,
-    ) -> Self {
-        self.cache = Some(cache.for_behavior(self.origin.as_ref(), ttl));
-        self
-    }
-
-    /// The origin.
-    #[must_use]
-    pub fn origin(&self) -> &Arc<dyn Origin> {
-        &self.origin
-    }
-
-    /// The cache, if any.
-    #[must_use]
-    pub fn cache(&self) -> Option<&BehaviorCache> {
-        self.cache.as_ref()
-    }
-}
-
-/// An axum handler serving every path from `backend`, once the request names a
-/// valid authority (see [`request_authority`]; a restricted behavior's access
-/// check has already made sure of it).
-///
-/// Under [`ObserveLayer`](crate::observe::ObserveLayer), the origin calls are timed.
-pub async fn handler(State(backend): State<Backend>, request: Request) -> Response<Body> {
-    if let Err(e) = request_authority(&request) {
-        return error(ErrorResponse::from(e));
-    }
-    let timed = request
-        .extensions()
-        .get::<Probe>()
-        .map(|probe| TimedOrigin::new(Arc::clone(&backend.origin), probe));
-    let origin: &dyn Origin = match &timed {
-        Some(t) => t,
-        None => backend.origin.as_ref(),
-    };
-    serve(
-        origin,
-        backend.cache.as_ref(),
-        request.method(),
-        request.uri().path(),
-        request.headers(),
-    )
-    .await
-}
-
-/// Answers one request from `origin`, through `cache` when given.
-pub async fn serve(
+pub async fn respond(
     origin: &dyn Origin,
-    cache: Option<&BehaviorCache>,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
@@ -145,73 +70,25 @@ pub async fn serve(
         return error(ErrorResponse::InvalidUri);
     };
     let head_only = method == Method::HEAD;
-    if let Some(cache) = cache {
-        // A HEAD is answered from the cache but does not fill it.
-        let found = if head_only {
-            cache.peek(&key).await
-        } else {
-            Some(cache.get_or_load(origin, &key).await)
-        };
-        if let Some(found) = found {
-            let x_cache = if found.hit {
-                "Hit from cfsign"
-            } else {
-                "Miss from cfsign"
-            };
-            match &found.stored.kind {
-                StoredKind::Object { meta, body } => {
-                    let mut r = match decide(headers, meta) {
-                        Err(r) => *r,
-                        Ok(range) => {
-                            let mut r = if head_only {
-                                Response::new(Body::empty())
-                            } else {
-                                Response::new(Body::from_stream(frames(match range {
-                                    Some(r) => body.slice(byte_span(r)),
-                                    None => body.clone(),
-                                })))
-                            };
-                            set_status(&mut r, range);
-                            object_headers(r.headers_mut(), meta, range);
-                            r
-                        }
-                    };
-                    let h = r.headers_mut();
-                    h.insert("x-cache", HeaderValue::from_static(x_cache));
-                    if found.hit {
-                        insert(h, header::AGE, &found.stored.age().to_string());
-                    }
-                    return r;
-                }
-                StoredKind::Error(e) => return origin_error(e),
-                // Too large to cache: streamed, from the response this request's
-                // own look at the object opened when it wants the whole object.
-                StoredKind::Passthrough => {
-                    if let Some(object) = found.passthrough
-                        && !has_preconditions(headers)
-                        && !headers.contains_key(header::RANGE)
-                    {
-                        return streamed(object);
-                    }
-                }
-            }
-        }
-    }
     let mut range = None;
     // Metadata first when a precondition or a range needs it (or for HEAD).
-    if has_preconditions(headers) || headers.contains_key(header::RANGE) || head_only {
-        let meta = match origin.head(&key).await {
-            Ok(m) => m,
+    if head_only || has_preconditions(headers) || headers.contains_key(header::RANGE) {
+        let head = match origin.head(&key).await {
+            Ok(h) => h,
             Err(e) => return origin_error(&e),
         };
-        range = match decide(headers, &meta) {
+        range = match decide(headers, &head.meta) {
             Ok(range) => range,
-            Err(r) => return *r,
+            Err(mut r) => {
+                mark(&mut r, head.cached);
+                return *r;
+            }
         };
         if head_only {
             let mut r = Response::new(Body::empty());
             set_status(&mut r, range);
-            object_headers(r.headers_mut(), &meta, range);
+            object_headers(r.headers_mut(), &head.meta, range);
+            mark(&mut r, head.cached);
             return r;
         }
     }
@@ -219,6 +96,28 @@ pub async fn serve(
         Ok(object) => streamed(object),
         Err(e) => origin_error(&e),
     }
+}
+
+/// The cache status of an answer from a copy that is `cached` (or not), and the
+/// `Age` of that copy.
+fn mark(r: &mut Response<Body>, cached: Option<CachedCopy>) {
+    let status = match cached {
+        Some(copy) => {
+            insert(
+                r.headers_mut(),
+                header::AGE,
+                &copy.age.as_secs().to_string(),
+            );
+            if copy.revalidated {
+                CacheStatus::RefreshHit
+            } else {
+                CacheStatus::Hit
+            }
+        }
+        None if r.status().is_client_error() || r.status().is_server_error() => CacheStatus::Error,
+        None => CacheStatus::Miss,
+    };
+    status.mark(r);
 }
 
 /// A 200/206 streaming an origin's body.
@@ -230,6 +129,7 @@ fn streamed(object: GetResponse) -> Response<Body> {
     let mut r = Response::new(Body::from_stream(body));
     set_status(&mut r, object.range);
     object_headers(r.headers_mut(), &object.meta, object.range);
+    mark(&mut r, object.cached);
     r
 }
 
@@ -290,14 +190,6 @@ fn decide(
     }
 }
 
-/// The slice of a cached body a range covers (the range was resolved against
-/// the body's own size).
-fn byte_span(r: ByteRange) -> std::ops::Range<usize> {
-    let start = usize::try_from(r.start).unwrap_or(usize::MAX);
-    let end = usize::try_from(r.end).unwrap_or(usize::MAX);
-    start..end.saturating_add(1)
-}
-
 fn set_status(r: &mut Response<Body>, range: Option<ByteRange>) {
     *r.status_mut() = if range.is_some() {
         StatusCode::PARTIAL_CONTENT
@@ -331,7 +223,6 @@ fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta, range: Option<ByteRange>
     if let Some(e) = &meta.expires {
         insert(h, header::EXPIRES, e);
     }
-    h.insert("x-cache", HeaderValue::from_static("Miss from cfsign"));
     h.insert(header::VIA, HeaderValue::from_static(VIA));
 }
 
@@ -353,22 +244,20 @@ fn cache_validators(h: &mut HeaderMap, meta: &ObjectMeta) {
 }
 
 fn origin_error(e: &OriginError) -> Response<Body> {
-    let mut r = error(match e {
+    error(match e {
         OriginError::NotFound => ErrorResponse::NoSuchKey,
         OriginError::Forbidden(_) => ErrorResponse::AccessDenied,
         OriginError::Unavailable(_) => ErrorResponse::OriginError,
         OriginError::Timeout(_) => ErrorResponse::OriginTimeout,
-    });
-    r.headers_mut()
-        .insert("x-cache", HeaderValue::from_static("Error from cfsign"));
-    r
+    })
 }
 
-/// An error answer, with `Via`.
-fn error(e: ErrorResponse) -> Response<Body> {
+/// An error answer, with `Via` and `X-Cache: Error from cfsign`.
+pub(crate) fn error(e: ErrorResponse) -> Response<Body> {
     let mut r = e.response();
     r.headers_mut()
         .insert(header::VIA, HeaderValue::from_static(VIA));
+    CacheStatus::Error.mark(&mut r);
     r
 }
 
