@@ -418,6 +418,27 @@ fn compressed_response_headers() {
     }
 }
 
+#[test]
+fn not_modified_carries_the_compressed_validators() {
+    let mut h = HeaderMap::new();
+    h.insert(header::ETAG, HeaderValue::from_static("\"v1\""));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    not_modified_headers(&mut h);
+    assert_eq!(h[header::ETAG], "W/\"v1\"");
+    let vary: Vec<_> = h.get_all(header::VARY).iter().collect();
+    assert_eq!(vary, ["Origin", "Accept-Encoding"]);
+    assert_eq!(h[header::CACHE_CONTROL], "max-age=60");
+    assert!(!h.contains_key(header::CONTENT_ENCODING));
+    let mut invalid = HeaderMap::new();
+    invalid.insert(header::ETAG, HeaderValue::from_static("v1"));
+    not_modified_headers(&mut invalid);
+    assert!(!invalid.contains_key(header::ETAG));
+}
+
 fn vary_after(existing: &[&str]) -> Vec<String> {
     let mut h = HeaderMap::new();
     for v in existing {
