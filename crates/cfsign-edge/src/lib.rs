@@ -6,6 +6,7 @@
 pub mod access;
 pub mod behavior;
 pub mod cache;
+pub mod compress;
 pub mod config;
 pub mod edge;
 pub mod fetch;
