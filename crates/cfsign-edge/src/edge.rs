@@ -79,6 +79,8 @@ struct Route {
     access: Option<AccessConfig>,
     /// The origin, timed into the metrics, behind the cache if there is one.
     origin: Arc<dyn Origin>,
+    /// CloudFront's "compress objects automatically".
+    compress: bool,
 }
 
 impl Routes {
@@ -95,6 +97,7 @@ impl Routes {
                         Some(cache) => Arc::new(cache.wrap(timed, b.ttl)),
                         None => timed,
                     },
+                    compress: b.compress,
                 }
             })
             .collect();
@@ -205,13 +208,9 @@ async fn answer<B>(route: &Route, mut request: Request<B>) -> Response<Body> {
             }
         }
     }
-    respond(
-        route.origin.as_ref(),
-        request.method(),
-        request.uri().path(),
-        request.headers(),
-    )
-    .await
+    // GET and HEAD carry no body the edge reads.
+    let request = Request::from_parts(request.into_parts().0, ());
+    respond(route.origin.as_ref(), &request, route.compress).await
 }
 
 impl<B: Send + 'static> Service<Request<B>> for Edge {

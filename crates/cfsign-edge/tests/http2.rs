@@ -1,6 +1,7 @@
 //! HTTP/2 through real sockets: h2c with prior knowledge on a plain listener,
 //! `h2` by ALPN over TLS, with curl (a real HTTP/2 client) and the `h2` crate,
 //! and the same access check, logs and limits as HTTP/1.1.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::net::SocketAddr;
 use std::process::Command;

@@ -48,6 +48,8 @@ use crate::origin::{
 };
 pub use ttl::{TtlError, TtlPolicy};
 
+use crate::compress::{Encoding, compress_bytes};
+
 /// How long the cache waits for the next piece of a body it is filling before
 /// treating the origin as timed out.
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -85,6 +87,8 @@ pub const MAX_CACHEABLE_OBJECT: u64 = u32::MAX as u64 - 2 * (ENTRY_OVERHEAD + 10
 struct CacheKey {
     namespace: u64,
     key: ObjectKey,
+    /// `Some` for a compressed variant of the object.
+    encoding: Option<Encoding>,
 }
 
 /// What the cache holds for a key.
@@ -261,6 +265,7 @@ impl CachedOrigin {
         CacheKey {
             namespace: self.namespace,
             key: key.clone(),
+            encoding: None,
         }
     }
 
@@ -366,6 +371,64 @@ impl Origin for CachedOrigin {
                 StoredKind::Error(e) => Err(e.clone()),
                 StoredKind::Passthrough => self.origin.head(key).await,
             }
+        })
+    }
+
+    /// A compressed variant of a cached object, computed once (concurrent
+    /// requests share the work) off the async threads, and kept as long as the
+    /// object: `None` when the object itself is not cached.
+    fn encoded<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        encoding: Encoding,
+    ) -> BoxFuture<'a, Option<GetResponse>> {
+        Box::pin(async move {
+            let identity = self.cache.entries.get(&self.key(key)).await?;
+            let StoredKind::Object { meta, body } = &identity.kind else {
+                return None;
+            };
+            let variant = CacheKey {
+                encoding: Some(encoding),
+                ..self.key(key)
+            };
+            let compute = async {
+                let body = body.clone();
+                let compressed =
+                    tokio::task::spawn_blocking(move || compress_bytes(encoding, &body))
+                        .await
+                        .ok()?
+                        .ok()?;
+                Some(Arc::new(Stored {
+                    kind: StoredKind::Object {
+                        meta: ObjectMeta {
+                            size: compressed.len() as u64,
+                            ..meta.clone()
+                        },
+                        body: compressed,
+                    },
+                    // As old as the object, and gone with it.
+                    stored_at: identity.stored_at,
+                    ttl: identity.ttl.saturating_sub(identity.stored_at.elapsed()),
+                }))
+            };
+            let stored = self
+                .cache
+                .entries
+                .entry(variant)
+                .or_optionally_insert_with(compute)
+                .await?
+                .into_value();
+            let StoredKind::Object { meta, body } = &stored.kind else {
+                return None;
+            };
+            Some(GetResponse {
+                meta: meta.clone(),
+                range: None,
+                body: Box::pin(futures_util::stream::once(std::future::ready(Ok(
+                    body.clone()
+                )))),
+                cached: Some(identity.copy()),
+            })
         })
     }
 

@@ -274,6 +274,19 @@ pub trait Origin: Send + Sync + 'static {
     /// Metadata of an object.
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>>;
 
+    /// The whole object encoded with `encoding`, when this origin keeps encoded
+    /// copies (the edge's [cache](crate::cache::CachedOrigin) does, computed
+    /// once), with `meta.size` the encoded length; `None`, the default: the
+    /// caller encodes the body itself.
+    fn encoded<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        encoding: crate::compress::Encoding,
+    ) -> BoxFuture<'a, Option<GetResponse>> {
+        let _ = (key, encoding);
+        Box::pin(std::future::ready(None))
+    }
+
     /// The object, or `range` of it (already validated against its size by the caller;
     /// an origin whose object changed size in between answers with the range clamped
     /// or [`OriginError::NotFound`]).

@@ -20,9 +20,10 @@ use axum::body::Body;
 use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::{Stream, StreamExt as _, stream};
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 
 use crate::access::ErrorResponse;
+use crate::compress::{self, Skip};
 use crate::origin::{
     ByteRange, CachedCopy, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
 };
@@ -33,33 +34,43 @@ use range::{RangeDecision, resolve};
 /// The `Via` header value.
 pub const VIA: &str = "1.1 cfsign-edge";
 
-/// Answers one request (`method`, the URI `path`, the request `headers`) from
-/// `origin`.
+/// Answers `request` from `origin`; with `compress`, compressible objects go
+/// gzip- or Brotli-compressed to viewers that accept it, as CloudFront's
+/// "compress objects automatically" decides ([`compress::decide`]): from the
+/// origin's compressed copy when it keeps one (the cache does,
+/// [`Origin::encoded`]), else compressed as the body streams.
 ///
 /// ```
 /// use cfsign_edge::origin::DirectoryOrigin;
 /// use cfsign_edge::respond::respond;
-/// use http::{HeaderMap, Method};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dir = tempfile::tempdir()?;
 /// std::fs::write(dir.path().join("a.txt"), "hello")?;
 /// let origin = DirectoryOrigin::new(dir.path())?;
-/// let response = respond(&origin, &Method::GET, "/a.txt", &HeaderMap::new()).await;
+/// let request = http::Request::get("/a.txt").body(())?;
+/// let response = respond(&origin, &request, false).await;
 /// assert_eq!(response.status(), 200);
 /// assert_eq!(response.headers()["x-cache"], "Miss from cfsign");
-/// let missing = respond(&origin, &Method::GET, "/b.txt", &HeaderMap::new()).await;
+/// let missing = respond(&origin, &http::Request::get("/b.txt").body(())?, false).await;
 /// assert_eq!(missing.status(), 404);
 /// # Ok(())
 /// # }
 /// ```
-pub async fn respond(
+pub async fn respond<B>(
     origin: &dyn Origin,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
+    request: &Request<B>,
+    compress: bool,
 ) -> Response<Body> {
+    let (method, path, headers) = (request.method(), request.uri().path(), request.headers());
+    let encode = |status: StatusCode, response: &HeaderMap| {
+        if compress {
+            compress::decide(request.version(), method, headers, status, response)
+        } else {
+            Err(Skip::Status)
+        }
+    };
     if method != Method::GET && method != Method::HEAD {
         let mut r = error(ErrorResponse::MethodNotAllowed);
         r.headers_mut()
@@ -80,6 +91,12 @@ pub async fn respond(
         range = match decide(headers, &head.meta) {
             Ok(range) => range,
             Err(mut r) => {
+                // A 304 for a viewer whose 200 would be compressed has that 200's validators.
+                if r.status() == StatusCode::NOT_MODIFIED
+                    && encode(StatusCode::OK, &object_headers_of(&head.meta)).is_ok()
+                {
+                    compress::not_modified_headers(r.headers_mut());
+                }
                 mark(&mut r, head.cached);
                 return *r;
             }
@@ -88,14 +105,49 @@ pub async fn respond(
             let mut r = Response::new(Body::empty());
             set_status(&mut r, range);
             object_headers(r.headers_mut(), &head.meta, range);
+            match encode(r.status(), r.headers()) {
+                Ok(encoding) => compress::response_headers(encoding, r.headers_mut()),
+                Err(skip) if skip.varies() => compress::add_vary(r.headers_mut()),
+                Err(_) => {}
+            }
             mark(&mut r, head.cached);
             return r;
         }
     }
-    match origin.get(&key, range).await {
-        Ok(object) => streamed(object),
-        Err(e) => origin_error(&e),
+    let mut object = match origin.get(&key, range).await {
+        Ok(object) => object,
+        Err(e) => return origin_error(&e),
+    };
+    let encoding = match encode(status_of(object.range), &object_headers_of(&object.meta)) {
+        Ok(encoding) => Some(encoding),
+        Err(skip) => {
+            let mut r = streamed(object);
+            if skip.varies() {
+                compress::add_vary(r.headers_mut());
+            }
+            return r;
+        }
+    };
+    let Some(encoding) = encoding else {
+        return streamed(object);
+    };
+    let encoded_length = match origin.encoded(&key, encoding).await {
+        Some(variant) => {
+            let length = variant.meta.size;
+            object.body = variant.body;
+            Some(length)
+        }
+        None => {
+            object.body = compress::compress_stream(encoding, object.body, object.meta.size);
+            None
+        }
+    };
+    let mut r = streamed(object);
+    compress::response_headers(encoding, r.headers_mut());
+    if let Some(length) = encoded_length {
+        insert(r.headers_mut(), header::CONTENT_LENGTH, &length.to_string());
     }
+    r
 }
 
 /// The cache status of an answer from a copy that is `cached` (or not), and the
@@ -191,11 +243,22 @@ fn decide(
 }
 
 fn set_status(r: &mut Response<Body>, range: Option<ByteRange>) {
-    *r.status_mut() = if range.is_some() {
+    *r.status_mut() = status_of(range);
+}
+
+fn status_of(range: Option<ByteRange>) -> StatusCode {
+    if range.is_some() {
         StatusCode::PARTIAL_CONTENT
     } else {
         StatusCode::OK
-    };
+    }
+}
+
+/// The headers a whole-object answer has (what the compression decision reads).
+fn object_headers_of(meta: &ObjectMeta) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    object_headers(&mut h, meta, None);
+    h
 }
 
 fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta, range: Option<ByteRange>) {
