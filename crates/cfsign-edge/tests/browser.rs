@@ -216,6 +216,8 @@ struct Seen {
     signed_cookies: bool,
     /// The `<Code>` of a denial.
     code: Option<String>,
+    /// The HTTP version the browser spoke.
+    version: http::Version,
 }
 
 type Log = Arc<Mutex<Vec<Seen>>>;
@@ -228,6 +230,7 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
         .unwrap_or("")
         .to_owned();
     let path = request.uri().path().to_owned();
+    let version = request.version();
     let signed_cookies = request
         .headers()
         .get_all(COOKIE)
@@ -253,6 +256,7 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
         status,
         signed_cookies,
         code,
+        version,
     });
     response
 }
@@ -570,6 +574,16 @@ async fn signed_cookies(tls: bool) {
         .iter()
         .filter(|s| s.path.starts_with("/private/"))
         .collect();
+    // Over HTTPS Chromium picks HTTP/2 by ALPN; over plain HTTP it speaks HTTP/1.1.
+    let expected = if tls {
+        http::Version::HTTP_2
+    } else {
+        http::Version::HTTP_11
+    };
+    assert!(
+        private.iter().all(|s| s.version == expected),
+        "not all {expected:?}: {private:#?}"
+    );
     assert!(
         private
             .iter()
