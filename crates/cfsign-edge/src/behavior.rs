@@ -94,6 +94,10 @@ pub struct Behavior {
     pub access: Option<AccessConfig>,
     /// How long its objects stay in the edge's cache.
     pub ttl: TtlPolicy,
+    /// Whether objects are compressed for viewers that accept it, as
+    /// CloudFront's "compress objects automatically" (the `compress` setting of
+    /// the behavior; off by default).
+    pub compress: bool,
 }
 
 impl std::fmt::Debug for Behavior {

@@ -76,6 +76,7 @@ impl Edge {
             origin_name: "files".to_owned(),
             access,
             ttl: TtlPolicy::default(),
+            compress: false,
         };
         let behaviors = Behaviors::new(
             vec![behavior(

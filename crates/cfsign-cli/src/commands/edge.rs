@@ -97,6 +97,7 @@ impl Source {
                 min_ttl: None,
                 default_ttl: args.default_ttl,
                 max_ttl: None,
+                compress: false,
             },
         })))
     }

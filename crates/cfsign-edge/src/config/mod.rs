@@ -44,6 +44,7 @@
 //! path_pattern = "/public/*"
 //! origin = "media"
 //! restricted = false
+//! compress = true                         # CloudFront's "compress objects automatically" (default false)
 //!
 //! [default_behavior]                      # everything else
 //! origin = "media"
@@ -250,6 +251,10 @@ pub struct BehaviorFile {
     pub default_ttl: Option<u64>,
     /// Seconds an object stays cached at most (default 31,536,000).
     pub max_ttl: Option<u64>,
+    /// Compress objects for viewers that accept it, as CloudFront's "compress
+    /// objects automatically" (default false; see [`Behavior::compress`]).
+    #[serde(default)]
+    pub compress: bool,
 }
 
 fn yes() -> bool {
@@ -493,6 +498,7 @@ impl ConfigFile {
                 origin_name: b.origin.clone(),
                 access,
                 ttl,
+                compress: b.compress,
             })
         };
         let mut ordered = Vec::with_capacity(self.behaviors.len());
