@@ -431,7 +431,7 @@ pub enum ConfigError {
     #[error(
         "{field}: {max_bytes} bytes cannot hold an object of max_object_bytes (by default \
          {max_object_bytes}); raise it to at least {max_object_bytes}, set cache.max_object_bytes \
-         to at most {max_bytes}, or 0 turns the cache off"
+         to at most {max_bytes}, or set it to 0 to turn the cache off"
     )]
     CacheBelowObject {
         /// The field (`cache.max_bytes`).

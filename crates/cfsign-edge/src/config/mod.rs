@@ -243,7 +243,8 @@ impl ConfigSource {
                 let base = path.parent().unwrap_or(Path::new("."));
                 ConfigFile::read(path)?.load_with(base, overrides)
             }
-            ConfigSource::Simple(edge) => edge.config_file().load_with(Path::new("."), overrides),
+            // "" rather than ".": messages show `media`, not `./media`
+            ConfigSource::Simple(edge) => edge.config_file().load_with(Path::new(""), overrides),
         }
     }
 }
