@@ -1,7 +1,7 @@
 //! The edge's configuration: a TOML file, or a [`SimpleEdge`] (one folder, a few
 //! values) that stands for the equivalent file, with [`ConfigOverrides`] (e.g.
 //! from a command line) in place of some of its fields. Loading validates
-//! everything (names, paths, keys) and builds the [`Behaviors`](crate::behavior::Behaviors);
+//! everything (names, paths, keys) and builds the [`Behaviors`];
 //! every error names the field ([`ConfigError`]).
 //!
 //! ```toml
