@@ -294,7 +294,7 @@ fn inputs() -> Vec<Input> {
                 ])
             },
             env: None,
-            names: &["tls.cert_file", "the TLS certificate file"],
+            names: &["--tls-cert", "the TLS certificate file"],
             bound: MIB,
             stream_eof_code: None,
         },
@@ -313,7 +313,7 @@ fn inputs() -> Vec<Input> {
                 ])
             },
             env: None,
-            names: &["tls.key_file", "the TLS private key file"],
+            names: &["--tls-key", "the TLS private key file"],
             bound: MIB,
             stream_eof_code: None,
         },

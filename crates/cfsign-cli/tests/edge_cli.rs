@@ -372,3 +372,151 @@ fn send_timeout_and_listen_backlog_flags() {
         assert!(err.contains(message), "{flags:?}: {err}");
     }
 }
+
+fn edge_check(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
+        .arg("edge")
+        .args(args)
+        .arg("--check")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn flags_override_the_file_and_check_shows_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    let file = dir.path().join("edge.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:8081\"\nsend_timeout = 5\nlisten_backlog = 64\naccess_log = \"json\"\n\
+         [origins.media]\ntype = \"directory\"\nroot = \"media\"\n\
+         [[behaviors]]\npath_pattern = \"/text/*\"\norigin = \"media\"\nrestricted = false\ncompress = true\n\
+         [default_behavior]\norigin = \"media\"\nrestricted = false\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let (code, stdout, stderr) = edge_check(&["--config", config]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("would listen on 127.0.0.1:8081 (http)")
+            && stdout.contains("listen backlog 64; send timeout 5s")
+            && stdout.contains("access log: json, to standard output")
+            && stdout.contains("admin listener: off"),
+        "{stdout}"
+    );
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("-> origin")).collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].contains("/text/*")
+            && lines[0].ends_with("; compress on")
+            && lines[1].ends_with("; compress off"),
+        "{stdout}"
+    );
+    let log = dir.path().join("access.log");
+    let (code, stdout, stderr) = edge_check(&[
+        "--config",
+        config,
+        "--listen",
+        "127.0.0.1:9000",
+        "--send-timeout",
+        "60",
+        "--listen-backlog",
+        "128",
+        "--access-log",
+        "text",
+        "--access-log-file",
+        log.to_str().unwrap(),
+        "--admin-listen",
+        "127.0.0.1:9901",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("would listen on 127.0.0.1:9000 (http)")
+            && stdout.contains("listen backlog 128; send timeout 60s")
+            && stdout.contains(&format!("access log: text, appended to {}", log.display()))
+            && stdout.contains("admin (/healthz, /metrics) on 127.0.0.1:9901"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn errors_name_the_flag_or_the_file_that_gave_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    let root = dir.path().join("media");
+    let root = root.to_str().unwrap();
+    let file = dir.path().join("edge.toml");
+    std::fs::write(
+        &file,
+        "[origins.media]\ntype = \"directory\"\nroot = \"media\"\n\
+         [default_behavior]\norigin = \"media\"\nrestricted = false\nmin_ttl = 10\ndefault_ttl = 5\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let missing_key = format!("KA={}", missing.display());
+    let cases: &[(&[&str], String)] = &[
+        // a mistake in the file names the file and the field
+        (
+            &["--config", config],
+            format!("--config {config}: default_behavior: TTLs must satisfy"),
+        ),
+        // a flag's value names the flag, also with a file
+        (
+            &["--config", config, "--send-timeout", "0"],
+            "--send-timeout: 0 is not between 1 and 3600 seconds".to_owned(),
+        ),
+        (
+            &["--root", root, "--public", "--cache-max-bytes", "1000"],
+            "--cache-max-bytes: 1000 bytes cannot hold an object".to_owned(),
+        ),
+        (
+            &[
+                "--root",
+                root,
+                "--public",
+                "--public-base-url",
+                "https://a/b",
+            ],
+            "--public-base-url: \"https://a/b\" must be a scheme and host only".to_owned(),
+        ),
+        (
+            &["--root", root, "--public", "--trusted-proxy", "10.0.0.0/33"],
+            "--trusted-proxy: \"10.0.0.0/33\" is not an IP address or CIDR range".to_owned(),
+        ),
+        (
+            &["--root", "no-such-folder", "--public"],
+            "--root: cannot serve no-such-folder: ".to_owned(),
+        ),
+        (
+            &["--root", root, "--public-key", &missing_key],
+            format!(
+                "--public-key: cannot read the public key file {}",
+                missing.display()
+            ),
+        ),
+        (
+            &["--root", root, "--public-key", "K A=public.pem"],
+            "--public-key: key pair ID \"K A\"".to_owned(),
+        ),
+        (
+            &["--root", root, "--public-key", "public.pem"],
+            "--public-key \"public.pem\": write KEYID=PATH".to_owned(),
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, stdout, stderr) = edge_check(args);
+        assert_eq!(code, Some(2), "{args:?}: {stdout}");
+        assert!(
+            stderr.starts_with(&format!("error: {message}")),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "the cause once: {stderr}");
+    }
+}

@@ -825,7 +825,7 @@ fn configuration_tls_section() {
     .unwrap_err();
     let m = e.to_string();
     assert!(
-        matches!(e, ConfigError::Tls(_))
+        matches!(e, ConfigError::Tls { .. })
             && m.starts_with("tls.key_file: ")
             && m.contains("nope.pem"),
         "{m}"

@@ -1,12 +1,11 @@
 //! `cfsign edge`: the CloudFront-compatible gateway.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use cfsign_edge::config::{
-    BehaviorFile, CacheFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile, TlsFile,
+    ConfigError, ConfigOverrides, ConfigSource, EdgeConfig, KeyFile, Setting, SimpleEdge, TlsFile,
 };
 use cfsign_edge::edge::Edge;
 use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics};
@@ -15,133 +14,131 @@ use cfsign_edge::tls::EdgeTls;
 
 use crate::cli::EdgeArgs;
 
-/// Where the configuration comes from: a file (with the `[tls]` of --tls-cert and
-/// --tls-key, if given), or the flags (re-read on SIGHUP).
-enum Source {
-    File(PathBuf, Option<TlsFile>),
-    Flags(Box<ConfigFile>),
-}
-
-/// The `[tls]` of --tls-cert and --tls-key (absolute: a configuration file's
-/// relative paths are resolved against its folder, these against the current one).
-/// clap already refuses one flag without the other.
-fn tls_from_args(args: &EdgeArgs) -> Result<Option<TlsFile>> {
-    let Some((cert, key)) = args.tls_cert.as_ref().zip(args.tls_key.as_ref()) else {
-        return Ok(None);
-    };
-    Ok(Some(TlsFile {
-        cert_file: std::path::absolute(cert)
-            .with_context(|| format!("--tls-cert {}", cert.display()))?,
-        key_file: std::path::absolute(key)
-            .with_context(|| format!("--tls-key {}", key.display()))?,
-    }))
+/// Where the configuration comes from (a file, or the simple edge of --root and
+/// --public-key) and the flags that override it; loaded again on SIGHUP.
+struct Source {
+    config: ConfigSource,
+    overrides: ConfigOverrides,
 }
 
 impl Source {
+    /// The flags as the library's types: the one place where flags become
+    /// configuration (the flags' own mistakes are reported here).
     fn from_args(args: &EdgeArgs) -> Result<Self> {
-        let tls = tls_from_args(args)?;
-        if let Some(path) = &args.config {
-            return Ok(Source::File(path.clone(), tls));
-        }
-        let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
-        let mut keys = Vec::new();
-        for spec in &args.public_key {
-            let (id, path) = spec.split_once('=').ok_or_else(|| {
-                anyhow!(
-                    "--public-key {spec:?}: write KEYID=PATH, e.g. K2JCJMDEHXQW5F=public_key.pem"
-                )
-            })?;
-            keys.push(KeyFile {
-                id: id.to_owned(),
-                public_key: PathBuf::from(path.strip_prefix("file://").unwrap_or(path)),
-            });
-        }
-        if keys.is_empty() && !args.public {
-            return Err(anyhow!(
-                "no public key: give --public-key KEYID=PATH (repeat for a key group), --public to serve without \
-                 signatures, or --config FILE"
-            ));
-        }
-        let mut key_groups = BTreeMap::new();
-        if !keys.is_empty() {
-            key_groups.insert("command-line".to_owned(), KeyGroupFile { keys });
-        }
-        Ok(Source::Flags(Box::new(ConfigFile {
-            listen: None,
-            viewer_scheme: None,
-            public_base_url: args.public_base_url.clone(),
+        let config = match &args.config {
+            Some(path) => ConfigSource::File(path.clone()),
+            None => {
+                let mut edge = SimpleEdge::new(args.root.as_deref().unwrap_or(".".as_ref()));
+                for spec in &args.public_key {
+                    let (id, path) = spec.split_once('=').ok_or_else(|| {
+                        anyhow!(
+                            "--public-key {spec:?}: write KEYID=PATH, e.g. K2JCJMDEHXQW5F=public_key.pem"
+                        )
+                    })?;
+                    edge.keys.push(KeyFile {
+                        id: id.to_owned(),
+                        public_key: PathBuf::from(path.strip_prefix("file://").unwrap_or(path)),
+                    });
+                }
+                if edge.keys.is_empty() && !args.public {
+                    return Err(anyhow!(
+                        "no public key: give --public-key KEYID=PATH (repeat for a key group), --public to serve \
+                         without signatures, or --config FILE"
+                    ));
+                }
+                edge.public = args.public;
+                edge.default_ttl = args.default_ttl;
+                ConfigSource::Simple(edge)
+            }
+        };
+        // clap refuses --tls-cert without --tls-key and the reverse
+        let tls = (args.tls_cert.clone().zip(args.tls_key.clone())).map(|(cert_file, key_file)| {
+            TlsFile {
+                cert_file,
+                key_file,
+            }
+        });
+        let overrides = ConfigOverrides {
+            listen: args.listen,
+            listen_backlog: args.listen_backlog,
+            send_timeout: args.send_timeout,
             tls,
-            trusted_proxies: args.trusted_proxy.clone(),
-            signature_cache: None,
-            admin_listen: None,
-            access_log: None,
-            access_log_file: None,
-            send_timeout: None,
-            listen_backlog: None,
-            cache: args.cache_max_bytes.map(|max_bytes| CacheFile {
-                max_bytes: Some(max_bytes),
-                ..CacheFile::default()
-            }),
-            key_groups,
-            origins: BTreeMap::from([("root".to_owned(), OriginFile::Directory { root })]),
-            behaviors: Vec::new(),
-            default_behavior: BehaviorFile {
-                path_pattern: None,
-                origin: "root".to_owned(),
-                restricted: !args.public,
-                trusted_key_groups: if args.public {
-                    Vec::new()
-                } else {
-                    vec!["command-line".to_owned()]
-                },
-                min_ttl: None,
-                default_ttl: args.default_ttl,
-                max_ttl: None,
-            },
-        })))
+            public_base_url: args.public_base_url.clone(),
+            trusted_proxies: (!args.trusted_proxy.is_empty()).then(|| args.trusted_proxy.clone()),
+            admin_listen: args.admin_listen,
+            access_log: args.access_log.clone(),
+            access_log_file: args.access_log_file.clone(),
+            cache_max_bytes: args.cache_max_bytes,
+        };
+        Ok(Self { config, overrides })
     }
 
-    /// Reads (for a file) and validates; keys and origins are loaded afresh.
+    /// Reads (for a file) and validates, with the flags applied; keys, origins and
+    /// the TLS certificate are loaded afresh.
     fn load(&self) -> Result<EdgeConfig> {
-        match self {
-            Source::File(path, tls) => {
-                let mut file = ConfigFile::read(path).context("--config")?;
-                if tls.is_some() {
-                    file.tls.clone_from(tls);
-                }
-                let base = path
-                    .parent()
-                    .map_or_else(|| PathBuf::from("."), PathBuf::from);
-                file.load(&base)
-                    .with_context(|| format!("--config {}", path.display()))
+        self.config
+            .load(&self.overrides)
+            .map_err(|e| self.explain(&e))
+    }
+
+    /// The library's error in the command's words: a mistake in a flag's value
+    /// names the flag, one in the file names the file. The message is rendered
+    /// once here (it already holds its cause's, which the error chain would repeat).
+    fn explain(&self, e: &ConfigError) -> anyhow::Error {
+        if let Some(setting) = e.field().and_then(|f| f.setting()) {
+            return anyhow!("{}: {}", flag(setting), e.reason());
+        }
+        match (&self.config, e) {
+            (ConfigSource::File(_), ConfigError::Read(_) | ConfigError::Syntax(_)) => {
+                anyhow!("--config: {e}")
             }
-            Source::Flags(file) => Ok(file.load(&PathBuf::from("."))?),
+            (ConfigSource::File(path), _) => anyhow!("--config {}: {e}", path.display()),
+            // the simple edge has one origin, one key group and one behavior
+            (ConfigSource::Simple(_), ConfigError::DirectoryRoot { .. }) => {
+                anyhow!("--root: {}", e.reason())
+            }
+            (
+                ConfigSource::Simple(_),
+                ConfigError::KeyPairId { .. } | ConfigError::PublicKey { .. },
+            ) => anyhow!("--public-key: {}", e.reason()),
+            (ConfigSource::Simple(_), ConfigError::Ttl { .. }) => {
+                anyhow!("--default-ttl: {}", e.reason())
+            }
+            (ConfigSource::Simple(_), _) => anyhow!("{e}"),
         }
     }
 }
 
-/// Where the access log goes, from the flags over the configuration.
+/// The flag that gives an override.
+fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Listen => "--listen",
+        Setting::ListenBacklog => "--listen-backlog",
+        Setting::SendTimeout => "--send-timeout",
+        Setting::TlsCertFile => "--tls-cert",
+        Setting::TlsKeyFile => "--tls-key",
+        Setting::PublicBaseUrl => "--public-base-url",
+        Setting::TrustedProxies => "--trusted-proxy",
+        Setting::AdminListen => "--admin-listen",
+        Setting::AccessLog => "--access-log",
+        Setting::AccessLogFile => "--access-log-file",
+        Setting::CacheMaxBytes => "--cache-max-bytes",
+        _ => "a command-line option",
+    }
+}
+
+/// Where the access log goes.
 struct LogSetting {
     format: Option<AccessLogFormat>,
     file: Option<PathBuf>,
 }
 
 impl LogSetting {
-    fn new(args: &EdgeArgs, config: &EdgeConfig) -> Result<Self> {
-        let format = match args.access_log.as_deref() {
-            None => config.access_log,
-            Some("off") => None,
-            Some(other) => Some(
-                other
-                    .parse::<AccessLogFormat>()
-                    .map_err(|e| anyhow!("--access-log: {e}"))?,
-            ),
-        };
-        let file = args
-            .access_log_file
-            .clone()
-            .or_else(|| config.access_log_file.clone());
-        Ok(Self { format, file })
+    fn new(config: &EdgeConfig) -> Self {
+        Self {
+            format: config.access_log,
+            file: config.access_log_file.clone(),
+        }
     }
 
     fn describe(&self) -> String {
@@ -169,29 +166,17 @@ impl LogSetting {
     }
 }
 
-/// The limits, with --send-timeout over the configuration's `send_timeout`.
-fn limits(args: &EdgeArgs, config: &EdgeConfig) -> Result<Limits> {
-    let send_timeout = match args.send_timeout {
-        Some(s) => server::send_timeout(s).map_err(|e| anyhow!("--send-timeout: {e}"))?,
-        None => config.send_timeout,
-    };
-    Ok(Limits {
-        send_timeout,
-        ..Limits::default()
-    })
-}
-
 pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     let source = Source::from_args(args)?;
     let config = source.load()?;
-    let listen = args.listen.unwrap_or(config.listen);
-    let backlog = match args.listen_backlog {
-        Some(n) => server::listen_backlog(n).map_err(|e| anyhow!("--listen-backlog: {e}"))?,
-        None => config.listen_backlog,
+    let listen = config.listen;
+    let backlog = config.listen_backlog;
+    let limits = Limits {
+        send_timeout: config.send_timeout,
+        ..Limits::default()
     };
-    let limits = limits(args, &config)?;
-    let admin_listen = args.admin_listen.or(config.admin_listen);
-    let logging = LogSetting::new(args, &config)?;
+    let admin_listen = config.admin_listen;
+    let logging = LogSetting::new(&config);
     let scheme = if config.tls.is_some() {
         "https"
     } else {
@@ -233,12 +218,13 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
                 "public"
             };
             println!(
-                "  {:<24} -> origin {:<12} {access}; TTL min/default/max {}/{}/{}s",
+                "  {:<24} -> origin {:<12} {access}; TTL min/default/max {}/{}/{}s; compress {}",
                 b.pattern.as_str(),
                 b.origin_name,
                 b.ttl.min().as_secs(),
                 b.ttl.default_ttl().as_secs(),
-                b.ttl.max().as_secs()
+                b.ttl.max().as_secs(),
+                if b.compress { "on" } else { "off" }
             );
         }
         return Ok(());

@@ -10,22 +10,17 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use cfsign::verify::Verifier;
 use cfsign::{
-    CookieAttributes, HashAlgorithm, KeyPairId, Policy, PrivateKey, PublicKey, Resource,
-    SignableUrl, Signer, cloudfront_base64,
+    CookieAttributes, HashAlgorithm, KeyPairId, Policy, PrivateKey, Resource, SignableUrl, Signer,
+    cloudfront_base64,
 };
-use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
-use cfsign_edge::cache::TtlPolicy;
+use cfsign_edge::config::{ConfigOverrides, ConfigSource, KeyFile, SimpleEdge};
 use cfsign_edge::edge::Edge;
 use cfsign_edge::fetch::{Fetched, fetch};
 use cfsign_edge::observe::Metrics;
-use cfsign_edge::origin::{DirectoryOrigin, Origin};
 use cfsign_edge::server::{self, ServeOptions};
 use http::{Method, StatusCode};
 
@@ -172,7 +167,7 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
     std::fs::create_dir_all(site.join("private")).context("creating the sample site")?;
     std::fs::write(site.join("private/welcome.txt"), WELCOME).context("writing the sample file")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(local_edge(&signer, &public, &site, args.serve, &mut t))?;
+    runtime.block_on(local_edge(&signer, &public_path, &site, args.serve, &mut t))?;
     let _ = writeln!(t, "5. Your turn:");
     let _ = writeln!(
         t,
@@ -210,15 +205,21 @@ const WELCOME: &str =
 /// Section 4: a real edge on 127.0.0.1 and four requests to it.
 async fn local_edge(
     signer: &Signer,
-    public: &PublicKey,
+    public_path: &Path,
     site: &Path,
     serve: bool,
     t: &mut String,
 ) -> Result<()> {
-    let verifier = Verifier::new().with_key(KeyPairId::new(KEY_PAIR_ID)?, public.clone());
-    let access = AccessConfig::new(SharedVerifier::new(verifier), Scheme::Http);
-    let origin: Arc<dyn Origin> =
-        Arc::new(DirectoryOrigin::new(site).context("opening the sample site")?);
+    // The edge `cfsign edge --root SITE --public-key ID=PUBLIC_KEY` runs.
+    let mut described = SimpleEdge::new(site);
+    described.keys.push(KeyFile {
+        id: KEY_PAIR_ID.to_owned(),
+        public_key: public_path.to_owned(),
+    });
+    let config = ConfigSource::Simple(described)
+        .load(&ConfigOverrides::default())
+        .context("configuring the local edge")?;
+    let edge = Edge::from_config(&config, Metrics::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("listening on 127.0.0.1")?;
@@ -227,15 +228,6 @@ async fn local_edge(
         listener.local_addr().context("reading the address")?
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let default = Behavior {
-        pattern: PathPattern::any(),
-        origin,
-        origin_name: "sample site".to_owned(),
-        access: Some(access),
-        ttl: TtlPolicy::default(),
-        compress: false,
-    };
-    let edge = Edge::new(&Behaviors::new(Vec::new(), default), None, Metrics::new());
     let server = tokio::spawn(server::serve(
         listener,
         edge.observed(None),
