@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
+use cfsign_edge::admin;
 use cfsign_edge::cache::ObjectCache;
 use cfsign_edge::config::{
     BehaviorFile, CacheFile, ConfigFile, EdgeConfig, KeyFile, KeyGroupFile, OriginFile, TlsFile,
 };
-use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics, ObserveLayer};
+use cfsign_edge::observe::{AccessLog, AccessLogFormat, Metrics, ObserveLayer};
 use cfsign_edge::server::{self, EdgeHandle, Limits};
 use cfsign_edge::tls::EdgeTls;
 
@@ -213,7 +214,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             None => println!("TLS: off"),
         }
         match admin_listen {
-            Some(a) => println!("admin (/healthz, /metrics) on {a}"),
+            Some(a) => println!("admin (/healthz, /metrics, POST /invalidations) on {a}"),
             None => println!("admin listener: off"),
         }
         println!("access log: {}", logging.describe());
@@ -282,11 +283,11 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let admin_task = match admin {
             Some(listener) => {
                 let address = listener.local_addr().context("reading the admin address")?;
-                eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /metrics)");
+                eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /metrics, POST /invalidations)");
                 Some(tokio::spawn(server::serve_with(
                     listener,
-                    observe::admin_router(metrics.clone()),
-                    observe::admin_limits(),
+                    admin::router(metrics.clone(), handle.cache().cloned()),
+                    admin::limits(),
                     until_stopped(stopped.clone()),
                 )))
             }
