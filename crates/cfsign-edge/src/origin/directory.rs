@@ -327,6 +327,68 @@ mod tests {
         bytes
     }
 
+    fn validators(etag: Option<&str>, seconds: Option<u64>, nanos: u32) -> ObjectMeta {
+        ObjectMeta {
+            size: 1,
+            etag: etag.map(str::to_owned),
+            last_modified: seconds.map(|s| UNIX_EPOCH + Duration::new(s, nanos)),
+            content_type: None,
+            cache_control: None,
+            expires: None,
+        }
+    }
+
+    /// The entity tag decides when the cached copy has one; otherwise the
+    /// modification time, in whole seconds as `If-Modified-Since` has it.
+    #[test]
+    fn unchanged_is_decided_like_a_conditional_get() {
+        let current = validators(Some("\"b\""), Some(100), 500);
+        assert!(unchanged(&validators(Some("\"b\""), None, 0), &current));
+        assert!(!unchanged(
+            &validators(Some("\"a\""), Some(200), 0),
+            &current
+        ));
+        assert!(unchanged(&validators(None, Some(100), 0), &current));
+        assert!(unchanged(&validators(None, Some(101), 0), &current));
+        assert!(!unchanged(
+            &validators(None, Some(99), 999_999_999),
+            &current
+        ));
+        assert!(!unchanged(&validators(None, None, 0), &current));
+        assert!(!unchanged(
+            &validators(None, Some(100), 0),
+            &validators(None, None, 0)
+        ));
+    }
+
+    #[tokio::test]
+    async fn revalidation_reads_the_metadata_and_the_body_only_when_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one").unwrap();
+        let origin = DirectoryOrigin::new(dir.path()).unwrap();
+        let cached = origin.head(&key("/a.txt")).await.unwrap();
+        match origin.get_if_modified(&key("/a.txt"), &cached).await {
+            Ok(Revalidation::NotModified(meta)) => assert_eq!(meta, cached),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(dir.path().join("a.txt"), "three").unwrap();
+        match origin.get_if_modified(&key("/a.txt"), &cached).await {
+            Ok(Revalidation::Modified(response)) => {
+                assert_eq!(response.meta.size, 5);
+                assert_eq!(body(response).await, b"three");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_file(dir.path().join("a.txt")).unwrap();
+        assert_eq!(
+            origin
+                .get_if_modified(&key("/a.txt"), &cached)
+                .await
+                .unwrap_err(),
+            OriginError::NotFound
+        );
+    }
+
     #[test]
     fn new_needs_an_existing_directory() {
         let dir = tempfile::tempdir().unwrap();

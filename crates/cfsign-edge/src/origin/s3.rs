@@ -787,6 +787,21 @@ mod tests {
                 origin.get(&key(path), None).await.unwrap_err(),
                 OriginError::NotFound
             );
+            let cached = ObjectMeta {
+                size: 1,
+                etag: Some("\"a\"".to_owned()),
+                last_modified: None,
+                content_type: None,
+                cache_control: None,
+                expires: None,
+            };
+            assert_eq!(
+                origin
+                    .get_if_modified(&key(path), &cached)
+                    .await
+                    .unwrap_err(),
+                OriginError::NotFound
+            );
         }
     }
 }
