@@ -87,6 +87,9 @@ Examples:
   cfsign edge --config edge.toml --admin-listen 127.0.0.1:9901 --access-log json \\
       --access-log-file /var/log/cfsign/access.log
 
+  # Then drop cached objects before they expire (see `cfsign edge invalidate --help`)
+  cfsign edge invalidate --admin http://127.0.0.1:9901 /index.html '/videos/*'
+
 Denials are CloudFront's 403 XML bodies and codes. GET and HEAD, ranges and conditional
 requests are answered like S3 behind CloudFront. SIGHUP reloads the configuration and the keys
 (a key rotation needs no restart); Ctrl-C or SIGTERM stops it gracefully.
@@ -188,8 +191,9 @@ pub(crate) struct EdgeArgs {
     #[arg(long, value_name = "SECONDS")]
     pub(crate) default_ttl: Option<u64>,
 
-    /// Serve GET /healthz and GET /metrics (Prometheus) on this separate address (default: the
-    /// configuration's `admin_listen`, else none)
+    /// Serve GET /healthz, GET /metrics (Prometheus) and POST /invalidations (`cfsign edge
+    /// invalidate`) on this separate address, to keep private: it has no authentication (default:
+    /// the configuration's `admin_listen`, else none)
     #[arg(long, value_name = "ADDR")]
     pub(crate) admin_listen: Option<std::net::SocketAddr>,
 
