@@ -225,6 +225,13 @@ async fn invalidations(State(state): State<AdminState>, request: Request) -> Res
 }
 
 /// What an edge instance answered to an invalidation.
+///
+/// ```
+/// let answer: cfsign_edge::admin::Invalidated =
+///     serde_json::from_str(r#"{"paths": 2, "invalidated": 5}"#)?;
+/// assert_eq!((answer.paths, answer.invalidated), (2, 5));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct Invalidated {
     /// How many paths it received.
@@ -234,6 +241,14 @@ pub struct Invalidated {
 }
 
 /// Why an invalidation could not be sent to an admin listener, or was refused.
+///
+/// ```
+/// use cfsign_edge::admin::{AdminClientError, invalidations_url};
+///
+/// let err = invalidations_url("localhost:9901").unwrap_err();
+/// assert!(matches!(err, AdminClientError::BadUrl { .. }));
+/// assert!(err.to_string().contains("http://HOST:PORT"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdminClientError {

@@ -277,6 +277,13 @@ impl InvalidationPaths {
     }
 
     /// Never true: [`parse`](Self::parse) refuses an empty list.
+    ///
+    /// ```
+    /// use cfsign_edge::cache::invalidation::InvalidationPaths;
+    ///
+    /// assert!(!InvalidationPaths::parse(&["/*"])?.is_empty());
+    /// # Ok::<(), cfsign_edge::cache::invalidation::InvalidationError>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.given.is_empty()

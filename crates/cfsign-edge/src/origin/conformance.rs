@@ -727,6 +727,18 @@ pub const REVALIDATION_PREFIX: &str = "revalidation/";
 
 /// What an origin server saw and answered for one request, as a harness that
 /// runs the server can observe it (see [`OriginWriter::last_exchange`]).
+///
+/// ```
+/// use cfsign_edge::origin::conformance::Exchange;
+///
+/// // A revalidation answered "not modified": no body.
+/// let seen = Exchange {
+///     if_none_match: Some("\"abc\"".to_owned()),
+///     status: 304,
+///     ..Exchange::default()
+/// };
+/// assert_eq!((seen.if_modified_since, seen.body_bytes), (None, 0));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exchange {
     /// The request's `If-None-Match`, if any.
@@ -760,7 +772,7 @@ pub trait OriginWriter: Send + Sync {
 
 /// An [`OriginWriter`] for the directory origin: files under a root.
 ///
-/// ```no_run
+/// ```
 /// use cfsign_edge::origin::DirectoryOrigin;
 /// use cfsign_edge::origin::conformance::{self, DirectoryWriter};
 ///
@@ -768,8 +780,10 @@ pub trait OriginWriter: Send + Sync {
 /// let dir = tempfile::tempdir()?;
 /// let origin = DirectoryOrigin::new(dir.path())?;
 /// conformance::run_revalidation(&origin, &DirectoryWriter::new(dir.path())).await?;
+/// assert!(dir.path().join("revalidation/unchanged.txt").is_file());
 /// # Ok(())
 /// # }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
 /// ```
 #[derive(Debug, Clone)]
 pub struct DirectoryWriter {

@@ -130,6 +130,7 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+/// Percent-decodes one segment (exactly two hex digits after each `%`).
 pub(crate) fn percent_decode(segment: &str) -> Result<Vec<u8>, KeyError> {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -231,6 +232,27 @@ pub enum OriginError {
 }
 
 /// What a conditional GET ([`Origin::get_if_modified`]) found.
+///
+/// ```
+/// use cfsign_edge::origin::{DirectoryOrigin, ObjectKey, Origin, Revalidation};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a.txt"), "first")?;
+/// let origin = DirectoryOrigin::new(dir.path())?;
+/// let key = ObjectKey::from_request_path("/a.txt")?;
+/// let cached = origin.head(&key).await?;
+/// assert!(matches!(origin.get_if_modified(&key, &cached).await?, Revalidation::NotModified(_)));
+///
+/// std::fs::write(dir.path().join("a.txt"), "second")?;
+/// match origin.get_if_modified(&key, &cached).await? {
+///     Revalidation::Modified(response) => assert_eq!(response.meta.size, 6),
+///     Revalidation::NotModified(_) => unreachable!("the file changed"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum Revalidation {
     /// The cached copy is still the object: the origin's current metadata (the
