@@ -217,10 +217,19 @@ async fn invalidations(State(state): State<AdminState>, request: Request) -> Res
             "this edge runs without an object cache, so there is nothing to invalidate (the cache is on unless [cache] max_bytes is 0)",
         );
     };
-    let invalidated = cache.invalidate(&paths);
+    // Scanning the entries is synchronous work proportional to their number:
+    // off the async workers.
+    let (cache, count) = (cache.clone(), paths.len());
+    let Ok(invalidated) = tokio::task::spawn_blocking(move || cache.invalidate(&paths)).await
+    else {
+        return json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the invalidation did not complete: send it again",
+        );
+    };
     json_answer(
         StatusCode::OK,
-        &json!({ "paths": paths.len(), "invalidated": invalidated }),
+        &json!({ "paths": count, "invalidated": invalidated }),
     )
 }
 

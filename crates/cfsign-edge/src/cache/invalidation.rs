@@ -390,7 +390,10 @@ impl ObjectCache {
     /// just before the predicate is registered: an entry stored during the call
     /// is dropped but not counted, one that expired during it is counted.
     /// Scanning visits every entry once, so an invalidation costs time
-    /// proportional to the number of cached entries (not to their size).
+    /// proportional to the number of cached entries (not to their size). A
+    /// load that was already reading from the origin when the call ran may
+    /// still store what it read (as a CloudFront edge may, for a request in
+    /// flight); the next invalidation drops it.
     ///
     /// ```
     /// use cfsign_edge::cache::invalidation::InvalidationPaths;
