@@ -11,8 +11,8 @@ const ABOUT: &str = "Sign Amazon CloudFront URLs and cookies byte-for-byte as Cl
 const AFTER_HELP: &str = "\
 Start with `cfsign quickstart` (no AWS account needed).
 
-Exit codes: 0 success; 1 `verify`/`explain` denied, or `batch` finished but some lines failed;
-2 bad usage or input (the message on stderr names the input and the fix).";
+Exit codes: 0 success; 1 `verify`/`explain` denied, `batch` finished but some lines failed, or
+`edge invalidate` could not invalidate some instance; 2 bad usage or input (the message on stderr names the input and the fix).";
 
 /// The `cfsign` command.
 #[derive(Debug, Parser)]
@@ -54,7 +54,7 @@ pub(crate) enum Command {
     )]
     Quickstart(QuickstartArgs),
     /// Serve a directory the way a CloudFront distribution with restricted viewer access does
-    #[command(after_help = EDGE_EXAMPLES)]
+    #[command(after_help = EDGE_EXAMPLES, args_conflicts_with_subcommands = true)]
     Edge(EdgeArgs),
     /// Provision, rotate keys and diagnose on AWS: setup, keys, doctor
     #[cfg(feature = "aws")]
@@ -87,17 +87,68 @@ Examples:
   cfsign edge --config edge.toml --admin-listen 127.0.0.1:9901 --access-log json \\
       --access-log-file /var/log/cfsign/access.log
 
+  # Then drop cached objects before they expire (see `cfsign edge invalidate --help`)
+  cfsign edge invalidate --admin http://127.0.0.1:9901 /index.html '/videos/*'
+
 Denials are CloudFront's 403 XML bodies and codes. GET and HEAD, ranges and conditional
 requests are answered like S3 behind CloudFront. SIGHUP reloads the configuration and the keys
 (a key rotation needs no restart); Ctrl-C or SIGTERM stops it gracefully.
 
 Access logs go to standard output (text by default: CloudFront's standard-log fields, tab-separated);
 signatures, policies and cookie values are never logged. Messages go to standard error; with
---admin-listen, the second line there is `cfsign edge: admin listening on http://ADDR (/healthz, /metrics)`.";
+--admin-listen, the second line there is `cfsign edge: admin listening on http://ADDR (/healthz, /metrics, POST /invalidations)`.";
+
+/// Subcommands of `edge` (without one, `edge` serves).
+#[derive(Debug, Subcommand)]
+pub(crate) enum EdgeCommand {
+    /// Drop cached objects from running edges, like a CloudFront invalidation, through each
+    /// instance's admin listener (--admin-listen)
+    #[command(after_help = INVALIDATE_EXAMPLES)]
+    Invalidate(InvalidateArgs),
+}
+
+const INVALIDATE_EXAMPLES: &str = "\
+Examples:
+  # One edge started with --admin-listen 127.0.0.1:9901: one file, and everything under /videos/
+  cfsign edge invalidate --admin http://127.0.0.1:9901 /index.html '/videos/*'
+
+  # Every instance behind the load balancer (each has its own cache)
+  cfsign edge invalidate --admin http://10.0.1.5:9901 --admin http://10.0.2.7:9901 '/*'
+
+Paths follow CloudFront's invalidation syntax: they start with '/', are case-sensitive, and may end
+with '*' (a prefix: /images/* is everything under /images/, /images* also /images.jpg; '*' anywhere
+else is refused). Non-ASCII and unsafe characters are percent-encoded (/caf%C3%A9.jpg); a query
+string is not part of the cache key, so give the path before '?'. Quote paths with '*' for the shell.
+
+Every path is checked before anything is sent. Each instance is then told in parallel and reported on
+its own line (`ADMIN: N path(s), M cached object(s) dropped`, or `ADMIN: failed: why`); an instance
+has --timeout seconds to answer. Exit codes: 0 every instance invalidated; 1 some did not (invalidate
+them again: repeating an invalidation is harmless); 2 bad usage or an invalid path (nothing sent).";
+
+/// Options of `edge invalidate`.
+#[derive(Debug, Args)]
+pub(crate) struct InvalidateArgs {
+    /// The admin listener of an edge instance, http://HOST:PORT (its --admin-listen address);
+    /// repeat for every instance
+    #[arg(long = "admin", value_name = "URL", required = true)]
+    pub(crate) admin: Vec<String>,
+
+    /// Seconds each instance has to answer, 1 to 600
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub(crate) timeout: u64,
+
+    /// Paths to invalidate, as in a CloudFront invalidation: /images/photo.jpg, '/images/*', '/*'
+    #[arg(value_name = "PATH", required = true)]
+    pub(crate) paths: Vec<String>,
+}
 
 /// Options of `edge`.
 #[derive(Debug, Args)]
 pub(crate) struct EdgeArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<EdgeCommand>,
+
     /// A TOML configuration file with every option (behaviors, origins, key groups); see
     /// `cfsign_edge::config` or the README for the format
     #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "public_key", "public", "public_base_url", "trusted_proxy", "cache_max_bytes", "default_ttl"])]
@@ -140,8 +191,9 @@ pub(crate) struct EdgeArgs {
     #[arg(long, value_name = "SECONDS")]
     pub(crate) default_ttl: Option<u64>,
 
-    /// Serve GET /healthz and GET /metrics (Prometheus) on this separate address (default: the
-    /// configuration's `admin_listen`, else none)
+    /// Serve GET /healthz, GET /metrics (Prometheus) and POST /invalidations (`cfsign edge
+    /// invalidate`) on this separate address, to keep private: it has no authentication (default:
+    /// the configuration's `admin_listen`, else none)
     #[arg(long, value_name = "ADDR")]
     pub(crate) admin_listen: Option<std::net::SocketAddr>,
 

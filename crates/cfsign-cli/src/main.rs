@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, EdgeCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,7 +30,14 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Inspect(a) => commands::verify::inspect(a),
-        Command::Edge(a) => commands::edge::run(a),
+        Command::Edge(a) => match &a.command {
+            Some(EdgeCommand::Invalidate(i)) => match commands::invalidate::run(i) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            },
+            None => commands::edge::run(a),
+        },
         #[cfg(feature = "aws")]
         Command::Aws(a) => match commands::aws::run(a) {
             Ok(code) if code != 0 => return ExitCode::from(code),

@@ -208,7 +208,7 @@ fn admin_listener_and_json_access_log_file() {
     let line = edge.stderr.next();
     let admin = line
         .strip_prefix("cfsign edge: admin listening on ")
-        .and_then(|rest| rest.strip_suffix(" (/healthz, /metrics)"))
+        .and_then(|rest| rest.strip_suffix(" (/healthz, /metrics, POST /invalidations)"))
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_owned();
     assert_eq!(

@@ -4,6 +4,7 @@
 //! layer, origins behind one trait, and the edge server that puts them together.
 
 pub mod access;
+pub mod admin;
 pub mod behavior;
 pub mod cache;
 pub mod compress;

@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use cfsign_edge::origin::conformance::{self, Fixture};
 use cfsign_edge::origin::{
-    BoxFuture, ByteRange, DirectoryOrigin, GetResponse, HeadResponse, ObjectKey, Origin,
-    OriginError,
+    BoxFuture, ByteRange, DirectoryOrigin, GetResponse, HeadResponse, ObjectKey, ObjectMeta,
+    Origin, OriginError, Revalidation,
 };
 use futures_util::StreamExt as _;
 
@@ -17,6 +17,77 @@ async fn directory_origin_conforms() {
     let origin = DirectoryOrigin::new(dir.path()).unwrap();
     if let Err(report) = conformance::run(&origin, &fixture).await {
         panic!("{report}");
+    }
+}
+
+#[tokio::test]
+async fn directory_origin_revalidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = DirectoryOrigin::new(dir.path()).unwrap();
+    let writer = conformance::DirectoryWriter::new(dir.path());
+    if let Err(report) = conformance::run_revalidation(&origin, &writer).await {
+        panic!("{report}");
+    }
+}
+
+/// The revalidation checks catch an origin that never answers "not modified"
+/// (the trait's default, a plain GET) and one that always does.
+#[tokio::test]
+async fn the_revalidation_checks_catch_a_wrong_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = conformance::DirectoryWriter::new(dir.path());
+    let plain = Buffering(DirectoryOrigin::new(dir.path()).unwrap());
+    let report = conformance::run_revalidation(&plain, &writer)
+        .await
+        .unwrap_err();
+    assert!(
+        report.starts_with("the buffering origin failed 1 of 4 conformance checks"),
+        "{report}"
+    );
+    assert!(
+        report
+            .contains("revalidation of an unchanged object: cached with both validators: Modified"),
+        "{report}"
+    );
+    let stale = Stale(DirectoryOrigin::new(dir.path()).unwrap());
+    let report = conformance::run_revalidation(&stale, &writer)
+        .await
+        .unwrap_err();
+    for check in ["changed object", "deleted object", "without validators"] {
+        assert!(report.contains(check), "{check}: {report}");
+    }
+}
+
+/// A broken origin: every revalidation is "not modified".
+struct Stale(DirectoryOrigin);
+
+impl Origin for Stale {
+    fn kind(&self) -> &'static str {
+        "stale"
+    }
+
+    fn cache_identity(&self) -> String {
+        self.0.cache_identity()
+    }
+
+    fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
+        self.0.head(key)
+    }
+
+    fn get<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        range: Option<ByteRange>,
+    ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
+        self.0.get(key, range)
+    }
+
+    fn get_if_modified<'a>(
+        &'a self,
+        _key: &'a ObjectKey,
+        cached: &'a ObjectMeta,
+    ) -> BoxFuture<'a, Result<Revalidation, OriginError>> {
+        Box::pin(async move { Ok(Revalidation::NotModified(cached.clone())) })
     }
 }
 

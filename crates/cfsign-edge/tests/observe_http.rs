@@ -10,6 +10,7 @@ use std::time::Duration;
 use cfsign::verify::Verifier;
 use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
+use cfsign_edge::admin;
 use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
 use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 use cfsign_edge::fetch::fetch;
@@ -109,8 +110,8 @@ impl Edge {
         });
         let admin_task = tokio::spawn(server::serve(
             admin_listener,
-            observe::admin_router(metrics.clone()),
-            ServeOptions::default().limits(observe::admin_limits()),
+            admin::router(metrics.clone(), None),
+            ServeOptions::default().limits(admin::limits()),
             until_stopped(stopped),
         ));
         Self {

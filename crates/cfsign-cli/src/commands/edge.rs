@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
+use cfsign_edge::admin;
 use cfsign_edge::config::{
     ConfigError, ConfigOverrides, ConfigSource, EdgeConfig, KeyFile, Setting, SimpleEdge, TlsFile,
 };
 use cfsign_edge::edge::Edge;
-use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics};
+use cfsign_edge::observe::{AccessLog, AccessLogFormat, Metrics};
 use cfsign_edge::server::{self, Limits, ServeOptions};
 use cfsign_edge::tls::EdgeTls;
 
@@ -198,7 +199,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             None => println!("TLS: off"),
         }
         match admin_listen {
-            Some(a) => println!("admin (/healthz, /metrics) on {a}"),
+            Some(a) => println!("admin (/healthz, /metrics, POST /invalidations) on {a}"),
             None => println!("admin listener: off"),
         }
         println!("access log: {}", logging.describe());
@@ -265,11 +266,11 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let admin_task = match admin {
             Some(listener) => {
                 let address = listener.local_addr().context("reading the admin address")?;
-                eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /metrics)");
+                eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /metrics, POST /invalidations)");
                 Some(tokio::spawn(server::serve(
                     listener,
-                    observe::admin_router(metrics.clone()),
-                    ServeOptions::default().limits(observe::admin_limits()),
+                    admin::router(metrics.clone(), edge.cache().cloned()),
+                    ServeOptions::default().limits(admin::limits()),
                     until_stopped(stopped.clone()),
                 )))
             }

@@ -5,6 +5,7 @@ pub(crate) mod aws;
 pub(crate) mod batch;
 pub(crate) mod cookies;
 pub(crate) mod edge;
+pub(crate) mod invalidate;
 pub(crate) mod keygen;
 pub(crate) mod policy;
 pub(crate) mod quickstart;

@@ -33,6 +33,7 @@
 //! assert_eq!(cache.settings().max_bytes, 64 << 20);
 //! ```
 
+pub mod invalidation;
 pub mod ttl;
 
 use std::hash::{Hash as _, Hasher as _};
@@ -173,6 +174,8 @@ impl ObjectCache {
             .max_capacity(settings.max_bytes)
             .weigher(|key: &CacheKey, value: &Arc<Stored>| value.weight(key))
             .expire_after(PerEntryTtl)
+            // `invalidate_entries_if`, for `invalidate` (invalidation.rs).
+            .support_invalidation_closures()
             .build();
         Self { entries, settings }
     }

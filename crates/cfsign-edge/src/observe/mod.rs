@@ -1,5 +1,5 @@
-//! Observability: Prometheus metrics, CloudFront-style access logs, and the admin
-//! listener (`/healthz`, `/metrics`).
+//! Observability: Prometheus metrics and CloudFront-style access logs (served
+//! by the admin listener, [`crate::admin`]).
 //!
 //! - [`ObserveLayer`] goes around the whole edge router. It counts each request
 //!   in [`Metrics`] and writes one [`AccessLog`] line when the response body has
@@ -9,8 +9,7 @@
 //!   `ClientCommError`). Bodies are counted as they stream, never buffered.
 //! - The signed-access check and the object handler time the verification and
 //!   the origin calls into the same [`Metrics`] when they run under the layer.
-//! - [`admin_router`] serves `GET /healthz` and `GET /metrics`, meant for a
-//!   separate socket (see [`admin_limits`]).
+//! - The admin listener ([`crate::admin`]) serves [`Metrics`] on `GET /metrics`.
 //!
 //! Access-log lines have CloudFront's standard-log fields in their order
 //! ([`FIELDS`]). Differences: `x-edge-location` is `cfsign`; `cs(Host)` and
@@ -46,9 +45,10 @@
 //! `Referer` is logged without its fragment.
 //!
 //! ```no_run
+//! use cfsign_edge::admin;
 //! use cfsign_edge::cache::{CacheSettings, ObjectCache};
 //! use cfsign_edge::edge::Edge;
-//! use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, Metrics};
+//! use cfsign_edge::observe::{AccessLog, AccessLogFormat, Metrics};
 //! use cfsign_edge::server::{self, ServeOptions};
 //! # async fn run(behaviors: cfsign_edge::behavior::Behaviors) -> std::io::Result<()> {
 //! let metrics = Metrics::new();
@@ -59,8 +59,8 @@
 //! let admin = tokio::net::TcpListener::bind("127.0.0.1:9901").await?;
 //! tokio::spawn(server::serve(
 //!     admin,
-//!     observe::admin_router(metrics.clone()),
-//!     ServeOptions::default().limits(observe::admin_limits()),
+//!     admin::router(metrics.clone(), edge.cache().cloned()),
+//!     ServeOptions::default().limits(admin::limits()),
 //!     server::shutdown_signal(),
 //! ));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
@@ -79,18 +79,12 @@ mod metrics;
 mod tests;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use axum::Router;
-use axum::extract::State;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use http::{HeaderValue, StatusCode, header};
+use std::time::Instant;
 
 use crate::origin::{
-    BoxFuture, ByteRange, GetResponse, HeadResponse, ObjectKey, Origin, OriginError,
+    BoxFuture, ByteRange, GetResponse, HeadResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+    Revalidation,
 };
-use crate::server::Limits;
 
 pub use layer::{Observe, ObserveLayer, REQUEST_ID_HEADER};
 pub use log::{
@@ -141,49 +135,17 @@ impl Origin for TimedOrigin {
             result
         })
     }
-}
 
-/// The admin endpoints: `GET /healthz` answers `200 ok`; `GET /metrics` the
-/// metrics in the OpenMetrics text format; anything else `404`.
-///
-/// ```
-/// use cfsign_edge::observe::{Metrics, admin_router};
-/// use http_body_util::BodyExt as _;
-/// use tower::ServiceExt as _;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let admin = admin_router(Metrics::new());
-/// let request = http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
-/// let response = admin.oneshot(request).await.unwrap();
-/// assert_eq!(response.status(), 200);
-/// assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "ok");
-/// # }
-/// ```
-pub fn admin_router(metrics: Metrics) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(scrape))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
-        .with_state(metrics)
-}
-
-async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-        metrics.encode(),
-    )
-}
-
-/// Limits for the admin listener: a few connections, small heads, quick drain.
-#[must_use]
-pub fn admin_limits() -> Limits {
-    Limits {
-        max_connections: 64,
-        header_read_timeout: Duration::from_secs(10),
-        max_concurrent_streams: 16,
-        max_head_bytes: 8_192,
-        drain_timeout: Duration::from_secs(5),
-        send_timeout: Duration::from_secs(10),
+    fn get_if_modified<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        cached: &'a ObjectMeta,
+    ) -> BoxFuture<'a, Result<Revalidation, OriginError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = self.origin.get_if_modified(key, cached).await;
+            self.metrics.origin("get", started.elapsed());
+            result
+        })
     }
 }

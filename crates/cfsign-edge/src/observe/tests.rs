@@ -396,32 +396,3 @@ async fn an_abandoned_request_is_logged_as_000() {
             .contains(r#"cfsign_edge_requests_total{status="0",code="-",behavior="-"} 1"#)
     );
 }
-
-#[tokio::test]
-async fn admin_endpoints() {
-    let metrics = Metrics::new();
-    let admin = admin_router(metrics);
-    let response = admin
-        .clone()
-        .oneshot(http::Request::get("/metrics").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], CONTENT_TYPE);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let text = std::str::from_utf8(&body).unwrap();
-    for name in [
-        "cfsign_edge_cache",
-        "cfsign_edge_response_bytes",
-        "cfsign_edge_verification_seconds",
-        "cfsign_edge_origin_seconds",
-        "cfsign_edge_connections",
-    ] {
-        assert!(text.contains(&format!("# TYPE {name} ")), "{name}:\n{text}");
-    }
-    let response = admin
-        .oneshot(http::Request::get("/other").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-}

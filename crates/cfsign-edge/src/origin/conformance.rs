@@ -21,6 +21,27 @@
 //! - missing keys, "folders" (`dir/`, `dir`) and the empty key are
 //!   [`OriginError::NotFound`], for `head` and for `get` (with and without range).
 //!
+//! [`run_revalidation`] checks [`Origin::get_if_modified`] (CloudFront's
+//! revalidation of an expired cached object). It has to change the origin's
+//! content, so the harness passes an [`OriginWriter`] (files for the directory
+//! origin, [`DirectoryWriter`]; `PutObject`/`DeleteObject` for S3); it only
+//! touches keys under [`REVALIDATION_PREFIX`]. It checks:
+//!
+//! - unchanged object, cached with both validators, the entity tag only and the
+//!   modification time only (whichever the origin reports): [`Revalidation::NotModified`],
+//!   with the cached size and type, and each validator the cached copy had still
+//!   there and equal to the object's current one; where the
+//!   harness can see the origin server's side ([`OriginWriter::last_exchange`],
+//!   the HTTP origin's test server), that it received `If-None-Match` and
+//!   `If-Modified-Since` with the cached values and answered `304` without a body;
+//! - changed content: [`Revalidation::Modified`] with the new bytes and metadata
+//!   (the change is made at least one second after the cached `Last-Modified`:
+//!   dates have one-second resolution, and some servers, moto among them, let
+//!   `If-Modified-Since` decide even next to an entity tag);
+//! - deleted object: [`OriginError::NotFound`];
+//! - a cached copy with no validators: [`Revalidation::Modified`] (a plain GET:
+//!   no conditional header reaches the server).
+//!
 //! [`run`] does not stop at the first failure: it returns every failed check,
 //! each naming the operation and the key, so one run shows all that is wrong.
 //! Every origin call is bounded by a timeout ([`OPERATION_TIMEOUT`]), so a hung
@@ -43,13 +64,16 @@
 
 use std::fmt::Write as _;
 use std::future::Future;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 
-use super::{BodyStream, ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError};
+use super::{
+    BodyStream, BoxFuture, ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+    Revalidation,
+};
 
 /// The longest any single origin call (or reading one body) may take.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -697,4 +721,365 @@ fn pseudo_random(len: usize, seed: u64) -> Bytes {
     }
     bytes.truncate(len);
     Bytes::from(bytes)
+}
+
+/// The keys [`run_revalidation`] writes and deletes start with this.
+pub const REVALIDATION_PREFIX: &str = "revalidation/";
+
+/// What an origin server saw and answered for one request, as a harness that
+/// runs the server can observe it (see [`OriginWriter::last_exchange`]).
+///
+/// ```
+/// use cfsign_edge::origin::conformance::Exchange;
+///
+/// // A revalidation answered "not modified": no body.
+/// let seen = Exchange {
+///     if_none_match: Some("\"abc\"".to_owned()),
+///     status: 304,
+///     ..Exchange::default()
+/// };
+/// assert_eq!((seen.if_modified_since, seen.body_bytes), (None, 0));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exchange {
+    /// The request's `If-None-Match`, if any.
+    pub if_none_match: Option<String>,
+    /// The request's `If-Modified-Since`, if any.
+    pub if_modified_since: Option<String>,
+    /// The response status.
+    pub status: u16,
+    /// Bytes of the response body.
+    pub body_bytes: u64,
+}
+
+/// Changes the content of an origin, for [`run_revalidation`]. Keys are
+/// decoded keys (as [`ObjectKey::as_str`] gives them), all under
+/// [`REVALIDATION_PREFIX`].
+pub trait OriginWriter: Send + Sync {
+    /// Creates or replaces the object `key` with `body`.
+    fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Deletes the object `key`.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>>;
+
+    /// What the origin server received and answered for the last `GET` of
+    /// `key`, if the harness can see it (an HTTP origin's test server); `None`
+    /// (the default): not checked.
+    fn last_exchange(&self, key: &str) -> Option<Exchange> {
+        let _ = key;
+        None
+    }
+}
+
+/// An [`OriginWriter`] for the directory origin: files under a root.
+///
+/// ```
+/// use cfsign_edge::origin::DirectoryOrigin;
+/// use cfsign_edge::origin::conformance::{self, DirectoryWriter};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let origin = DirectoryOrigin::new(dir.path())?;
+/// conformance::run_revalidation(&origin, &DirectoryWriter::new(dir.path())).await?;
+/// assert!(dir.path().join("revalidation/unchanged.txt").is_file());
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct DirectoryWriter {
+    root: PathBuf,
+}
+
+impl DirectoryWriter {
+    /// Writes under `root` (the directory origin's root).
+    #[must_use]
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, String> {
+        let key = object_key(key)?;
+        Ok(key
+            .as_str()
+            .split('/')
+            .fold(self.root.clone(), |path, segment| path.join(segment)))
+    }
+}
+
+impl OriginWriter for DirectoryWriter {
+    fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+            }
+            tokio::fs::write(&path, &body)
+                .await
+                .map_err(|e| format!("writing {}: {e}", path.display()))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            tokio::fs::remove_file(&path)
+                .await
+                .map_err(|e| format!("deleting {}: {e}", path.display()))
+        })
+    }
+}
+
+/// Runs the revalidation checks (see the [module documentation](self)) on
+/// `origin`, changing its content through `writer`.
+///
+/// Returns `Err` with one line per failed check.
+pub async fn run_revalidation(
+    origin: &dyn Origin,
+    writer: &dyn OriginWriter,
+) -> Result<(), String> {
+    let mut report = Report::default();
+    let key = |name: &str| format!("{REVALIDATION_PREFIX}{name}");
+    report.record(
+        "revalidation of an unchanged object".to_owned(),
+        check_unchanged(origin, writer, &key("unchanged.txt")).await,
+    );
+    report.record(
+        "revalidation of a changed object".to_owned(),
+        check_changed(origin, writer, &key("changed.txt")).await,
+    );
+    report.record(
+        "revalidation of a deleted object".to_owned(),
+        check_deleted(origin, writer, &key("deleted.txt")).await,
+    );
+    report.record(
+        "revalidation without validators".to_owned(),
+        check_no_validators(origin, writer, &key("no-validators.txt")).await,
+    );
+    report.finish(origin.kind())
+}
+
+async fn put(writer: &dyn OriginWriter, key: &str, body: &'static [u8]) -> Result<(), String> {
+    timed(
+        "writing to the origin",
+        writer.put(key, Bytes::from_static(body)),
+    )
+    .await?
+    .map_err(|e| format!("the harness could not write {key:?}: {e}"))
+}
+
+/// A whole `get` and its body, checked against `expected`.
+async fn cache_copy(
+    origin: &dyn Origin,
+    key: &ObjectKey,
+    expected: &[u8],
+) -> Result<ObjectMeta, String> {
+    let response = get(origin, key, None).await?;
+    let meta = response.meta;
+    let (body, _) = collect(response.body).await?;
+    same_bytes("body before the revalidation", &body, expected)?;
+    Ok(meta)
+}
+
+async fn revalidate(
+    origin: &dyn Origin,
+    key: &ObjectKey,
+    cached: &ObjectMeta,
+) -> Result<Result<Revalidation, OriginError>, String> {
+    timed("get_if_modified", origin.get_if_modified(key, cached)).await
+}
+
+/// Where the harness sees the server: the conditional headers it got are the
+/// cached validators, and its status is `status`.
+fn check_exchange(
+    writer: &dyn OriginWriter,
+    key: &str,
+    cached: &ObjectMeta,
+    status: u16,
+    body_bytes: u64,
+) -> Result<(), String> {
+    let Some(seen) = writer.last_exchange(key) else {
+        return Ok(());
+    };
+    let expected = Exchange {
+        if_none_match: cached.etag.clone(),
+        if_modified_since: cached.last_modified.map(httpdate::fmt_http_date),
+        status,
+        body_bytes,
+    };
+    if seen == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "the origin server saw and answered {seen:?}, expected {expected:?}"
+        ))
+    }
+}
+
+async fn check_unchanged(
+    origin: &dyn Origin,
+    writer: &dyn OriginWriter,
+    name: &str,
+) -> Result<(), String> {
+    const BODY: &[u8] = b"unchanged since it was cached\n";
+    put(writer, name, BODY).await?;
+    let key = object_key(name)?;
+    let meta = cache_copy(origin, &key, BODY).await?;
+    if !meta.has_validators() {
+        return Err(format!(
+            "the origin reports neither an entity tag nor a modification time ({meta:?}): nothing to revalidate with"
+        ));
+    }
+    let mut variants = vec![("both validators", meta.clone())];
+    if meta.etag.is_some() && meta.last_modified.is_some() {
+        let mut etag_only = meta.clone();
+        etag_only.last_modified = None;
+        let mut date_only = meta.clone();
+        date_only.etag = None;
+        variants.push(("the entity tag only", etag_only));
+        variants.push(("the modification time only", date_only));
+    }
+    for (what, cached) in variants {
+        let fail = |e: String| format!("cached with {what}: {e}");
+        match revalidate(origin, &key, &cached).await? {
+            Ok(Revalidation::NotModified(refreshed)) => {
+                // Size and type are the cached copy's; each validator is the
+                // object's current one, or absent where the cached copy had none
+                // (an origin that cannot read the 304's headers keeps the cached ones).
+                let validator = |refreshed: bool, had: bool, current: bool| {
+                    if had {
+                        refreshed && current
+                    } else {
+                        !refreshed || current
+                    }
+                };
+                let kept = refreshed.size == meta.size
+                    && refreshed.content_type == meta.content_type
+                    && validator(
+                        refreshed.etag.is_some(),
+                        cached.etag.is_some(),
+                        refreshed.etag == meta.etag,
+                    )
+                    && validator(
+                        refreshed.last_modified.is_some(),
+                        cached.last_modified.is_some(),
+                        refreshed.last_modified == meta.last_modified,
+                    );
+                if !kept {
+                    return Err(fail(format!(
+                        "NotModified with metadata {refreshed:?}, expected that of {meta:?}"
+                    )));
+                }
+            }
+            Ok(Revalidation::Modified(response)) => {
+                return Err(fail(format!(
+                    "Modified ({response:?}) for an object that did not change"
+                )));
+            }
+            Err(e) => return Err(fail(format!("answered {e:?}"))),
+        }
+        check_exchange(writer, name, &cached, 304, 0).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Waits until the wall clock is past the second of `modified`, so that a
+/// change made now has a later `Last-Modified`.
+async fn next_second(modified: Option<SystemTime>) {
+    let Some(modified) = modified else {
+        return;
+    };
+    let second = modified
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let later = UNIX_EPOCH + Duration::from_secs(second + 1);
+    while SystemTime::now() < later {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn check_changed(
+    origin: &dyn Origin,
+    writer: &dyn OriginWriter,
+    name: &str,
+) -> Result<(), String> {
+    const BEFORE: &[u8] = b"first version\n";
+    const AFTER: &[u8] = b"second version, longer than the first\n";
+    put(writer, name, BEFORE).await?;
+    let key = object_key(name)?;
+    let cached = cache_copy(origin, &key, BEFORE).await?;
+    next_second(cached.last_modified).await;
+    put(writer, name, AFTER).await?;
+    match revalidate(origin, &key, &cached).await? {
+        Ok(Revalidation::Modified(response)) => {
+            if response.range.is_some() {
+                return Err(format!("Modified with range {:?}", response.range));
+            }
+            if response.meta.size != AFTER.len() as u64 {
+                return Err(format!(
+                    "Modified with size {}, the new object has {} bytes",
+                    response.meta.size,
+                    AFTER.len()
+                ));
+            }
+            if cached.etag.is_some() && response.meta.etag == cached.etag {
+                return Err(format!(
+                    "Modified, but with the old entity tag {:?}",
+                    cached.etag
+                ));
+            }
+            let (body, _) = collect(response.body).await?;
+            same_bytes("the new body", &body, AFTER)?;
+        }
+        Ok(Revalidation::NotModified(meta)) => {
+            return Err(format!(
+                "NotModified ({meta:?}) for an object that was rewritten"
+            ));
+        }
+        Err(e) => return Err(format!("answered {e:?}")),
+    }
+    check_exchange(writer, name, &cached, 200, AFTER.len() as u64)
+}
+
+async fn check_deleted(
+    origin: &dyn Origin,
+    writer: &dyn OriginWriter,
+    name: &str,
+) -> Result<(), String> {
+    const BODY: &[u8] = b"about to be deleted\n";
+    put(writer, name, BODY).await?;
+    let key = object_key(name)?;
+    let cached = cache_copy(origin, &key, BODY).await?;
+    timed("deleting from the origin", writer.delete(name))
+        .await?
+        .map_err(|e| format!("the harness could not delete {name:?}: {e}"))?;
+    match revalidate(origin, &key, &cached).await? {
+        Err(OriginError::NotFound) => Ok(()),
+        other => Err(format!("answered {other:?}, expected NotFound")),
+    }
+}
+
+async fn check_no_validators(
+    origin: &dyn Origin,
+    writer: &dyn OriginWriter,
+    name: &str,
+) -> Result<(), String> {
+    const BODY: &[u8] = b"cached without validators\n";
+    put(writer, name, BODY).await?;
+    let key = object_key(name)?;
+    let mut cached = cache_copy(origin, &key, BODY).await?;
+    cached.etag = None;
+    cached.last_modified = None;
+    match revalidate(origin, &key, &cached).await? {
+        Ok(Revalidation::Modified(response)) => {
+            let (body, _) = collect(response.body).await?;
+            same_bytes("body", &body, BODY)?;
+        }
+        other => return Err(format!("answered {other:?}, expected Modified")),
+    }
+    check_exchange(writer, name, &cached, 200, BODY.len() as u64)
 }

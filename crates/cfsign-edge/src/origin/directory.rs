@@ -8,10 +8,18 @@
 //! directory (or a FIFO, socket, device) is not found (no listings). The
 //! `Content-Type` is guessed from the key's extension, as the viewer sees it,
 //! not from the name of the file a symlink points to.
+//!
+//! The entity tag is the size and the modification time in nanoseconds
+//! (`"<size hex>-<mtime ns hex>"`), so any rewrite that changes either is seen.
+//! [`Origin::get_if_modified`] reads the metadata once (one trip to the blocking
+//! pool) and compares: the entity tag when the cached copy has one, else the
+//! modification time in whole seconds (`If-Modified-Since` semantics: a change
+//! within the same second as the cached `Last-Modified` is not seen without an
+//! entity tag). No file is opened when the object is unchanged.
 
 use std::io::SeekFrom;
 use std::path::{Component, Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt as _;
 use tokio::io::AsyncReadExt as _;
@@ -19,6 +27,7 @@ use tokio_util::io::ReaderStream;
 
 use super::{
     BoxFuture, ByteRange, GetResponse, HeadResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+    Revalidation,
 };
 
 /// Read buffer for streaming file bodies.
@@ -97,6 +106,24 @@ impl DirectoryOrigin {
             expires: None,
         }
     }
+}
+
+/// Whether the object described by `current` is still the `cached` copy, as
+/// an origin server decides a conditional GET (RFC 9110 §13.2.2: `If-None-Match`
+/// when there is an entity tag, else `If-Modified-Since` at one-second resolution).
+fn unchanged(cached: &ObjectMeta, current: &ObjectMeta) -> bool {
+    if let Some(etag) = &cached.etag {
+        return current.etag.as_ref() == Some(etag);
+    }
+    match (cached.last_modified, current.last_modified) {
+        (Some(since), Some(modified)) => whole_seconds(modified) <= whole_seconds(since),
+        _ => false,
+    }
+}
+
+/// HTTP dates have one-second resolution.
+fn whole_seconds(t: SystemTime) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
 /// Errors that mean "no such object": missing, a file used as a directory, a
@@ -266,6 +293,23 @@ impl Origin for DirectoryOrigin {
             })
         })
     }
+
+    fn get_if_modified<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        cached: &'a ObjectMeta,
+    ) -> BoxFuture<'a, Result<Revalidation, OriginError>> {
+        Box::pin(async move {
+            if cached.has_validators() {
+                let opened = self.open(key, Read::Nothing).await?;
+                let current = Self::meta(key, &opened.meta);
+                if unchanged(cached, &current) {
+                    return Ok(Revalidation::NotModified(cached.refreshed_by(current)));
+                }
+            }
+            self.get(key, None).await.map(Revalidation::Modified)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -283,6 +327,68 @@ mod tests {
             bytes.extend_from_slice(&chunk.unwrap());
         }
         bytes
+    }
+
+    fn validators(etag: Option<&str>, seconds: Option<u64>, nanos: u32) -> ObjectMeta {
+        ObjectMeta {
+            size: 1,
+            etag: etag.map(str::to_owned),
+            last_modified: seconds.map(|s| UNIX_EPOCH + Duration::new(s, nanos)),
+            content_type: None,
+            cache_control: None,
+            expires: None,
+        }
+    }
+
+    /// The entity tag decides when the cached copy has one; otherwise the
+    /// modification time, in whole seconds as `If-Modified-Since` has it.
+    #[test]
+    fn unchanged_is_decided_like_a_conditional_get() {
+        let current = validators(Some("\"b\""), Some(100), 500);
+        assert!(unchanged(&validators(Some("\"b\""), None, 0), &current));
+        assert!(!unchanged(
+            &validators(Some("\"a\""), Some(200), 0),
+            &current
+        ));
+        assert!(unchanged(&validators(None, Some(100), 0), &current));
+        assert!(unchanged(&validators(None, Some(101), 0), &current));
+        assert!(!unchanged(
+            &validators(None, Some(99), 999_999_999),
+            &current
+        ));
+        assert!(!unchanged(&validators(None, None, 0), &current));
+        assert!(!unchanged(
+            &validators(None, Some(100), 0),
+            &validators(None, None, 0)
+        ));
+    }
+
+    #[tokio::test]
+    async fn revalidation_reads_the_metadata_and_the_body_only_when_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one").unwrap();
+        let origin = DirectoryOrigin::new(dir.path()).unwrap();
+        let cached = origin.head(&key("/a.txt")).await.unwrap().meta;
+        match origin.get_if_modified(&key("/a.txt"), &cached).await {
+            Ok(Revalidation::NotModified(meta)) => assert_eq!(meta, cached),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(dir.path().join("a.txt"), "three").unwrap();
+        match origin.get_if_modified(&key("/a.txt"), &cached).await {
+            Ok(Revalidation::Modified(response)) => {
+                assert_eq!(response.meta.size, 5);
+                assert_eq!(body(response).await, b"three");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_file(dir.path().join("a.txt")).unwrap();
+        assert_eq!(
+            origin
+                .get_if_modified(&key("/a.txt"), &cached)
+                .await
+                .unwrap_err(),
+            OriginError::NotFound
+        );
     }
 
     #[test]

@@ -9,6 +9,14 @@
 //! streams. Plain `http://` only (the origin is usually on a private network or
 //! loopback); 404 and 410 are "not found", 401/403 "forbidden", anything else
 //! unexpected is an origin error (502), no answer in time a timeout (504).
+//!
+//! [`Origin::get_if_modified`] sends a real conditional `GET`: `If-None-Match`
+//! with the cached `ETag` and `If-Modified-Since` with the cached
+//! `Last-Modified` (IMF-fixdate), both when both are known. A `304 Not Modified`
+//! is [`Revalidation::NotModified`], its `ETag`, `Last-Modified`,
+//! `Cache-Control` and `Expires` replacing the cached ones (RFC 9111 §4.3.4); a
+//! `200` is the whole new object. A 304 to a request that had no validators is
+//! an origin error.
 
 use std::time::Duration;
 
@@ -22,7 +30,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::{
     BodyStream as OriginBody, BoxFuture, ByteRange, GetResponse, HeadResponse, ObjectKey,
-    ObjectMeta, Origin, OriginError,
+    ObjectMeta, Origin, OriginError, Revalidation,
 };
 
 /// Why an HTTP origin cannot be configured.
@@ -101,9 +109,30 @@ impl HttpOrigin {
         key: &ObjectKey,
         range: Option<ByteRange>,
     ) -> Result<http::Response<hyper::body::Incoming>, OriginError> {
+        self.send_with(method, key, range, None).await
+    }
+
+    /// A request, conditional on the validators of `cached` if given (then a
+    /// `304` is an answer, not an error).
+    async fn send_with(
+        &self,
+        method: Method,
+        key: &ObjectKey,
+        range: Option<ByteRange>,
+        cached: Option<&ObjectMeta>,
+    ) -> Result<http::Response<hyper::body::Incoming>, OriginError> {
         let mut request = Request::builder().method(method).uri(self.url(key));
         if let Some(r) = range {
             request = request.header(header::RANGE, format!("bytes={}-{}", r.start, r.end));
+        }
+        if let Some(cached) = cached {
+            if let Some(etag) = &cached.etag {
+                request = request.header(header::IF_NONE_MATCH, etag.as_str());
+            }
+            if let Some(modified) = cached.last_modified {
+                request =
+                    request.header(header::IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
+            }
         }
         let request = request
             .body(Empty::new())
@@ -116,6 +145,9 @@ impl HttpOrigin {
             Ok(Err(e)) => Err(OriginError::Unavailable(e.to_string())),
             Ok(Ok(response)) => match response.status() {
                 s if s.is_success() => Ok(response),
+                StatusCode::NOT_MODIFIED if cached.is_some_and(ObjectMeta::has_validators) => {
+                    Ok(response)
+                }
                 StatusCode::NOT_FOUND | StatusCode::GONE => Err(OriginError::NotFound),
                 StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => Err(OriginError::Forbidden(
                     format!("HTTP {}", response.status()),
@@ -279,6 +311,39 @@ impl Origin for HttpOrigin {
                     cached: None,
                 }),
             }
+        })
+    }
+
+    fn get_if_modified<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        cached: &'a ObjectMeta,
+    ) -> BoxFuture<'a, Result<Revalidation, OriginError>> {
+        Box::pin(async move {
+            let response = self.send_with(Method::GET, key, None, Some(cached)).await?;
+            let headers = response.headers();
+            if response.status() == StatusCode::NOT_MODIFIED {
+                // Whatever the 304 says about its size is not the object's.
+                return Ok(Revalidation::NotModified(
+                    cached.refreshed_by(meta(headers, cached.size)),
+                ));
+            }
+            if response.status() != StatusCode::OK {
+                return Err(OriginError::Unavailable(format!(
+                    "HTTP {} to a GET without a range",
+                    response.status()
+                )));
+            }
+            let size = content_length(headers).ok_or_else(|| {
+                OriginError::Unavailable("the origin sent no Content-Length".to_owned())
+            })?;
+            let object = meta(headers, size);
+            Ok(Revalidation::Modified(GetResponse {
+                meta: object,
+                range: None,
+                body: body(response),
+                cached: None,
+            }))
         })
     }
 }

@@ -1,9 +1,10 @@
 //! Origins: where the edge fetches objects from, behind one trait.
 //!
-//! An [`Origin`] answers [`Origin::head`] (metadata only) and [`Origin::get`]
-//! (metadata and a streamed body, optionally a byte range) for an
-//! [`ObjectKey`]: the request path, percent-decoded and validated so that it can
-//! never name anything outside the origin (see [`ObjectKey::from_request_path`]).
+//! An [`Origin`] answers [`Origin::head`] (metadata only), [`Origin::get`]
+//! (metadata and a streamed body, optionally a byte range) and
+//! [`Origin::get_if_modified`] (a conditional GET revalidating a cached copy) for
+//! an [`ObjectKey`]: the request path, percent-decoded and validated so that it
+//! can never name anything outside the origin (see [`ObjectKey::from_request_path`]).
 //! HTTP semantics (conditional requests, `If-Range`, status codes) are applied by
 //! the edge on top of the metadata, the same way for every origin; every origin
 //! runs the same [conformance suite](conformance).
@@ -129,7 +130,8 @@ impl fmt::Display for ObjectKey {
     }
 }
 
-fn percent_decode(segment: &str) -> Result<Vec<u8>, KeyError> {
+/// Percent-decodes one segment (exactly two hex digits after each `%`).
+pub(crate) fn percent_decode(segment: &str) -> Result<Vec<u8>, KeyError> {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -260,6 +262,104 @@ pub enum OriginError {
     Timeout(String),
 }
 
+/// What a conditional GET ([`Origin::get_if_modified`]) found.
+///
+/// ```
+/// use cfsign_edge::origin::{DirectoryOrigin, ObjectKey, Origin, Revalidation};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a.txt"), "first")?;
+/// let origin = DirectoryOrigin::new(dir.path())?;
+/// let key = ObjectKey::from_request_path("/a.txt")?;
+/// let cached = origin.head(&key).await?.meta;
+/// assert!(matches!(origin.get_if_modified(&key, &cached).await?, Revalidation::NotModified(_)));
+///
+/// std::fs::write(dir.path().join("a.txt"), "second")?;
+/// match origin.get_if_modified(&key, &cached).await? {
+///     Revalidation::Modified(response) => assert_eq!(response.meta.size, 6),
+///     Revalidation::NotModified(_) => unreachable!("the file changed"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub enum Revalidation {
+    /// The cached copy is still the object: the origin's current metadata (the
+    /// 304's `Cache-Control`/`Expires`/`ETag`/`Last-Modified` over the cached
+    /// ones; size and type kept).
+    NotModified(ObjectMeta),
+    /// The object changed: the whole new object.
+    Modified(GetResponse),
+}
+
+impl ObjectMeta {
+    /// Whether there is anything to revalidate with: an entity tag or a
+    /// modification time (without either, a conditional GET is a plain GET).
+    ///
+    /// ```
+    /// use cfsign_edge::origin::ObjectMeta;
+    ///
+    /// let mut meta = ObjectMeta {
+    ///     size: 3,
+    ///     etag: Some("\"abc\"".to_owned()),
+    ///     last_modified: None,
+    ///     content_type: None,
+    ///     cache_control: None,
+    ///     expires: None,
+    /// };
+    /// assert!(meta.has_validators());
+    /// meta.etag = None;
+    /// assert!(!meta.has_validators());
+    /// ```
+    #[must_use]
+    pub fn has_validators(&self) -> bool {
+        self.etag.is_some() || self.last_modified.is_some()
+    }
+
+    /// This (cached) metadata refreshed by a `304 Not Modified` (RFC 9111
+    /// §4.3.4): each of the answer's `ETag`, `Last-Modified`, `Cache-Control`
+    /// and `Expires` that is present replaces the cached one; the size and the
+    /// content type are kept (a 304 describes the same representation).
+    ///
+    /// ```
+    /// use cfsign_edge::origin::ObjectMeta;
+    ///
+    /// let cached = ObjectMeta {
+    ///     size: 3,
+    ///     etag: Some("\"abc\"".to_owned()),
+    ///     last_modified: None,
+    ///     content_type: Some("text/plain".to_owned()),
+    ///     cache_control: Some("max-age=60".to_owned()),
+    ///     expires: None,
+    /// };
+    /// let answer = ObjectMeta {
+    ///     size: 0,
+    ///     etag: None,
+    ///     last_modified: None,
+    ///     content_type: None,
+    ///     cache_control: Some("max-age=600".to_owned()),
+    ///     expires: None,
+    /// };
+    /// let refreshed = cached.refreshed_by(answer);
+    /// assert_eq!(refreshed.cache_control.as_deref(), Some("max-age=600"));
+    /// assert_eq!(refreshed.etag.as_deref(), Some("\"abc\""));
+    /// assert_eq!((refreshed.size, refreshed.content_type.as_deref()), (3, Some("text/plain")));
+    /// ```
+    #[must_use]
+    pub fn refreshed_by(&self, answer: ObjectMeta) -> ObjectMeta {
+        ObjectMeta {
+            size: self.size,
+            content_type: self.content_type.clone(),
+            etag: answer.etag.or_else(|| self.etag.clone()),
+            last_modified: answer.last_modified.or(self.last_modified),
+            cache_control: answer.cache_control.or_else(|| self.cache_control.clone()),
+            expires: answer.expires.or_else(|| self.expires.clone()),
+        }
+    }
+}
+
 /// A source of objects.
 pub trait Origin: Send + Sync + 'static {
     /// A short name for logs and metrics (e.g. `directory`, `s3`).
@@ -295,6 +395,28 @@ pub trait Origin: Send + Sync + 'static {
         key: &'a ObjectKey,
         range: Option<ByteRange>,
     ) -> BoxFuture<'a, Result<GetResponse, OriginError>>;
+
+    /// Revalidates a cached copy whose metadata is `cached`, as CloudFront does
+    /// when a cached object with an `ETag` or `Last-Modified` has expired: a
+    /// conditional GET with `If-None-Match: <cached etag>` and/or
+    /// `If-Modified-Since: <cached last_modified>` (both when both exist; the
+    /// entity tag decides when the origin has one, RFC 9110 §13.2.2).
+    /// [`Revalidation::NotModified`] transfers no body; a changed object is
+    /// [`Revalidation::Modified`] with the whole new object; a deleted one
+    /// [`OriginError::NotFound`]. Without validators in `cached` it is a plain
+    /// `get`.
+    ///
+    /// The default implementation always answers with a plain `get` (correct,
+    /// never cheaper); the directory, S3 and HTTP origins implement the real
+    /// conditional request, and wrappers must forward it.
+    fn get_if_modified<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        cached: &'a ObjectMeta,
+    ) -> BoxFuture<'a, Result<Revalidation, OriginError>> {
+        let _ = cached;
+        Box::pin(async move { self.get(key, None).await.map(Revalidation::Modified) })
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,15 @@
 //! `Cache-Control`. `Expires` is not reported (`object_store` does not expose
 //! it). Bodies are streamed as they arrive, never buffered.
 //!
+//! [`Origin::get_if_modified`] is a `GET Object` with `If-None-Match` (the cached
+//! `ETag`) and `If-Modified-Since` (the cached `Last-Modified`), both when both
+//! are known, as CloudFront revalidates. S3 answers `304 Not Modified` without a
+//! body ([`Revalidation::NotModified`]) or the whole new object. `object_store`
+//! reports the 304 as an error without its headers, so the refreshed metadata
+//! is the cached one: a `Cache-Control` changed in place (a copy onto the same
+//! key with new metadata and the same bytes, hence the same `ETag`) is seen at
+//! the next full fetch.
+//!
 //! Errors: no such key is [`OriginError::NotFound`]; a 403 (or 401) is
 //! [`OriginError::Forbidden`] (S3 answers 403 instead of 404 for a missing key
 //! when the credentials lack `s3:ListBucket`); a timeout (connect or read) is
@@ -51,7 +60,7 @@ use object_store::{
 
 use super::{
     BoxFuture, ByteRange, GetResponse, HeadResponse, MAX_KEY_BYTES, ObjectKey, ObjectMeta, Origin,
-    OriginError,
+    OriginError, Revalidation,
 };
 
 /// Default time allowed to open a connection.
@@ -509,6 +518,27 @@ impl S3Origin {
     }
 }
 
+impl S3Origin {
+    /// A successful `GET` (of `range`, if any) as the origin's answer.
+    fn response(&self, result: GetResult, range: Option<ByteRange>) -> GetResponse {
+        self.bucket_seen.store(true, Ordering::Relaxed);
+        let object = meta(&result);
+        // `object_store` checked the `Content-Range` against the request
+        // (clamped to the object's size).
+        let range = range.map(|_| ByteRange {
+            start: result.range.start,
+            end: result.range.end.saturating_sub(1),
+        });
+        let body = result.into_stream().map(|r| r.map_err(io_error)).boxed();
+        GetResponse {
+            meta: object,
+            range,
+            body,
+            cached: None,
+        }
+    }
+}
+
 /// What a failed request was, for [`S3Origin::error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FollowUp {
@@ -615,21 +645,30 @@ impl Origin for S3Origin {
                 Ok(result) => result,
                 Err(e) => return Err(self.error(e, &location, range.map(FollowUp::Range)).await),
             };
-            self.bucket_seen.store(true, Ordering::Relaxed);
-            let object = meta(&result);
-            // `object_store` checked the `Content-Range` against the request
-            // (clamped to the object's size).
-            let range = range.map(|_| ByteRange {
-                start: result.range.start,
-                end: result.range.end.saturating_sub(1),
-            });
-            let body = result.into_stream().map(|r| r.map_err(io_error)).boxed();
-            Ok(GetResponse {
-                meta: object,
-                range,
-                body,
-                cached: None,
-            })
+            Ok(self.response(result, range))
+        })
+    }
+
+    fn get_if_modified<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        cached: &'a ObjectMeta,
+    ) -> BoxFuture<'a, Result<Revalidation, OriginError>> {
+        Box::pin(async move {
+            let location = self.location(key).ok_or(OriginError::NotFound)?;
+            let options = GetOptions {
+                if_none_match: cached.etag.clone(),
+                if_modified_since: cached.last_modified.map(Into::into),
+                ..GetOptions::default()
+            };
+            match self.store.get_opts(&location, options).await {
+                Ok(result) => Ok(Revalidation::Modified(self.response(result, None))),
+                Err(object_store::Error::NotModified { .. }) => {
+                    self.bucket_seen.store(true, Ordering::Relaxed);
+                    Ok(Revalidation::NotModified(cached.clone()))
+                }
+                Err(e) => Err(self.error(e, &location, None).await),
+            }
         })
     }
 }
@@ -747,6 +786,21 @@ mod tests {
             assert_eq!(origin.head(&key(path)).await, Err(OriginError::NotFound));
             assert_eq!(
                 origin.get(&key(path), None).await.unwrap_err(),
+                OriginError::NotFound
+            );
+            let cached = ObjectMeta {
+                size: 1,
+                etag: Some("\"a\"".to_owned()),
+                last_modified: None,
+                content_type: None,
+                cache_control: None,
+                expires: None,
+            };
+            assert_eq!(
+                origin
+                    .get_if_modified(&key(path), &cached)
+                    .await
+                    .unwrap_err(),
                 OriginError::NotFound
             );
         }

@@ -1,0 +1,72 @@
+//! `cfsign edge invalidate`: drop cached objects from running edges, like a
+//! CloudFront invalidation, through their admin listeners.
+//!
+//! Every instance behind a load balancer has its own cache, so every instance
+//! must be invalidated: the paths (and every admin URL) are validated first, so
+//! that a typo fails before any request is sent; then each instance is posted
+//! the same invalidation in parallel, each bounded by `--timeout`, and reported
+//! on its own line, in the order given. The command succeeds only if every
+//! instance did.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use cfsign_edge::admin::{self, InvalidationRequest};
+use cfsign_edge::cache::invalidation::InvalidationPaths;
+
+use crate::cli::InvalidateArgs;
+
+/// Runs the invalidation; `Ok(false)` if some instance was not invalidated
+/// (each one's outcome is printed).
+pub(crate) fn run(args: &InvalidateArgs) -> Result<bool> {
+    let paths = InvalidationPaths::parse(&args.paths)?;
+    for url in &args.admin {
+        admin::invalidations_url(url).context("--admin")?;
+    }
+    let request = InvalidationRequest::new(&paths)?;
+    let timeout = Duration::from_secs(args.timeout);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcomes = runtime.block_on(async {
+        let sends: Vec<_> = args
+            .admin
+            .iter()
+            .map(|url| {
+                let (request, url) = (request.clone(), url.clone());
+                tokio::spawn(async move { request.send(&url, timeout).await })
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(sends.len());
+        for send in sends {
+            outcomes.push(send.await);
+        }
+        outcomes
+    });
+    let mut failed = 0;
+    for (url, outcome) in args.admin.iter().zip(outcomes) {
+        match outcome {
+            Ok(Ok(answer)) => println!(
+                "{url}: {} path(s), {} cached object(s) dropped",
+                answer.paths, answer.invalidated
+            ),
+            Ok(Err(e)) => {
+                failed += 1;
+                println!("{url}: failed: {e}");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{url}: failed: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "error: {failed} of {} edge instance(s) not invalidated: they still serve their cached copies; \
+             run the command again for them (repeating an invalidation is harmless)",
+            args.admin.len()
+        );
+    }
+    Ok(failed == 0)
+}

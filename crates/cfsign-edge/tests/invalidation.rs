@@ -1,0 +1,325 @@
+//! Invalidation through real sockets on 127.0.0.1, for every origin kind
+//! (directory, S3 on moto, an HTTP application server): an edge with a cache
+//! and an admin listener serves an object (miss, then hit), keeps serving the
+//! cached bytes after the origin changed it, and serves the new bytes (a miss)
+//! once `POST /invalidations` named it, by exact path or by wildcard; an invalid
+//! path is a 400 that drops nothing.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cfsign_edge::admin::{self, Invalidated, InvalidationRequest};
+use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
+use cfsign_edge::cache::invalidation::InvalidationPaths;
+use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
+
+use cfsign_edge::fetch::fetch;
+use cfsign_edge::observe::Metrics;
+use cfsign_edge::origin::conformance::{DirectoryWriter, OriginWriter};
+use cfsign_edge::origin::{BoxFuture, DirectoryOrigin, HttpOrigin, Origin, S3Origin};
+use cfsign_edge::server::{self, ServeOptions};
+use cfsign_testkit::edge as tk_edge;
+use cfsign_testkit::moto::{self, Moto};
+use futures_util::StreamExt as _;
+use http::{Method, StatusCode};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::{ObjectStore as _, PutOptions};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// A running edge (one public behavior over `origin`, cached) and its admin listener.
+struct Edge {
+    base: String,
+    admin: String,
+    admin_addr: SocketAddr,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Edge {
+    async fn start(origin: Arc<dyn Origin>) -> Self {
+        let behaviors = Behaviors::new(
+            Vec::new(),
+            Behavior {
+                pattern: PathPattern::any(),
+                origin,
+                origin_name: "origin".to_owned(),
+                access: None,
+                ttl: TtlPolicy::default(),
+                compress: false,
+            },
+        );
+        let cache = ObjectCache::new(CacheSettings::default());
+        let edge = cfsign_edge::edge::Edge::new(&behaviors, Some(cache), Metrics::new());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(server::serve(
+            listener,
+            edge.clone(),
+            ServeOptions::default(),
+            until_stopped(stopped.clone()),
+        ));
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_addr = admin_listener.local_addr().unwrap();
+        tokio::spawn(server::serve(
+            admin_listener,
+            admin::router(Metrics::new(), edge.cache().cloned()),
+            ServeOptions::default().limits(admin::limits()),
+            until_stopped(stopped),
+        ));
+        Self {
+            base,
+            admin: format!("http://{admin_addr}"),
+            admin_addr,
+            _stop: stop,
+        }
+    }
+
+    /// GET `path`: the body and whether it was a cache hit.
+    async fn get(&self, path: &str) -> (String, bool) {
+        let reply = fetch(
+            Method::GET,
+            &format!("{}{path}", self.base),
+            &[],
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        let x_cache = reply.headers["x-cache"].to_str().unwrap();
+        let hit = match x_cache {
+            "Hit from cfsign" => true,
+            "Miss from cfsign" => false,
+            other => panic!("{path}: X-Cache {other}"),
+        };
+        (String::from_utf8(reply.body.to_vec()).unwrap(), hit)
+    }
+
+    /// Posts an invalidation with the library's client.
+    async fn invalidate(&self, paths: &[&str]) -> Invalidated {
+        InvalidationRequest::new(&InvalidationPaths::parse(paths).unwrap())
+            .unwrap()
+            .send(&self.admin, Duration::from_secs(10))
+            .await
+            .unwrap()
+    }
+
+    /// Posts `body` as is (the library's client refuses invalid paths).
+    async fn post_raw(&self, body: &str) -> (u16, serde_json::Value) {
+        let mut stream = tokio::net::TcpStream::connect(self.admin_addr)
+            .await
+            .unwrap();
+        let request = format!(
+            "POST /invalidations HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.admin_addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let (_, json) = answer.split_once("\r\n\r\n").unwrap();
+        (status, serde_json::from_str(json).unwrap())
+    }
+}
+
+/// The scenario, the same for every origin; `writer` changes the origin's objects.
+async fn scenario(origin: Arc<dyn Origin>, writer: &dyn OriginWriter) {
+    let put = |key: &'static str, body: &'static str| async move {
+        writer
+            .put(key, Bytes::from_static(body.as_bytes()))
+            .await
+            .unwrap();
+    };
+    put("inv/a.txt", "a, first version").await;
+    put("inv/sub/b.txt", "b, first version").await;
+    put("inv/keep.txt", "keep, first version").await;
+    let edge = Edge::start(origin).await;
+    for (path, body) in [
+        ("/inv/a.txt", "a, first version"),
+        ("/inv/sub/b.txt", "b, first version"),
+        ("/inv/keep.txt", "keep, first version"),
+    ] {
+        assert_eq!(edge.get(path).await, (body.to_owned(), false), "{path}");
+        assert_eq!(edge.get(path).await, (body.to_owned(), true), "{path}");
+    }
+
+    put("inv/a.txt", "a, second version").await;
+    put("inv/sub/b.txt", "b, second version").await;
+    put("inv/keep.txt", "keep, second version").await;
+    // The cache still has the first versions.
+    assert_eq!(
+        edge.get("/inv/a.txt").await,
+        ("a, first version".to_owned(), true)
+    );
+
+    // An invalid path: 400 naming it, and nothing is dropped.
+    let (status, answer) = edge
+        .post_raw(r#"{"paths": ["/inv/a.txt", "/inv/*.txt"]}"#)
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["index"], 1, "{answer}");
+    assert_eq!(answer["path"], "\"/inv/*.txt\"", "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("allowed only as the last character"),
+        "{answer}"
+    );
+    assert_eq!(
+        edge.get("/inv/a.txt").await,
+        ("a, first version".to_owned(), true)
+    );
+
+    // An exact path: that object only.
+    assert_eq!(
+        edge.invalidate(&["/inv/a.txt"]).await,
+        Invalidated {
+            paths: 1,
+            invalidated: 1
+        }
+    );
+    assert_eq!(
+        edge.get("/inv/a.txt").await,
+        ("a, second version".to_owned(), false)
+    );
+    assert_eq!(
+        edge.get("/inv/a.txt").await,
+        ("a, second version".to_owned(), true)
+    );
+    assert_eq!(
+        edge.get("/inv/sub/b.txt").await,
+        ("b, first version".to_owned(), true)
+    );
+
+    // A wildcard: everything under /inv/sub/.
+    assert_eq!(
+        edge.invalidate(&["/inv/sub/*", "/nothing/there"]).await,
+        Invalidated {
+            paths: 2,
+            invalidated: 1
+        }
+    );
+    assert_eq!(
+        edge.get("/inv/sub/b.txt").await,
+        ("b, second version".to_owned(), false)
+    );
+    assert_eq!(
+        edge.get("/inv/keep.txt").await,
+        ("keep, first version".to_owned(), true)
+    );
+
+    // Everything.
+    assert_eq!(
+        edge.invalidate(&["/*"]).await,
+        Invalidated {
+            paths: 1,
+            invalidated: 3
+        }
+    );
+    assert_eq!(
+        edge.get("/inv/keep.txt").await,
+        ("keep, second version".to_owned(), false)
+    );
+    assert_eq!(
+        edge.get("/inv/a.txt").await,
+        ("a, second version".to_owned(), false)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidation_with_a_directory_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
+    scenario(origin, &DirectoryWriter::new(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidation_with_an_http_origin() {
+    // The application server: the edge's own router over a directory, uncached.
+    let dir = tempfile::tempdir().unwrap();
+    let files: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(
+        listener,
+        tk_edge::edge(files, None),
+        ServeOptions::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let origin = Arc::new(HttpOrigin::new(&base, Duration::from_secs(10)).unwrap());
+    scenario(origin, &DirectoryWriter::new(dir.path())).await;
+    let _ = stop.send(());
+}
+
+const BUCKET: &str = "cfsign-invalidation";
+
+/// Puts objects into the moto bucket with `object_store`'s own client.
+struct S3Writer(AmazonS3);
+
+impl OriginWriter for S3Writer {
+    fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let location = object_store::path::Path::parse(key).map_err(|e| e.to_string())?;
+            self.0
+                .put_opts(&location, body.into(), PutOptions::default())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let location = object_store::path::Path::parse(key).map_err(|e| e.to_string())?;
+            let mut deleted = self
+                .0
+                .delete_stream(futures_util::stream::iter([Ok(location)]).boxed());
+            match deleted.next().await {
+                Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err("DeleteObjects answered nothing".to_owned()),
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidation_with_an_s3_origin() {
+    let moto = Moto::start();
+    let created = moto.python(
+        "import os, boto3\n\
+         s3 = boto3.client('s3', endpoint_url=os.environ['MOTO_ENDPOINT'])\n\
+         s3.create_bucket(Bucket='cfsign-invalidation')\n\
+         print('created')\n",
+        b"",
+    );
+    assert_eq!(created.trim(), "created");
+    let origin = S3Origin::builder(BUCKET)
+        .endpoint(moto.endpoint())
+        .allow_http(true)
+        .region(moto::REGION)
+        .credentials(moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY, None)
+        .build()
+        .unwrap();
+    let writer = AmazonS3Builder::new()
+        .with_bucket_name(BUCKET)
+        .with_endpoint(moto.endpoint())
+        .with_allow_http(true)
+        .with_region(moto::REGION)
+        .with_access_key_id(moto::ACCESS_KEY_ID)
+        .with_secret_access_key(moto::SECRET_ACCESS_KEY)
+        .build()
+        .unwrap();
+    scenario(Arc::new(origin), &S3Writer(writer)).await;
+}
