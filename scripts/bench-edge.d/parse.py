@@ -48,9 +48,8 @@ def h2load(out, log, seconds):
         # An HTTP/1.1-only server: h2load's connection preface is answered with HTTP/1.1
         # (or the connection is closed), and h2load reports 0 requests and exits 0.
         fail(
-            f"0 of {started} HTTP/2 requests succeeded ({done} done, {failed} failed, {errored} errored, "
-            f"{timeout} timed out; application protocol: {proto.group(1) if proto else 'none negotiated'}): "
-            "the server does not speak HTTP/2 with prior knowledge (h2c)"
+            f"0 of {started} requests got an HTTP/2 response ({done} done, {failed} failed, {errored} errored, "
+            f"{timeout} timed out; protocol {proto.group(1) if proto else 'none negotiated'})"
         )
     if errored or timeout:
         fail(f"{errored} of {total} HTTP/2 requests errored and {timeout} timed out (a protocol or connection error)")
