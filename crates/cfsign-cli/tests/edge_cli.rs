@@ -440,7 +440,7 @@ fn flags_override_the_file_and_check_shows_the_result() {
         stdout.contains("would listen on 127.0.0.1:9000 (http)")
             && stdout.contains("listen backlog 128; send timeout 60s")
             && stdout.contains(&format!("access log: text, appended to {}", log.display()))
-            && stdout.contains("admin (/healthz, /metrics) on 127.0.0.1:9901"),
+            && stdout.contains("admin (/healthz, /metrics, POST /invalidations) on 127.0.0.1:9901"),
         "{stdout}"
     );
 }

@@ -9,6 +9,12 @@
 //!   so later requests go straight to the origin.
 //! - **How long:** the behavior's [`TtlPolicy`] applied to the origin's
 //!   `Cache-Control`/`Expires` ([`ttl`]).
+//! - **Revalidation:** an expired object that has an `ETag` or a
+//!   `Last-Modified` is kept ([`STALE_RETENTION`]) and, when asked for again,
+//!   revalidated with a conditional GET ([`Origin::get_if_modified`]), as
+//!   CloudFront does: an unchanged object (`304`) gets a new TTL without its
+//!   body being sent again and is answered as a `RefreshHit`; a changed one is
+//!   replaced. Requests for it meanwhile wait for that one origin request.
 //! - **Errors** (404, 403, 502, 504 from the origin) are cached for
 //!   [`CacheSettings::error_ttl`] only (CloudFront's "error caching minimum TTL",
 //!   10 s by default), so that a failing origin is not hammered and recovers
@@ -45,8 +51,9 @@ use futures_util::StreamExt as _;
 
 use crate::origin::{
     BoxFuture, ByteRange, CachedCopy, GetResponse, HeadResponse, ObjectKey, ObjectMeta, Origin,
-    OriginError,
+    OriginError, Revalidation,
 };
+use moka::ops::compute::{CompResult, Op};
 pub use ttl::{TtlError, TtlPolicy};
 
 use crate::compress::{Encoding, compress_bytes};
@@ -125,6 +132,28 @@ impl Stored {
         }
     }
 
+    /// Within its TTL.
+    fn is_fresh(&self) -> bool {
+        self.stored_at.elapsed() < self.ttl
+    }
+
+    /// The metadata to revalidate with, for an object that has validators.
+    fn validators(&self) -> Option<&ObjectMeta> {
+        match &self.kind {
+            StoredKind::Object { meta, .. } if meta.has_validators() => Some(meta),
+            _ => None,
+        }
+    }
+
+    /// How long the cache keeps it: its TTL, and [`STALE_RETENTION`] more
+    /// when it can be revalidated.
+    fn lifetime(&self) -> Duration {
+        match self.validators() {
+            Some(_) => self.ttl.saturating_add(STALE_RETENTION),
+            None => self.ttl,
+        }
+    }
+
     fn weight(&self, key: &CacheKey) -> u32 {
         let body = match &self.kind {
             StoredKind::Object { body, .. } => body.len() as u64,
@@ -144,9 +173,25 @@ impl moka::Expiry<CacheKey, Arc<Stored>> for PerEntryTtl {
         value: &Arc<Stored>,
         _created_at: Instant,
     ) -> Option<Duration> {
-        Some(value.ttl)
+        Some(value.lifetime())
+    }
+
+    /// A refreshed or replaced entry lives as long as a new one.
+    fn expire_after_update(
+        &self,
+        _key: &CacheKey,
+        value: &Arc<Stored>,
+        _updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.lifetime())
     }
 }
+
+/// How long an expired object that has an `ETag` or `Last-Modified` stays in
+/// the cache to be revalidated with a conditional request, rather than fetched
+/// again whole: one day (the byte bound evicts it sooner when space is needed).
+pub const STALE_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The edge's object cache (cheap to clone: clones share the entries).
 #[derive(Clone)]
@@ -272,37 +317,119 @@ impl CachedOrigin {
         }
     }
 
-    /// The entry for `key`, loaded from the origin on a miss (concurrent misses
-    /// share one load); `passthrough` receives this request's own response when
-    /// its load found the object too large to cache.
+    /// The entry for `key` and how it was found: fresh in the cache (a hit);
+    /// expired but confirmed by the origin with a conditional request (a
+    /// refresh); or loaded from the origin (a miss). Everything but a fresh hit
+    /// runs once per key at a time: concurrent requests wait for one origin
+    /// request. `passthrough` receives this request's own response when its
+    /// load found the object too large to cache.
     async fn entry(
         &self,
         key: &ObjectKey,
         passthrough: &mut Option<GetResponse>,
-    ) -> (Arc<Stored>, bool) {
-        let entry = self
+    ) -> (Arc<Stored>, Found) {
+        let cache_key = self.key(key);
+        if let Some(stored) = self.cache.entries.get(&cache_key).await
+            && stored.is_fresh()
+        {
+            return (stored, Found::Hit);
+        }
+        let mut found = Found::Miss;
+        let computed = self
             .cache
             .entries
-            .entry(self.key(key))
-            .or_insert_with(self.load(key, passthrough))
+            .entry(cache_key)
+            .and_compute_with(|current| {
+                let found = &mut found;
+                let passthrough = &mut *passthrough;
+                async move {
+                    let current = current.map(moka::Entry::into_value);
+                    match current {
+                        // Another request refreshed it while this one waited.
+                        Some(stored) if stored.is_fresh() => {
+                            *found = Found::Hit;
+                            Op::Nop
+                        }
+                        Some(stored) if stored.validators().is_some() => {
+                            let (refreshed, how) = self.revalidate(key, &stored, passthrough).await;
+                            *found = how;
+                            Op::Put(refreshed)
+                        }
+                        _ => Op::Put(self.load(key, passthrough).await),
+                    }
+                }
+            })
             .await;
-        let hit = !entry.is_fresh();
-        (entry.into_value(), hit)
+        match computed {
+            CompResult::Inserted(entry)
+            | CompResult::ReplacedWith(entry)
+            | CompResult::Unchanged(entry) => (entry.into_value(), found),
+            // Never produced by the operations above (no `Op::Remove`, and a
+            // missing entry is always inserted): load uncached.
+            CompResult::StillNone(_) | CompResult::Removed(_) => {
+                (self.load(key, passthrough).await, Found::Miss)
+            }
+        }
+    }
+
+    /// A conditional GET for an expired copy: the copy with a new TTL when the
+    /// origin says it is unchanged, else what the origin sent.
+    async fn revalidate(
+        &self,
+        key: &ObjectKey,
+        stale: &Stored,
+        passthrough: &mut Option<GetResponse>,
+    ) -> (Arc<Stored>, Found) {
+        let StoredKind::Object { meta, body } = &stale.kind else {
+            return (self.load(key, passthrough).await, Found::Miss);
+        };
+        match self.origin.get_if_modified(key, meta).await {
+            Ok(Revalidation::NotModified(meta)) => {
+                let ttl = self.ttl.ttl(
+                    meta.cache_control.as_deref(),
+                    meta.expires.as_deref(),
+                    SystemTime::now(),
+                );
+                let refreshed = Stored {
+                    kind: StoredKind::Object {
+                        meta,
+                        body: body.clone(),
+                    },
+                    stored_at: Instant::now(),
+                    ttl,
+                };
+                (Arc::new(refreshed), Found::Refreshed)
+            }
+            Ok(Revalidation::Modified(response)) => {
+                (self.store(response, passthrough).await, Found::Miss)
+            }
+            Err(e) => (self.error(e), Found::Miss),
+        }
+    }
+
+    /// An origin error, cached for the error TTL.
+    fn error(&self, e: OriginError) -> Arc<Stored> {
+        Arc::new(Stored {
+            kind: StoredKind::Error(e),
+            stored_at: Instant::now(),
+            ttl: self.cache.settings.error_ttl,
+        })
     }
 
     async fn load(&self, key: &ObjectKey, passthrough: &mut Option<GetResponse>) -> Arc<Stored> {
+        match self.origin.get(key, None).await {
+            Ok(response) => self.store(response, passthrough).await,
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// What the cache keeps of a whole-object response from the origin.
+    async fn store(
+        &self,
+        response: GetResponse,
+        passthrough: &mut Option<GetResponse>,
+    ) -> Arc<Stored> {
         let settings = &self.cache.settings;
-        let error = |e: OriginError| {
-            Arc::new(Stored {
-                kind: StoredKind::Error(e),
-                stored_at: Instant::now(),
-                ttl: settings.error_ttl,
-            })
-        };
-        let response = match self.origin.get(key, None).await {
-            Ok(r) => r,
-            Err(e) => return error(e),
-        };
         let ttl = self.ttl.ttl(
             response.meta.cache_control.as_deref(),
             response.meta.expires.as_deref(),
@@ -323,7 +450,7 @@ impl CachedOrigin {
         let meta = response.meta;
         let body = match read_exactly(response.body, meta.size).await {
             Ok(b) => b,
-            Err(e) => return error(e),
+            Err(e) => return self.error(e),
         };
         Arc::new(Stored {
             kind: StoredKind::Object { meta, body },
@@ -331,6 +458,17 @@ impl CachedOrigin {
             ttl,
         })
     }
+}
+
+/// How [`CachedOrigin`] found an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// Fresh in the cache.
+    Hit,
+    /// Expired, and confirmed unchanged by the origin just now.
+    Refreshed,
+    /// From the origin.
+    Miss,
 }
 
 /// The part of a cached body a range asks for: `None` when the range starts
@@ -363,7 +501,8 @@ impl Origin for CachedOrigin {
     /// From the cache when the object is there; a `HEAD` never fills it.
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
         Box::pin(async move {
-            let Some(stored) = self.cache.entries.get(&self.key(key)).await else {
+            let cached = self.cache.entries.get(&self.key(key)).await;
+            let Some(stored) = cached.filter(|s| s.is_fresh()) else {
                 return self.origin.head(key).await;
             };
             match &stored.kind {
@@ -386,7 +525,12 @@ impl Origin for CachedOrigin {
         encoding: Encoding,
     ) -> BoxFuture<'a, Option<GetResponse>> {
         Box::pin(async move {
-            let identity = self.cache.entries.get(&self.key(key)).await?;
+            let identity = self
+                .cache
+                .entries
+                .get(&self.key(key))
+                .await
+                .filter(|s| s.is_fresh())?;
             let StoredKind::Object { meta, body } = &identity.kind else {
                 return None;
             };
@@ -442,7 +586,7 @@ impl Origin for CachedOrigin {
     ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
         Box::pin(async move {
             let mut passthrough = None;
-            let (stored, hit) = self.entry(key, &mut passthrough).await;
+            let (stored, found) = self.entry(key, &mut passthrough).await;
             match &stored.kind {
                 StoredKind::Object { meta, body } => {
                     let (range, bytes) = cut(body, range).ok_or(OriginError::NotFound)?;
@@ -450,7 +594,14 @@ impl Origin for CachedOrigin {
                         meta: meta.clone(),
                         range,
                         body: Box::pin(futures_util::stream::once(std::future::ready(Ok(bytes)))),
-                        cached: hit.then(|| stored.copy()),
+                        cached: match found {
+                            Found::Hit => Some(stored.copy()),
+                            Found::Refreshed => Some(CachedCopy {
+                                revalidated: true,
+                                ..stored.copy()
+                            }),
+                            Found::Miss => None,
+                        },
                     })
                 }
                 StoredKind::Error(e) => Err(e.clone()),

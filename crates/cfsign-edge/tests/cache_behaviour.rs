@@ -1,9 +1,13 @@
-//! Invalidation through real sockets on 127.0.0.1, for every origin kind
-//! (directory, S3 on moto, an HTTP application server): an edge with a cache
-//! and an admin listener serves an object (miss, then hit), keeps serving the
-//! cached bytes after the origin changed it, and serves the new bytes (a miss)
-//! once `POST /invalidations` named it, by exact path or by wildcard; an invalid
-//! path is a 400 that drops nothing.
+//! CloudFront's cache behaviour through real sockets on 127.0.0.1, for every
+//! origin kind (directory, S3 on moto, an HTTP application server):
+//!
+//! - invalidation: an edge with a cache and an admin listener serves an object
+//!   (miss, then hit), keeps serving the cached bytes after the origin changed
+//!   it, and serves the new bytes (a miss) once `POST /invalidations` named it,
+//!   by exact path or by wildcard; an invalid path is a 400 that drops nothing;
+//! - revalidation: once an object's TTL is over, the edge asks the origin with a
+//!   conditional GET: unchanged, the cached copy is served again
+//!   (`RefreshHit`) and fresh for another TTL; changed, the new bytes (a miss).
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::net::SocketAddr;
@@ -38,7 +42,7 @@ struct Edge {
 }
 
 impl Edge {
-    async fn start(origin: Arc<dyn Origin>) -> Self {
+    async fn start(origin: Arc<dyn Origin>, ttl: TtlPolicy) -> Self {
         let behaviors = Behaviors::new(
             Vec::new(),
             Behavior {
@@ -46,7 +50,7 @@ impl Edge {
                 origin,
                 origin_name: "origin".to_owned(),
                 access: None,
-                ttl: TtlPolicy::default(),
+                ttl,
                 compress: false,
             },
         );
@@ -82,6 +86,17 @@ impl Edge {
 
     /// GET `path`: the body and whether it was a cache hit.
     async fn get(&self, path: &str) -> (String, bool) {
+        let (body, x_cache) = self.get_x_cache(path).await;
+        let hit = match x_cache.as_str() {
+            "Hit from cfsign" => true,
+            "Miss from cfsign" => false,
+            other => panic!("{path}: X-Cache {other}"),
+        };
+        (body, hit)
+    }
+
+    /// GET `path`: the body and the `X-Cache` header.
+    async fn get_x_cache(&self, path: &str) -> (String, String) {
         let reply = fetch(
             Method::GET,
             &format!("{}{path}", self.base),
@@ -91,13 +106,8 @@ impl Edge {
         .await
         .unwrap();
         assert_eq!(reply.status, StatusCode::OK, "{path}");
-        let x_cache = reply.headers["x-cache"].to_str().unwrap();
-        let hit = match x_cache {
-            "Hit from cfsign" => true,
-            "Miss from cfsign" => false,
-            other => panic!("{path}: X-Cache {other}"),
-        };
-        (String::from_utf8(reply.body.to_vec()).unwrap(), hit)
+        let x_cache = reply.headers["x-cache"].to_str().unwrap().to_owned();
+        (String::from_utf8(reply.body.to_vec()).unwrap(), x_cache)
     }
 
     /// Posts an invalidation with the library's client.
@@ -140,7 +150,7 @@ async fn scenario(origin: Arc<dyn Origin>, writer: &dyn OriginWriter) {
     put("inv/a.txt", "a, first version").await;
     put("inv/sub/b.txt", "b, first version").await;
     put("inv/keep.txt", "keep, first version").await;
-    let edge = Edge::start(origin).await;
+    let edge = Edge::start(origin, TtlPolicy::default()).await;
     for (path, body) in [
         ("/inv/a.txt", "a, first version"),
         ("/inv/sub/b.txt", "b, first version"),
@@ -234,15 +244,89 @@ async fn scenario(origin: Arc<dyn Origin>, writer: &dyn OriginWriter) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalidation_with_a_directory_origin() {
-    let dir = tempfile::tempdir().unwrap();
-    let origin = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
-    scenario(origin, &DirectoryWriter::new(dir.path())).await;
+/// How long the revalidation scenario's objects stay fresh.
+const SHORT_TTL: Duration = Duration::from_secs(1);
+
+/// Waits until what the edge cached [`SHORT_TTL`] ago has expired.
+async fn expire() {
+    tokio::time::sleep(SHORT_TTL + Duration::from_millis(200)).await;
+}
+
+/// The revalidation scenario, the same for every origin.
+async fn revalidation(origin: Arc<dyn Origin>, writer: &dyn OriginWriter) {
+    let put = |body: &'static str| async move {
+        writer
+            .put("reval/a.txt", Bytes::from_static(body.as_bytes()))
+            .await
+            .unwrap();
+    };
+    put("first version").await;
+    let ttl = TtlPolicy::new(0, SHORT_TTL.as_secs(), SHORT_TTL.as_secs()).unwrap();
+    let edge = Edge::start(origin, ttl).await;
+    let first = "first version".to_owned();
+    let path = "/reval/a.txt";
+    assert_eq!(
+        edge.get_x_cache(path).await,
+        (first.clone(), "Miss from cfsign".to_owned())
+    );
+    assert_eq!(
+        edge.get_x_cache(path).await,
+        (first.clone(), "Hit from cfsign".to_owned())
+    );
+    // Expired and unchanged: confirmed by a conditional GET, the copy is served.
+    expire().await;
+    assert_eq!(
+        edge.get_x_cache(path).await,
+        (first.clone(), "RefreshHit from cfsign".to_owned())
+    );
+    // ... and fresh again for another TTL.
+    assert_eq!(
+        edge.get_x_cache(path).await,
+        (first.clone(), "Hit from cfsign".to_owned())
+    );
+    // Changed at the origin (a different length and a later modification
+    // time, so both validators differ): the new bytes once expired.
+    put("second, longer version").await;
+    expire().await;
+    assert_eq!(
+        edge.get_x_cache(path).await,
+        (
+            "second, longer version".to_owned(),
+            "Miss from cfsign".to_owned()
+        )
+    );
+    assert_eq!(
+        edge.get_x_cache(path).await,
+        (
+            "second, longer version".to_owned(),
+            "Hit from cfsign".to_owned()
+        )
+    );
+    // Deleted at the origin: once expired, a 404.
+    writer.delete("reval/a.txt").await.unwrap();
+    expire().await;
+    let reply = fetch(
+        Method::GET,
+        &format!("{}{path}", edge.base),
+        &[],
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalidation_with_an_http_origin() {
+async fn cache_behaviour_with_a_directory_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
+    let writer = DirectoryWriter::new(dir.path());
+    scenario(Arc::clone(&origin), &writer).await;
+    revalidation(origin, &writer).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_behaviour_with_an_http_origin() {
     // The application server: the edge's own router over a directory, uncached.
     let dir = tempfile::tempdir().unwrap();
     let files: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
@@ -257,8 +341,11 @@ async fn invalidation_with_an_http_origin() {
             let _ = stopped.await;
         },
     ));
-    let origin = Arc::new(HttpOrigin::new(&base, Duration::from_secs(10)).unwrap());
-    scenario(origin, &DirectoryWriter::new(dir.path())).await;
+    let origin: Arc<dyn Origin> =
+        Arc::new(HttpOrigin::new(&base, Duration::from_secs(10)).unwrap());
+    let writer = DirectoryWriter::new(dir.path());
+    scenario(Arc::clone(&origin), &writer).await;
+    revalidation(origin, &writer).await;
     let _ = stop.send(());
 }
 
@@ -295,7 +382,7 @@ impl OriginWriter for S3Writer {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalidation_with_an_s3_origin() {
+async fn cache_behaviour_with_an_s3_origin() {
     let moto = Moto::start();
     let created = moto.python(
         "import os, boto3\n\
@@ -321,5 +408,8 @@ async fn invalidation_with_an_s3_origin() {
         .with_secret_access_key(moto::SECRET_ACCESS_KEY)
         .build()
         .unwrap();
-    scenario(Arc::new(origin), &S3Writer(writer)).await;
+    let origin: Arc<dyn Origin> = Arc::new(origin);
+    let writer = S3Writer(writer);
+    scenario(Arc::clone(&origin), &writer).await;
+    revalidation(origin, &writer).await;
 }
