@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -163,8 +163,18 @@ fn version(v: Version) -> &'static str {
     }
 }
 
-fn capture<B>(request: &Request<B>, request_id: String) -> Record {
+/// What is known of a request when it arrives. The client's own values are
+/// redacted for the access log only when there is one (`logged`): redaction
+/// is work on every request that nothing else needs.
+fn capture<B>(request: &Request<B>, request_id: String, logged: bool) -> Record {
     let headers = request.headers();
+    if !logged {
+        return Record {
+            request_id,
+            protocol_version: version(request.version()),
+            ..Record::unanswered()
+        };
+    }
     Record {
         received: Timestamp::now(),
         request_id,
@@ -190,16 +200,7 @@ fn capture<B>(request: &Request<B>, request_id: String) -> Record {
         forwarded_for: header_text(headers, header::HeaderName::from_static("x-forwarded-for")),
         protocol_version: version(request.version()),
         request_bytes: request_bytes(request),
-        status: 0,
-        result: ResultType::Error,
-        aborted: true,
-        detailed: "ClientCommError",
-        content_type: Logged::default(),
-        content_length: None,
-        range: None,
-        first_byte: None,
-        sent: 0,
-        taken: Duration::ZERO,
+        ..Record::unanswered()
     }
 }
 
@@ -277,7 +278,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let started = Instant::now();
         let id = self.shared.ids.next();
-        let record = capture(&request, id);
+        let record = capture(&request, id, self.shared.log.is_some());
         let mut pending = Pending(Some(InFlight {
             shared: Arc::clone(&self.shared),
             record,
@@ -305,7 +306,9 @@ fn respond(mut flight: InFlight, response: Response<Body>) -> Response<Body> {
     let record = &mut flight.record;
     record.status = status;
     record.result = ResultType::of(parts.extensions.get::<CacheStatus>().copied(), status);
-    record.content_type = header_text(headers, header::CONTENT_TYPE);
+    if flight.shared.log.is_some() {
+        record.content_type = header_text(headers, header::CONTENT_TYPE);
+    }
     record.content_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok())

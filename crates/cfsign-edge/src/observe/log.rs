@@ -277,6 +277,38 @@ pub(crate) struct Record {
     pub(crate) taken: Duration,
 }
 
+impl Record {
+    /// The response fields of a request not answered (yet): `000`, an error,
+    /// nothing sent. The request fields are for the caller to fill.
+    pub(crate) fn unanswered() -> Self {
+        Self {
+            received: Timestamp::now(),
+            request_id: String::new(),
+            client: None,
+            method: Logged::default(),
+            host: Logged::default(),
+            path: Logged::default(),
+            query: Logged::default(),
+            referer: Logged::default(),
+            user_agent: Logged::default(),
+            cookies: Logged::default(),
+            forwarded_for: Logged::default(),
+            protocol_version: "HTTP/1.1",
+            request_bytes: 0,
+            status: 0,
+            result: ResultType::Error,
+            aborted: true,
+            detailed: "ClientCommError",
+            content_type: Logged::default(),
+            content_length: None,
+            range: None,
+            first_byte: None,
+            sent: 0,
+            taken: Duration::ZERO,
+        }
+    }
+}
+
 /// A field value.
 enum Value<'a> {
     Str(&'a str),
