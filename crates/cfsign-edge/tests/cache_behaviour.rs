@@ -22,7 +22,7 @@ use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 
 use cfsign_edge::fetch::fetch;
 use cfsign_edge::observe::Metrics;
-use cfsign_edge::origin::conformance::{DirectoryWriter, OriginWriter};
+use cfsign_testkit::conformance::{DirectoryWriter, OriginWriter};
 use cfsign_edge::origin::{BoxFuture, DirectoryOrigin, HttpOrigin, Origin, S3Origin};
 use cfsign_edge::server::{self, ServeOptions};
 use cfsign_testkit::edge as tk_edge;

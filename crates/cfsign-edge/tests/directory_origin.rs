@@ -2,7 +2,7 @@
 //! The origin conformance suite on the directory origin.
 
 use bytes::Bytes;
-use cfsign_edge::origin::conformance::{self, Fixture};
+use cfsign_testkit::conformance::{self, Fixture};
 use cfsign_edge::origin::{
     BoxFuture, ByteRange, DirectoryOrigin, GetResponse, HeadResponse, ObjectKey, ObjectMeta,
     Origin, OriginError, Revalidation,

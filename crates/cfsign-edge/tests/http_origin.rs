@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use bytes::Bytes;
-use cfsign_edge::origin::conformance::{self, DirectoryWriter, Exchange, Fixture, OriginWriter};
+use cfsign_testkit::conformance::{self, DirectoryWriter, Exchange, Fixture, OriginWriter};
 use cfsign_edge::origin::{
     BoxFuture, DirectoryOrigin, HttpOrigin, ObjectKey, ObjectMeta, Origin, OriginError,
     Revalidation,

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cfsign_edge::origin::conformance::{self, Fixture, OriginWriter};
+use cfsign_testkit::conformance::{self, Fixture, OriginWriter};
 use cfsign_edge::origin::{BoxFuture, ByteRange, ObjectKey, Origin, OriginError, S3Origin};
 use cfsign_testkit::moto::{self, Moto};
 use futures_util::StreamExt as _;
