@@ -2,11 +2,11 @@
 //! The origin conformance suite on the directory origin.
 
 use bytes::Bytes;
-use cfsign_testkit::conformance::{self, Fixture};
 use cfsign_edge::origin::{
     BoxFuture, ByteRange, DirectoryOrigin, GetResponse, HeadResponse, ObjectKey, ObjectMeta,
     Origin, OriginError, Revalidation,
 };
+use cfsign_testkit::conformance::{self, Fixture};
 use futures_util::StreamExt as _;
 
 #[tokio::test]
