@@ -163,11 +163,22 @@ async fn tls_1_2_and_1_3_and_alpn() {
         assert_eq!((reply.status, &reply.body[..]), (200, &b"free"[..]));
     }
 
-    // a client offering only h2 gets no connection (the edge speaks HTTP/1 only)
+    // a client offering only h2 gets h2 (ALPN h2 then http/1.1 since the edge speaks HTTP/2);
+    // one offering only protocols the edge does not speak gets no connection
     let mut h2_only = (*tk::client_config(&[&edge.cert], &[])).clone();
     h2_only.alpn_protocols = vec![b"h2".to_vec()];
-    let refused = tk::connect(edge.addr, "localhost", std::sync::Arc::new(h2_only)).await;
-    assert!(refused.is_err(), "an h2-only client was accepted");
+    let h2 = tk::connect(edge.addr, "localhost", std::sync::Arc::new(h2_only))
+        .await
+        .unwrap();
+    assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    drop(h2);
+    let mut unknown_only = (*tk::client_config(&[&edge.cert], &[])).clone();
+    unknown_only.alpn_protocols = vec![b"spdy/3".to_vec()];
+    let refused = tk::connect(edge.addr, "localhost", std::sync::Arc::new(unknown_only)).await;
+    assert!(
+        refused.is_err(),
+        "a client speaking no protocol of the edge was accepted"
+    );
 
     // a client not trusting the certificate refuses it (it is the one served, not another)
     let stranger = tk::self_signed(&["localhost"]);
