@@ -182,11 +182,7 @@ impl Origin for Buffering {
     ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
         Box::pin(async move {
             let response = self.0.get(key, None).await?;
-            let mut body = response.body;
-            let mut bytes = Vec::new();
-            while let Some(chunk) = body.next().await {
-                bytes.extend_from_slice(&chunk.unwrap());
-            }
+            let bytes = conformance::read_body(response.body).await;
             let body = futures_util::stream::iter([Ok(Bytes::from(bytes))]).boxed();
             Ok(GetResponse {
                 meta: response.meta,

@@ -26,12 +26,7 @@ fn key(path: &str) -> ObjectKey {
 }
 
 async fn body(response: cfsign_edge::origin::GetResponse) -> Vec<u8> {
-    let mut body = response.body;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body.next().await {
-        bytes.extend_from_slice(&chunk.unwrap());
-    }
-    bytes
+    conformance::read_body(response.body).await
 }
 
 /// The whole conformance suite, with the fixture under the prefix `site/`,

@@ -475,6 +475,33 @@ async fn get(
         .map_err(|e| format!("get (range {range:?}) failed: {e:?}"))
 }
 
+/// Reads a whole object body, as a test reads what an origin answered (within
+/// [`OPERATION_TIMEOUT`]).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use cfsign_edge::origin::{DirectoryOrigin, ObjectKey, Origin as _};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("a.txt"), "hello").unwrap();
+/// let origin = DirectoryOrigin::new(dir.path()).unwrap();
+/// let key = ObjectKey::from_request_path("/a.txt").unwrap();
+/// let response = origin.get(&key, None).await.unwrap();
+/// assert_eq!(cfsign_testkit::conformance::read_body(response.body).await, b"hello");
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// If the body fails or takes too long.
+pub async fn read_body(body: BodyStream) -> Vec<u8> {
+    collect(body)
+        .await
+        .map(|(bytes, _)| bytes)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Reads a whole body: its bytes and the number of non-empty chunks.
 async fn collect(body: BodyStream) -> Result<(Vec<u8>, usize), String> {
     timed("reading the body", async move {

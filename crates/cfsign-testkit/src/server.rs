@@ -22,6 +22,36 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// panicked nor outlived the bound it was given.
 pub type Stopped = Result<Result<std::io::Result<()>, JoinError>, Elapsed>;
 
+/// What `cfsign_edge::server::serve` serves: an edge, the admin router, any axum `Router`.
+///
+/// ```
+/// fn servable(_: impl cfsign_testkit::server::Servable) {}
+/// servable(axum::Router::new());
+/// ```
+pub trait Servable:
+    tower::Service<
+        Request<Incoming>,
+        Response = Response<axum::body::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Servable for S where
+    S: tower::Service<
+            Request<Incoming>,
+            Response = Response<axum::body::Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// A listener on a free port of 127.0.0.1 (backlog: the edge's default), for
 /// [`RunningServer::serve`].
 ///
@@ -85,17 +115,7 @@ impl RunningServer {
     /// # Panics
     ///
     /// If no port of 127.0.0.1 can be bound.
-    pub async fn start<S>(service: S, options: ServeOptions) -> Self
-    where
-        S: tower::Service<
-                Request<Incoming>,
-                Response = Response<axum::body::Body>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub async fn start(service: impl Servable, options: ServeOptions) -> Self {
         Self::serve(listener(), service, options)
     }
 
@@ -119,17 +139,7 @@ impl RunningServer {
     /// # Panics
     ///
     /// If the listener has no local address, or there is no Tokio runtime.
-    pub fn serve<S>(listener: TcpListener, service: S, options: ServeOptions) -> Self
-    where
-        S: tower::Service<
-                Request<Incoming>,
-                Response = Response<axum::body::Body>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub fn serve(listener: TcpListener, service: impl Servable, options: ServeOptions) -> Self {
         let addr = listener.local_addr().expect("the listener's address");
         let base = if options.tls.is_some() {
             format!("https://localhost:{}", addr.port())
