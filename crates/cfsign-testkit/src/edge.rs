@@ -1,8 +1,7 @@
 //! Edges for tests: built the way the CLI builds them ([`Edge::new`],
 //! [`Edge::from_config`]) and served on 127.0.0.1 ([`EdgeBuilder`] and the
-//! [`RunningEdge`] it starts), or only built ([`edge`], [`cached_edge`],
-//! [`behaviors`]) for a test that serves them itself (inside an axum app, on a
-//! runtime of its own).
+//! [`RunningEdge`] it starts), or only built ([`edge`], [`behaviors`]) for a
+//! test that serves it itself (inside an axum app, on a runtime of its own).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -89,32 +88,6 @@ pub fn edge(origin: Arc<dyn Origin>, access: Option<AccessConfig>) -> Edge {
     Edge::new(
         &behaviors(origin, access, TtlPolicy::default()),
         None,
-        Metrics::new(),
-    )
-}
-
-/// An edge serving everything from `origin` through `cache`, kept for `ttl`.
-///
-/// ```
-/// use std::sync::Arc;
-/// use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
-/// use cfsign_edge::origin::DirectoryOrigin;
-///
-/// let dir = tempfile::tempdir().unwrap();
-/// let cache = ObjectCache::new(CacheSettings::default());
-/// let origin = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
-/// let edge = cfsign_testkit::edge::cached_edge(origin, None, &cache, TtlPolicy::default());
-/// assert!(edge.cache().is_some());
-/// ```
-pub fn cached_edge(
-    origin: Arc<dyn Origin>,
-    access: Option<AccessConfig>,
-    cache: &ObjectCache,
-    ttl: TtlPolicy,
-) -> Edge {
-    Edge::new(
-        &behaviors(origin, access, ttl),
-        Some(cache.clone()),
         Metrics::new(),
     )
 }
