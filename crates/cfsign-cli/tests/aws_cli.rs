@@ -4,15 +4,16 @@
 #![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use assert_cmd::Command;
+use std::process::Command;
+
+use cfsign_testkit::cli;
 use cfsign_testkit::moto::{ACCESS_KEY_ID, Moto, REGION, SECRET_ACCESS_KEY};
 use serde_json::Value;
 
 fn cfsign(moto: &Moto) -> Command {
-    let mut c = Command::cargo_bin("cfsign").unwrap();
+    let mut c = cli::command(env!("CARGO_BIN_EXE_cfsign"));
     for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("AWS_") || name.starts_with("CFSIGN_") {
+        if name.to_string_lossy().starts_with("AWS_") {
             c.env_remove(name);
         }
     }
@@ -29,16 +30,11 @@ fn cfsign(moto: &Moto) -> Command {
 
 /// Runs `cfsign aws ARGS --endpoint-url MOTO`; returns (code, stdout, stderr).
 fn aws(moto: &Moto, args: &[&str]) -> (i32, String, String) {
-    let out = cfsign(moto)
-        .arg("aws")
-        .args(args)
-        .args(["--endpoint-url", &moto.endpoint()])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
+    cli::run(
+        cfsign(moto)
+            .arg("aws")
+            .args(args)
+            .args(["--endpoint-url", &moto.endpoint()]),
     )
 }
 
@@ -47,12 +43,7 @@ fn json(text: &str) -> Value {
 }
 
 fn run(moto: &Moto, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let out = cfsign(moto).args(args).write_stdin(stdin).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    cli::run_with_stdin(cfsign(moto).args(args), stdin)
 }
 
 #[test]

@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use cfsign_testkit::cli;
+use cfsign_testkit::data::path as data;
 use cfsign_testkit::process::{Measured, Outcome, mkfifo};
 use cfsign_testkit::tls;
 
@@ -27,11 +29,6 @@ const PIPE_DEADLINE: Duration = Duration::from_secs(10);
 
 const KEY_ID: &str = "K2JCJMDEHXQW5F";
 const URL: &str = "https://d111111abcdef8.cloudfront.net/a.jpg";
-
-fn data(path: &str) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cfsign/tests/data");
-    root.join(path).to_string_lossy().into_owned()
-}
 
 /// Files the inputs that are not under test point to, and a place for FIFOs.
 struct Fixture {
@@ -584,8 +581,8 @@ fn a_long_line_stops_the_stream_after_the_lines_before_it() {
     let input = format!(
         "https://x.example.com/1.jpg\nhttps://x.example.com/2.jpg\n{long}\nhttps://x.example.com/4.jpg\n"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-        .args([
+    let (code, stdout, stderr) = cli::run_with_stdin(
+        cli::command(env!("CARGO_BIN_EXE_cfsign")).args([
             "batch",
             "--key-pair-id",
             KEY_ID,
@@ -593,12 +590,10 @@ fn a_long_line_stops_the_stream_after_the_lines_before_it() {
             &key,
             "--expires-in",
             "1h",
-        ])
-        .env_remove("CFSIGN_PRIVATE_KEY")
-        .env_remove("CFSIGN_PRIVATE_KEY_PEM")
-        .write_stdin_and_wait(&input);
-    let (code, stdout, stderr) = out;
-    assert_eq!(code, Some(2), "{stderr}");
+        ]),
+        &input,
+    );
+    assert_eq!(code, 2, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
     assert!(lines[0].starts_with("https://x.example.com/1.jpg?Expires="));
@@ -611,46 +606,17 @@ fn a_long_line_stops_the_stream_after_the_lines_before_it() {
     let public = format!("{KEY_ID}={}", data("keys/ec-p256.pub.pem"));
     let long = format!("https://x.example.com/{}", "a".repeat(20_000));
     let input = format!("https://x.example.com/1.jpg\n{long}\nhttps://x.example.com/3.jpg\n");
-    let (code, stdout, stderr) = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-        .args(["verify", "-", "--public-key", &public])
-        .write_stdin_and_wait(&input);
-    assert_eq!(code, Some(2), "{stderr}");
+    let (code, stdout, stderr) = cli::run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_cfsign")).args(["verify", "-", "--public-key", &public]),
+        &input,
+    );
+    assert_eq!(code, 2, "{stderr}");
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.starts_with("403 MissingKey"), "{stdout}");
     assert!(
         stderr.contains("line 2 of standard input is longer than 16 KiB (16384 bytes)"),
         "{stderr}"
     );
-}
-
-/// Runs a command with `input` on standard input: (exit code, stdout, stderr).
-trait WriteStdin {
-    fn write_stdin_and_wait(&mut self, input: &str) -> (Option<i32>, String, String);
-}
-
-impl WriteStdin for Command {
-    fn write_stdin_and_wait(&mut self, input: &str) -> (Option<i32>, String, String) {
-        use std::io::Write as _;
-        let mut child = self
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.to_owned();
-        // The child may stop reading early: a broken pipe here is expected.
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(input.as_bytes());
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    }
 }
 
 /// Errors about a 120 KB URL (or resource) show a window of it, with the length,

@@ -1,36 +1,24 @@
 //! The `cfsign` binary, run for real.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::path::PathBuf;
+use std::process::Command;
 
-use assert_cmd::Command;
+use cfsign_testkit::cli;
+use cfsign_testkit::data::path as data;
 use proptest::prelude::*;
-
-fn data(path: &str) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cfsign/tests/data");
-    root.join(path).to_string_lossy().into_owned()
-}
 
 fn kat(name: &str) -> String {
     std::fs::read_to_string(data(&format!("kat/{name}"))).unwrap()
 }
 
+/// The binary, without the test's own `CFSIGN_*` variables.
 fn cfsign() -> Command {
-    let mut c = Command::cargo_bin("cfsign").unwrap();
-    c.env_remove("CFSIGN_KEY_PAIR_ID")
-        .env_remove("CFSIGN_PRIVATE_KEY")
-        .env_remove("CFSIGN_PRIVATE_KEY_PEM");
-    c
+    cli::command(env!("CARGO_BIN_EXE_cfsign"))
 }
 
 /// Runs and returns (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = cfsign().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    cli::run(cfsign().args(args))
 }
 
 const CANNED_URL: &str =
@@ -369,17 +357,7 @@ fn keygen_writes_0600_private_key_and_refuses_to_overwrite() {
 }
 
 fn batch(args: &[&str], input: &str) -> (i32, String, String) {
-    let out = cfsign()
-        .arg("batch")
-        .args(args)
-        .write_stdin(input)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    cli::run_with_stdin(cfsign().arg("batch").args(args), input)
 }
 
 #[test]

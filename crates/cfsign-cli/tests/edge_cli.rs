@@ -2,109 +2,28 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 #![cfg(unix)]
 
-use std::process::{Child, Command, Stdio};
+use cfsign::{KeyType, PrivateKey};
+use cfsign_testkit::cli::{self, EdgeProcess};
+use cfsign_testkit::http::get_blocking;
+use cfsign_testkit::signer::TestSigner;
+use http::StatusCode;
 
-use cfsign_testkit::lines::Lines;
-use std::time::Duration;
+const CFSIGN: &str = env!("CARGO_BIN_EXE_cfsign");
 
-use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
-use cfsign_edge::fetch::fetch;
-use http::{Method, StatusCode};
-
-struct Running {
-    child: Child,
-    stderr: Lines,
-    base: String,
-}
-
-impl Running {
-    fn start(config: &std::path::Path) -> Self {
-        Self::start_with(config, &[])
-    }
-
-    fn start_with(config: &std::path::Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-            .args([
-                "edge",
-                "--config",
-                config.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = Lines::new(child.stderr.take().unwrap());
-        let line = stderr.next();
-        let base = line
-            .split("listening on ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .to_owned();
-        Self {
-            child,
-            stderr,
-            base,
-        }
-    }
-
-    fn wait_for_exit(&mut self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(exit) = self.child.try_wait().unwrap() {
-                assert!(exit.success(), "{exit:?}");
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no exit within 10 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `cfsign edge --config FILE EXTRA...` on 127.0.0.1.
+fn start(config: &std::path::Path, extra: &[&str]) -> EdgeProcess {
+    let mut args = vec!["--config", config.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    EdgeProcess::start(CFSIGN, &args)
 }
 
 fn status(url: &str) -> (StatusCode, String) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let reply = runtime
-        .block_on(fetch(Method::GET, url, &[], Duration::from_secs(10)))
-        .unwrap();
-    (
-        reply.status,
-        String::from_utf8_lossy(&reply.body).into_owned(),
-    )
+    let reply = get_blocking(url, &[]);
+    (reply.status, reply.text())
 }
 
-fn signed(signer: &Signer, url: &str) -> String {
-    let u = SignableUrl::parse(url).unwrap();
-    let p = Policy::builder(Resource::Url(u.clone()))
-        .expires_in(Duration::from_secs(300))
-        .build()
-        .unwrap();
-    signer.sign_url(&u, &p).unwrap().into_string()
+fn signed(signer: &TestSigner, url: &str) -> String {
+    signer.sign_url(url, 300)
 }
 
 fn config(key_id: &str, key_file: &str) -> String {
@@ -124,25 +43,18 @@ fn behaviors_and_key_rotation_by_sighup() {
     std::fs::write(dir.path().join("media/paid.txt"), "paid").unwrap();
     let mut signers = Vec::new();
     for name in ["a", "b"] {
-        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-        std::fs::write(
-            dir.path().join(format!("{name}.pem")),
-            key.public_key().unwrap().to_pem().unwrap(),
-        )
-        .unwrap();
-        signers.push(Signer::new(
-            KeyPairId::new(&format!("K{}", name.to_uppercase())).unwrap(),
-            key,
-        ));
+        let signer = TestSigner::new(&format!("K{}", name.to_uppercase()));
+        signer.write_public_key(&dir.path().join(format!("{name}.pem")));
+        signers.push(signer);
     }
     let (a, b) = (&signers[0], &signers[1]);
     let file = dir.path().join("edge.toml");
     std::fs::write(&file, config("KA", "a.pem")).unwrap();
-    let mut edge = Running::start(&file);
-    let paid = format!("{}/paid.txt", edge.base);
+    let mut edge = start(&file, &[]);
+    let paid = format!("{}/paid.txt", edge.base());
 
     assert_eq!(
-        status(&format!("{}/public/free.txt", edge.base)),
+        status(&format!("{}/public/free.txt", edge.base())),
         (StatusCode::OK, "free".to_owned())
     );
     assert_eq!(status(&paid).0, StatusCode::FORBIDDEN);
@@ -155,7 +67,7 @@ fn behaviors_and_key_rotation_by_sighup() {
     // rotate: trust only key B, reload without restarting
     std::fs::write(&file, config("KB", "b.pem")).unwrap();
     edge.signal("HUP");
-    assert!(edge.stderr.next().contains("reloaded"));
+    assert!(edge.next_line().contains("reloaded"));
     assert!(status(&signed(a, &paid)).1.contains("InvalidKey"));
     assert_eq!(
         status(&signed(b, &paid)),
@@ -165,7 +77,7 @@ fn behaviors_and_key_rotation_by_sighup() {
     // a broken configuration is refused and the running one keeps serving
     std::fs::write(&file, "[origins.media]\ntype = \"directory\"\nroot = \"nope\"\n[default_behavior]\norigin = \"media\"\nrestricted = false\n").unwrap();
     edge.signal("HUP");
-    let line = edge.stderr.next();
+    let line = edge.next_line();
     assert!(
         line.contains("reload failed") && line.contains("origins.media.root"),
         "{line}"
@@ -183,17 +95,12 @@ fn admin_listener_and_json_access_log_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     std::fs::write(dir.path().join("media/paid.txt"), "paid").unwrap();
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    std::fs::write(
-        dir.path().join("a.pem"),
-        key.public_key().unwrap().to_pem().unwrap(),
-    )
-    .unwrap();
-    let signer = Signer::new(KeyPairId::new("KA").unwrap(), key);
+    let signer = TestSigner::new("KA");
+    signer.write_public_key(&dir.path().join("a.pem"));
     let file = dir.path().join("edge.toml");
     std::fs::write(&file, config("KA", "a.pem")).unwrap();
     let log_file = dir.path().join("access.log");
-    let mut edge = Running::start_with(
+    let mut edge = start(
         &file,
         &[
             "--admin-listen",
@@ -205,7 +112,7 @@ fn admin_listener_and_json_access_log_file() {
         ],
     );
     // the second line names the admin address
-    let line = edge.stderr.next();
+    let line = edge.next_line();
     let admin = line
         .strip_prefix("cfsign edge: admin listening on ")
         .and_then(|rest| rest.strip_suffix(" (/healthz, /metrics, POST /invalidations)"))
@@ -216,10 +123,10 @@ fn admin_listener_and_json_access_log_file() {
         (StatusCode::OK, "ok".to_owned())
     );
 
-    let url = signed(&signer, &format!("{}/paid.txt", edge.base));
+    let url = signed(&signer, &format!("{}/paid.txt", edge.base()));
     assert_eq!(status(&url), (StatusCode::OK, "paid".to_owned()));
     assert_eq!(
-        status(&format!("{}/paid.txt", edge.base)).0,
+        status(&format!("{}/paid.txt", edge.base())).0,
         StatusCode::FORBIDDEN
     );
     let (code, metrics) = status(&format!("{admin}/metrics"));
@@ -257,19 +164,11 @@ fn check_prints_the_behaviors_and_refuses_mistakes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     let key = PrivateKey::generate(KeyType::Rsa2048).unwrap();
-    std::fs::write(
-        dir.path().join("a.pem"),
-        key.public_key().unwrap().to_pem().unwrap(),
-    )
-    .unwrap();
+    TestSigner::with_key("KA", key).write_public_key(&dir.path().join("a.pem"));
     let file = dir.path().join("edge.toml");
     std::fs::write(&file, config("KA", "a.pem")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-        .args(["edge", "--config", file.to_str().unwrap(), "--check"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let (code, text, _) = edge_check(&["--config", file.to_str().unwrap()]);
+    assert_eq!(code, 0);
     assert!(
         text.contains("/public/*")
             && text.contains("public")
@@ -277,44 +176,30 @@ fn check_prints_the_behaviors_and_refuses_mistakes() {
         "{text}"
     );
     std::fs::write(&file, config("KA", "missing.pem")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-        .args(["edge", "--config", file.to_str().unwrap(), "--check"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("key_groups.main.keys[0].public_key"));
+    let (code, _, stderr) = edge_check(&["--config", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("key_groups.main.keys[0].public_key"));
 }
 
 #[test]
 fn cache_flags_reach_the_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let check = |extra: &[&str]| {
-        let mut args = vec!["edge", "--root", dir.path().to_str().unwrap(), "--public"];
-        args.extend_from_slice(extra);
-        args.push("--check");
-        Command::new(env!("CARGO_BIN_EXE_cfsign"))
-            .args(&args)
-            .output()
-            .unwrap()
-    };
-    let defaults = check(&[]);
-    assert!(defaults.status.success());
-    let text = String::from_utf8(defaults.stdout).unwrap();
+    let check = |extra: &[&str]| check_public(dir.path(), extra);
+    let (code, text, _) = check(&[]);
+    assert_eq!(code, 0);
     assert!(
         text.contains("cache: 268435456 bytes in all, objects up to 8388608 bytes, errors for 10s")
             && text.contains("TTL min/default/max 0/86400/31536000s"),
         "{text}"
     );
-    let tuned = check(&["--cache-max-bytes", "0", "--default-ttl", "5"]);
-    assert!(tuned.status.success());
-    let text = String::from_utf8(tuned.stdout).unwrap();
+    let (code, text, _) = check(&["--cache-max-bytes", "0", "--default-ttl", "5"]);
+    assert_eq!(code, 0);
     assert!(
         text.contains("cache: off") && text.contains("TTL min/default/max 0/5/31536000s"),
         "{text}"
     );
-    let wrong = check(&["--default-ttl", "40000000"]);
-    assert_eq!(wrong.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&wrong.stderr);
+    let (code, _, err) = check(&["--default-ttl", "40000000"]);
+    assert_eq!(code, 2);
     assert!(
         err.contains("default_ttl = 40000000") && err.contains("max_ttl = 31536000"),
         "{err}"
@@ -324,25 +209,15 @@ fn cache_flags_reach_the_configuration() {
 #[test]
 fn send_timeout_and_listen_backlog_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let check = |extra: &[&str]| {
-        let mut args = vec!["edge", "--root", dir.path().to_str().unwrap(), "--public"];
-        args.extend_from_slice(extra);
-        args.push("--check");
-        Command::new(env!("CARGO_BIN_EXE_cfsign"))
-            .args(&args)
-            .output()
-            .unwrap()
-    };
-    let defaults = check(&[]);
-    assert!(defaults.status.success());
-    let text = String::from_utf8(defaults.stdout).unwrap();
+    let check = |extra: &[&str]| check_public(dir.path(), extra);
+    let (code, text, _) = check(&[]);
+    assert_eq!(code, 0);
     assert!(
         text.contains("listen backlog 511; send timeout 30s"),
         "{text}"
     );
-    let tuned = check(&["--send-timeout", "5", "--listen-backlog", "4096"]);
-    assert!(tuned.status.success());
-    let text = String::from_utf8(tuned.stdout).unwrap();
+    let (code, text, _) = check(&["--send-timeout", "5", "--listen-backlog", "4096"]);
+    assert_eq!(code, 0);
     assert!(
         text.contains("listen backlog 4096; send timeout 5s"),
         "{text}"
@@ -365,26 +240,23 @@ fn send_timeout_and_listen_backlog_flags() {
             "--listen-backlog: 100000 is not between 1 and 65535",
         ),
     ] {
-        let wrong = check(&flags);
-        assert_eq!(wrong.status.code(), Some(2), "{flags:?}");
-        assert!(wrong.stdout.is_empty());
-        let err = String::from_utf8_lossy(&wrong.stderr);
+        let (code, stdout, err) = check(&flags);
+        assert_eq!(code, 2, "{flags:?}");
+        assert!(stdout.is_empty());
         assert!(err.contains(message), "{flags:?}: {err}");
     }
 }
 
-fn edge_check(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-        .arg("edge")
-        .args(args)
-        .arg("--check")
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `cfsign edge ARGS --check`: (exit code, stdout, stderr).
+fn edge_check(args: &[&str]) -> (i32, String, String) {
+    cli::run(cli::command(CFSIGN).arg("edge").args(args).arg("--check"))
+}
+
+/// `cfsign edge --root ROOT --public EXTRA... --check`.
+fn check_public(root: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["--root", root.to_str().unwrap(), "--public"];
+    args.extend_from_slice(extra);
+    edge_check(&args)
 }
 
 #[test]
@@ -402,7 +274,7 @@ fn flags_override_the_file_and_check_shows_the_result() {
     .unwrap();
     let config = file.to_str().unwrap();
     let (code, stdout, stderr) = edge_check(&["--config", config]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("would listen on 127.0.0.1:8081 (http)")
             && stdout.contains("listen backlog 64; send timeout 5s")
@@ -435,7 +307,7 @@ fn flags_override_the_file_and_check_shows_the_result() {
         "--admin-listen",
         "127.0.0.1:9901",
     ]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("would listen on 127.0.0.1:9000 (http)")
             && stdout.contains("listen backlog 128; send timeout 60s")
@@ -512,7 +384,7 @@ fn errors_name_the_flag_or_the_file_that_gave_the_value() {
     ];
     for (args, message) in cases {
         let (code, stdout, stderr) = edge_check(args);
-        assert_eq!(code, Some(2), "{args:?}: {stdout}");
+        assert_eq!(code, 2, "{args:?}: {stdout}");
         assert!(
             stderr.starts_with(&format!("error: {message}")),
             "{args:?}: {stderr}"

@@ -4,83 +4,51 @@
 #![cfg(unix)]
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
-use cfsign_edge::fetch::fetch;
-use cfsign_testkit::lines::Lines;
-use http::{Method, StatusCode};
+use cfsign_testkit::cli::{self, EdgeProcess};
+use cfsign_testkit::http::get_blocking;
+use http::StatusCode;
+
+const CFSIGN: &str = env!("CARGO_BIN_EXE_cfsign");
 
 /// A running `cfsign edge --root DIR --public` with an admin listener.
 struct Edge {
-    child: Child,
     base: String,
     admin: String,
-    _stderr: Lines,
+    _process: EdgeProcess,
 }
 
 impl Edge {
     fn start(root: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-            .args(["edge", "--root", root.to_str().unwrap(), "--public"])
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-            .args(["--access-log", "off"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Lines::new(child.stderr.take().unwrap());
-        let line = stderr.next();
-        let base = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .to_owned();
-        let line = stderr.next();
+        let mut args = vec!["--root", root.to_str().unwrap(), "--public"];
+        args.extend(["--admin-listen", "127.0.0.1:0", "--access-log", "off"]);
+        args.extend_from_slice(extra);
+        let process = EdgeProcess::start(CFSIGN, &args);
+        let line = process.next_line();
         let admin = line
             .strip_prefix("cfsign edge: admin listening on ")
             .and_then(|rest| rest.split(' ').next())
             .unwrap_or_else(|| panic!("{line:?}"))
             .to_owned();
         Self {
-            child,
-            base,
+            base: process.base().to_owned(),
             admin,
-            _stderr: stderr,
+            _process: process,
         }
     }
 
     /// GET `path`: the body and whether it was a cache hit.
     fn get(&self, path: &str) -> (String, bool) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let reply = runtime
-            .block_on(fetch(
-                Method::GET,
-                &format!("{}{path}", self.base),
-                &[],
-                Duration::from_secs(10),
-            ))
-            .unwrap();
+        let reply = get_blocking(&format!("{}{path}", self.base), &[]);
         assert_eq!(reply.status, StatusCode::OK, "{path}");
         let hit = reply.headers["x-cache"] == "Hit from cfsign";
         (String::from_utf8(reply.body.to_vec()).unwrap(), hit)
     }
 }
 
-impl Drop for Edge {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn invalidate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cfsign"))
+    cli::command(CFSIGN)
         .args(["edge", "invalidate"])
         .args(args)
         .output()

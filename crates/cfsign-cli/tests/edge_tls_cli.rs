@@ -6,94 +6,44 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-use cfsign_testkit::lines::Lines;
-use std::time::{Duration, Instant};
-
-use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
+use cfsign_testkit::cli::{self, EdgeProcess};
+use cfsign_testkit::http::path_of;
+use cfsign_testkit::signer::TestSigner;
 use cfsign_testkit::tls::{self as tk, TestCert};
 
-struct Running {
-    child: Child,
-    stderr: Lines,
-    addr: SocketAddr,
+const CFSIGN: &str = env!("CARGO_BIN_EXE_cfsign");
+
+/// `cfsign edge ARGS --access-log off`, over TLS.
+fn start(args: &[&str]) -> EdgeProcess {
+    let mut all = args.to_vec();
+    all.extend(["--access-log", "off"]);
+    let edge = EdgeProcess::start(CFSIGN, &all);
+    assert!(
+        edge.base().starts_with("https://"),
+        "not an https listener: {}",
+        edge.base()
+    );
+    edge
 }
 
-impl Running {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-            .arg("edge")
-            .args(args)
-            .args(["--listen", "127.0.0.1:0", "--access-log", "off"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = Lines::new(child.stderr.take().unwrap());
-        let line = stderr.next();
-        let addr = line
-            .split("listening on https://")
-            .nth(1)
-            .unwrap_or_else(|| panic!("not an https listener: {line}"))
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        Self {
-            child,
-            stderr,
-            addr,
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn get(&self, path: &str, trusted: &[&TestCert]) -> tk::Reply {
-        tk::get_blocking(self.addr, "localhost", path, trusted).unwrap()
-    }
+fn get(edge: &EdgeProcess, path: &str, trusted: &[&TestCert]) -> tk::Reply {
+    tk::get_blocking(edge.addr(), "localhost", path, trusted).unwrap()
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn signed_path(signer: &Signer, addr: SocketAddr, path: &str) -> String {
-    let url = SignableUrl::parse(&format!("https://localhost:{}{path}", addr.port())).unwrap();
-    let policy = Policy::builder(Resource::Url(url.clone()))
-        .expires_in(Duration::from_secs(300))
-        .build()
-        .unwrap();
-    let signed = signer.sign_url(&url, &policy).unwrap().into_string();
-    signed
-        .split_once(&format!(":{}", addr.port()))
-        .unwrap()
-        .1
-        .to_owned()
+fn signed_path(signer: &TestSigner, addr: SocketAddr, path: &str) -> String {
+    let url = format!("https://localhost:{}{path}", addr.port());
+    path_of(&signer.sign_url(&url, 300)).to_owned()
 }
 
 /// A folder with `media/paid.txt`, a public key `public.pem`, and the signer.
-fn site() -> (tempfile::TempDir, Signer) {
+fn site() -> (tempfile::TempDir, TestSigner) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     std::fs::write(dir.path().join("media/paid.txt"), "paid").unwrap();
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    std::fs::write(
-        dir.path().join("public.pem"),
-        key.public_key().unwrap().to_pem().unwrap(),
-    )
-    .unwrap();
-    (dir, Signer::new(KeyPairId::new("KA").unwrap(), key))
+    let signer = TestSigner::new("KA");
+    signer.write_public_key(&dir.path().join("public.pem"));
+    (dir, signer)
 }
 
 fn s(p: &Path) -> &str {
@@ -106,7 +56,7 @@ fn https_with_flags_and_certificate_reload_by_sighup() {
     let first = tk::self_signed(&["localhost"]);
     let (cert, key) = first.write(dir.path(), "live");
     let public_key = format!("KA={}", s(&dir.path().join("public.pem")));
-    let mut edge = Running::start(&[
+    let mut edge = start(&[
         "--root",
         s(&dir.path().join("media")),
         "--public-key",
@@ -120,10 +70,14 @@ fn https_with_flags_and_certificate_reload_by_sighup() {
     let both = [&first, &second];
 
     // a URL signed for https://localhost:PORT/paid.txt
-    let ok = edge.get(&signed_path(&signer, edge.addr, "/paid.txt"), &both);
+    let ok = get(
+        &edge,
+        &signed_path(&signer, edge.addr(), "/paid.txt"),
+        &both,
+    );
     assert_eq!((ok.status, &ok.body[..]), (200, &b"paid"[..]));
     assert_eq!(ok.peer_certificate, first.der);
-    let denied = edge.get("/paid.txt", &both);
+    let denied = get(&edge, "/paid.txt", &both);
     assert_eq!(denied.status, 403);
     assert!(
         String::from_utf8_lossy(&denied.body).contains("<Code>MissingKey</Code>"),
@@ -133,9 +87,13 @@ fn https_with_flags_and_certificate_reload_by_sighup() {
     // a renewed certificate: the same paths, re-read on SIGHUP
     second.write(dir.path(), "live");
     edge.signal("HUP");
-    let line = edge.stderr.next();
+    let line = edge.next_line();
     assert!(line.contains("TLS certificate reloaded"), "{line}");
-    let renewed = edge.get(&signed_path(&signer, edge.addr, "/paid.txt"), &both);
+    let renewed = get(
+        &edge,
+        &signed_path(&signer, edge.addr(), "/paid.txt"),
+        &both,
+    );
     assert_eq!(renewed.peer_certificate, second.der);
     assert_eq!(renewed.status, 200);
 
@@ -144,13 +102,13 @@ fn https_with_flags_and_certificate_reload_by_sighup() {
     let stranger = tk::self_signed(&["localhost"]);
     std::fs::write(&key, &stranger.key_pem).unwrap();
     edge.signal("HUP");
-    let line = edge.stderr.next();
+    let line = edge.next_line();
     assert!(
         line.contains("reload failed, keeping the running configuration: --tls-key: ")
             && line.contains(s(&key)),
         "{line}"
     );
-    let still = edge.get("/paid.txt", &both);
+    let still = get(&edge, "/paid.txt", &both);
     assert_eq!(
         (still.status, still.peer_certificate),
         (403, second.der.clone())
@@ -158,28 +116,12 @@ fn https_with_flags_and_certificate_reload_by_sighup() {
 
     // SIGTERM: a clean exit
     edge.signal("TERM");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(exit) = edge.child.try_wait().unwrap() {
-            assert!(exit.success(), "{exit:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    edge.wait_for_exit();
 }
 
-fn edge_output(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cfsign"))
-        .arg("edge")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `cfsign edge ARGS`: (exit code, stdout, stderr).
+fn edge_output(args: &[&str]) -> (i32, String, String) {
+    cli::run(cli::command(CFSIGN).arg("edge").args(args))
 }
 
 #[test]
@@ -203,7 +145,7 @@ fn tls_flags_go_together() {
             s(file),
             "--check",
         ]);
-        assert_eq!(code, Some(2), "{stderr}");
+        assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains(missing), "{stderr}");
     }
 }
@@ -227,7 +169,7 @@ fn check_validates_the_tls_files() {
     )
     .unwrap();
     let (code, stdout, stderr) = edge_output(&["--config", s(&file), "--check"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("(https)")
             && stdout.contains("TLS: certificate")
@@ -244,7 +186,7 @@ fn check_validates_the_tls_files() {
     )
     .unwrap();
     let (code, _, stderr) = edge_output(&["--config", s(&file), "--check"]);
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("tls.key_file")
             && stderr.contains(s(&other_key))
@@ -262,13 +204,13 @@ fn check_validates_the_tls_files() {
         s(&key_file),
         "--check",
     ]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(s(&key_file)), "{stdout}");
 
     // and a plain configuration says so
     std::fs::write(&file, toml("")).unwrap();
     let (code, stdout, _) = edge_output(&["--config", s(&file), "--check"]);
-    assert_eq!(code, Some(0));
+    assert_eq!(code, 0);
     assert!(
         stdout.contains("(http)") && stdout.contains("TLS: off"),
         "{stdout}"

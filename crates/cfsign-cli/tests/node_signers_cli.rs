@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use assert_cmd::Command;
+use cfsign_testkit::cli;
 use cfsign_testkit::node::{self, Signed};
 
 static SIGNED: LazyLock<(String, Vec<Signed>)> = LazyLock::new(|| {
@@ -20,16 +20,7 @@ fn case(id: &str) -> &'static Signed {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("cfsign")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    cli::run(cli::command(env!("CARGO_BIN_EXE_cfsign")).args(args))
 }
 
 fn public_key() -> String {

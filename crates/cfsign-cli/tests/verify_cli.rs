@@ -1,27 +1,16 @@
 //! `cfsign verify`, `explain` and `inspect`, run for real.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use assert_cmd::Command;
-
-fn key(name: &str) -> String {
-    format!(
-        "{}/../cfsign/tests/data/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
+use cfsign_testkit::cli;
+use cfsign_testkit::data::key_path as key;
 
 fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut c = Command::cargo_bin("cfsign").unwrap();
-    c.args(args).env_remove("CFSIGN_PRIVATE_KEY_PEM");
-    if let Some(s) = stdin {
-        c.write_stdin(s);
+    let mut c = cli::command(env!("CARGO_BIN_EXE_cfsign"));
+    c.args(args);
+    match stdin {
+        Some(s) => cli::run_with_stdin(&mut c, s),
+        None => cli::run(&mut c),
     }
-    let out = c.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 const NOW: &str = "1767200000";

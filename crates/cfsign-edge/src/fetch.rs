@@ -1,4 +1,4 @@
-//! A small bounded HTTP/1.1 client (for `cfsign quickstart`, diagnostics and tests).
+//! A small bounded HTTP/1.1 client (for `cfsign quickstart` and diagnostics; tests use `cfsign_testkit::http`).
 
 use std::time::Duration;
 

@@ -30,15 +30,15 @@ use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::get;
-use cfsign::verify::Verifier;
-use cfsign::{CookieAttributes, KeyPairId, KeyType, Policy, PrivateKey, Resource, Signer};
-use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
+use cfsign::{CookieAttributes, Policy, Resource};
+use cfsign_edge::access::{AccessConfig, Scheme};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::server::{self, ServeOptions};
+use cfsign_edge::server::ServeOptions;
 use cfsign_edge::tls::{EdgeTls, TlsCertificate};
 use cfsign_testkit::edge as tk_edge;
+use cfsign_testkit::server::{self as tk_server, RunningServer};
+use cfsign_testkit::signer::TestSigner;
 use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
-use tokio::sync::oneshot;
 
 const SETUP_HINT: &str = "run `bash scripts/setup-browser` (as root it installs Debian's chromium with \
      apt-get; it needs Node.js 20+ and npm, and runs `npm ci` in crates/cfsign-edge/tests/browser)";
@@ -280,8 +280,7 @@ struct Site {
     /// The names of the cookies `/login` sets, in order.
     cookie_names: Vec<&'static str>,
     log: Log,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: RunningServer,
 }
 
 /// The host name the browser uses over TLS (mapped to 127.0.0.1 by the driver).
@@ -290,13 +289,10 @@ const TLS_HOST: &str = "edge.test";
 /// Serves the site on 127.0.0.1; with `tls`, over HTTPS with a self-signed certificate for
 /// [`TLS_HOST`] (its files written into `scratch`), and the edge matching `https://` URLs.
 async fn start(root: &Path, tls: bool, scratch: &Path) -> Site {
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let id = KeyPairId::new("KBROWSER").unwrap();
-    let verifier =
-        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
-    let signer = Signer::new(id, key);
+    let keys = TestSigner::new("KBROWSER");
+    let signer = keys.signer();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tk_server::listener();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let base = if tls {
         format!("https://{TLS_HOST}:{}", addr.port())
@@ -344,7 +340,7 @@ async fn start(root: &Path, tls: bool, scratch: &Path) -> Site {
     let edge = tk_edge::edge(
         Arc::clone(&origin),
         Some(AccessConfig::new(
-            verifier,
+            keys.shared_verifier(),
             if tls { Scheme::Https } else { Scheme::Http },
         )),
     );
@@ -371,31 +367,19 @@ async fn start(root: &Path, tls: bool, scratch: &Path) -> Site {
         .route_service("/private/{*key}", edge)
         .layer(from_fn_with_state(Arc::clone(&log), record));
 
-    let (stop, stopped) = oneshot::channel::<()>();
-    let shutdown = async {
-        let _ = stopped.await;
-    };
-    let task = if tls {
+    let mut options = ServeOptions::default();
+    if tls {
         let cert = cfsign_testkit::tls::self_signed(&[TLS_HOST]);
         let (cert_file, key_file) = cert.write(scratch, "edge");
-        let tls = EdgeTls::new(&TlsCertificate::load(&cert_file, &key_file).unwrap()).unwrap();
-        tokio::spawn(async move {
-            server::serve(listener, app, ServeOptions::default().tls(tls), shutdown).await
-        })
-    } else {
-        tokio::spawn(server::serve(
-            listener,
-            app,
-            ServeOptions::default(),
-            shutdown,
-        ))
-    };
+        options = options
+            .tls(EdgeTls::new(&TlsCertificate::load(&cert_file, &key_file).unwrap()).unwrap());
+    }
+    let server = RunningServer::serve(listener, app, options);
     Site {
         base,
         cookie_names,
         log,
-        stop,
-        task,
+        server,
     }
 }
 
@@ -488,8 +472,7 @@ async fn signed_cookies(tls: bool) {
     let site = start(&root, tls, dir.path()).await;
     assert_eq!(site.base.starts_with("https://edge.test:"), tls);
     let (result, raw) = run_driver(&site.base, dir.path()).await;
-    let _ = site.stop.send(());
-    site.task.await.unwrap().unwrap();
+    site.server.stop().await;
     let context = format!("driver result: {raw}");
 
     // --- Signed in: the cookies as the browser holds them, then the media load.

@@ -10,78 +10,35 @@
 //!   (`RefreshHit`) and fresh for another TTL; changed, the new bytes (a miss).
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cfsign_edge::admin::{self, Invalidated, InvalidationRequest};
-use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
+use cfsign_edge::admin::{Invalidated, InvalidationRequest};
 use cfsign_edge::cache::invalidation::InvalidationPaths;
 use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
-
-use cfsign_edge::fetch::fetch;
-use cfsign_edge::observe::Metrics;
-use cfsign_edge::origin::conformance::{DirectoryWriter, OriginWriter};
-use cfsign_edge::origin::{BoxFuture, DirectoryOrigin, HttpOrigin, Origin, S3Origin};
-use cfsign_edge::server::{self, ServeOptions};
-use cfsign_testkit::edge as tk_edge;
-use cfsign_testkit::moto::{self, Moto};
-use futures_util::StreamExt as _;
-use http::{Method, StatusCode};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::{ObjectStore as _, PutOptions};
+use cfsign_edge::origin::{DirectoryOrigin, HttpOrigin, Origin};
+use cfsign_testkit::conformance::{DirectoryWriter, OriginWriter};
+use cfsign_testkit::edge::{EdgeBuilder, RunningEdge};
+use cfsign_testkit::http::get;
+use cfsign_testkit::moto::Moto;
+use cfsign_testkit::s3::{self, S3Writer};
+use http::StatusCode;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// A running edge (one public behavior over `origin`, cached) and its admin listener.
-struct Edge {
-    base: String,
-    admin: String,
-    admin_addr: SocketAddr,
-    _stop: tokio::sync::watch::Sender<bool>,
-}
+struct Edge(RunningEdge);
 
 impl Edge {
     async fn start(origin: Arc<dyn Origin>, ttl: TtlPolicy) -> Self {
-        let behaviors = Behaviors::new(
-            Vec::new(),
-            Behavior {
-                pattern: PathPattern::any(),
-                origin,
-                origin_name: "origin".to_owned(),
-                access: None,
-                ttl,
-                compress: false,
-            },
-        );
-        let cache = ObjectCache::new(CacheSettings::default());
-        let edge = cfsign_edge::edge::Edge::new(&behaviors, Some(cache), Metrics::new());
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(server::serve(
-            listener,
-            edge.clone(),
-            ServeOptions::default(),
-            until_stopped(stopped.clone()),
-        ));
-        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let admin_addr = admin_listener.local_addr().unwrap();
-        tokio::spawn(server::serve(
-            admin_listener,
-            admin::router(Metrics::new(), edge.cache().cloned()),
-            ServeOptions::default().limits(admin::limits()),
-            until_stopped(stopped),
-        ));
-        Self {
-            base,
-            admin: format!("http://{admin_addr}"),
-            admin_addr,
-            _stop: stop,
-        }
+        let edge = EdgeBuilder::new()
+            .origin(origin)
+            .ttl(ttl)
+            .cache(ObjectCache::new(CacheSettings::default()))
+            .admin()
+            .start()
+            .await;
+        Self(edge)
     }
 
     /// GET `path`: the body and whether it was a cache hit.
@@ -97,14 +54,7 @@ impl Edge {
 
     /// GET `path`: the body and the `X-Cache` header.
     async fn get_x_cache(&self, path: &str) -> (String, String) {
-        let reply = fetch(
-            Method::GET,
-            &format!("{}{path}", self.base),
-            &[],
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
+        let reply = get(&self.0.url(path), &[]).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
         let x_cache = reply.headers["x-cache"].to_str().unwrap().to_owned();
         (String::from_utf8(reply.body.to_vec()).unwrap(), x_cache)
@@ -114,20 +64,19 @@ impl Edge {
     async fn invalidate(&self, paths: &[&str]) -> Invalidated {
         InvalidationRequest::new(&InvalidationPaths::parse(paths).unwrap())
             .unwrap()
-            .send(&self.admin, Duration::from_secs(10))
+            .send(self.0.admin_base(), Duration::from_secs(10))
             .await
             .unwrap()
     }
 
     /// Posts `body` as is (the library's client refuses invalid paths).
     async fn post_raw(&self, body: &str) -> (u16, serde_json::Value) {
-        let mut stream = tokio::net::TcpStream::connect(self.admin_addr)
-            .await
-            .unwrap();
+        let admin = self.0.admin_addr();
+        let mut stream = tokio::net::TcpStream::connect(admin).await.unwrap();
         let request = format!(
             "POST /invalidations HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.admin_addr,
+            admin,
             body.len()
         );
         stream.write_all(request.as_bytes()).await.unwrap();
@@ -305,14 +254,7 @@ async fn revalidation(origin: Arc<dyn Origin>, writer: &dyn OriginWriter) {
     // Deleted at the origin: once expired, a 404.
     writer.delete("reval/a.txt").await.unwrap();
     expire().await;
-    let reply = fetch(
-        Method::GET,
-        &format!("{}{path}", edge.base),
-        &[],
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let reply = get(&edge.0.url(path), &[]).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
@@ -329,87 +271,23 @@ async fn cache_behaviour_with_a_directory_origin() {
 async fn cache_behaviour_with_an_http_origin() {
     // The application server: the edge's own router over a directory, uncached.
     let dir = tempfile::tempdir().unwrap();
-    let files: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        tk_edge::edge(files, None),
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = EdgeBuilder::new().directory(dir.path()).start().await;
     let origin: Arc<dyn Origin> =
-        Arc::new(HttpOrigin::new(&base, Duration::from_secs(10)).unwrap());
+        Arc::new(HttpOrigin::new(server.base(), Duration::from_secs(10)).unwrap());
     let writer = DirectoryWriter::new(dir.path());
     scenario(Arc::clone(&origin), &writer).await;
     revalidation(origin, &writer).await;
-    let _ = stop.send(());
+    drop(server);
 }
 
 const BUCKET: &str = "cfsign-invalidation";
 
-/// Puts objects into the moto bucket with `object_store`'s own client.
-struct S3Writer(AmazonS3);
-
-impl OriginWriter for S3Writer {
-    fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let location = object_store::path::Path::parse(key).map_err(|e| e.to_string())?;
-            self.0
-                .put_opts(&location, body.into(), PutOptions::default())
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        })
-    }
-
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let location = object_store::path::Path::parse(key).map_err(|e| e.to_string())?;
-            let mut deleted = self
-                .0
-                .delete_stream(futures_util::stream::iter([Ok(location)]).boxed());
-            match deleted.next().await {
-                Some(Ok(_)) => Ok(()),
-                Some(Err(e)) => Err(e.to_string()),
-                None => Err("DeleteObjects answered nothing".to_owned()),
-            }
-        })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_behaviour_with_an_s3_origin() {
     let moto = Moto::start();
-    let created = moto.python(
-        "import os, boto3\n\
-         s3 = boto3.client('s3', endpoint_url=os.environ['MOTO_ENDPOINT'])\n\
-         s3.create_bucket(Bucket='cfsign-invalidation')\n\
-         print('created')\n",
-        b"",
-    );
-    assert_eq!(created.trim(), "created");
-    let origin = S3Origin::builder(BUCKET)
-        .endpoint(moto.endpoint())
-        .allow_http(true)
-        .region(moto::REGION)
-        .credentials(moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY, None)
-        .build()
-        .unwrap();
-    let writer = AmazonS3Builder::new()
-        .with_bucket_name(BUCKET)
-        .with_endpoint(moto.endpoint())
-        .with_allow_http(true)
-        .with_region(moto::REGION)
-        .with_access_key_id(moto::ACCESS_KEY_ID)
-        .with_secret_access_key(moto::SECRET_ACCESS_KEY)
-        .build()
-        .unwrap();
-    let origin: Arc<dyn Origin> = Arc::new(origin);
-    let writer = S3Writer(writer);
+    s3::upload(&moto, BUCKET, &[]);
+    let origin: Arc<dyn Origin> = Arc::new(s3::origin_builder(&moto, BUCKET).build().unwrap());
+    let writer = S3Writer::new(&moto, BUCKET, "");
     scenario(Arc::clone(&origin), &writer).await;
     revalidation(origin, &writer).await;
 }

@@ -11,29 +11,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
 use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
-use cfsign_edge::edge::Edge;
-use cfsign_edge::observe::Metrics;
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::server::{self, ServeOptions};
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt as _, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use tokio::sync::oneshot;
+use cfsign_testkit::edge::{EdgeBuilder, RunningEdge};
+use http::{HeaderMap, StatusCode};
 
 struct Running {
     base: String,
     page: Vec<u8>,
-    stop: Option<oneshot::Sender<()>>,
+    _edge: RunningEdge,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 /// An edge over a folder with a 6 KB HTML page, a small one and a PNG: `/c/*`
@@ -62,43 +48,22 @@ async fn start(cached: bool) -> Running {
         vec![behavior(PathPattern::new("/c/*").unwrap(), true)],
         behavior(PathPattern::any(), false),
     );
-    let cache = cached.then(|| ObjectCache::new(CacheSettings::default()));
-    let edge = Edge::new(&behaviors, cache, Metrics::new());
-    let listener = server::bind("127.0.0.1:0".parse().unwrap(), 64).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        edge.observed(None),
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let mut edge = EdgeBuilder::new().behaviors(behaviors).observed();
+    if cached {
+        edge = edge.cache(ObjectCache::new(CacheSettings::default()));
+    }
+    let edge = edge.start().await;
     Running {
-        base,
+        base: edge.base().to_owned(),
         page,
-        stop: Some(stop),
+        _edge: edge,
         _dir: dir,
     }
 }
 
 async fn get(url: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Bytes) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut request = Request::get(url);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = client
-        .request(request.body(Empty::new()).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    (
-        parts.status,
-        parts.headers,
-        body.collect().await.unwrap().to_bytes(),
-    )
+    let reply = cfsign_testkit::http::get(url, headers).await;
+    (reply.status, reply.headers, reply.body)
 }
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {

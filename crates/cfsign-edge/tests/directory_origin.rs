@@ -2,11 +2,11 @@
 //! The origin conformance suite on the directory origin.
 
 use bytes::Bytes;
-use cfsign_edge::origin::conformance::{self, Fixture};
 use cfsign_edge::origin::{
     BoxFuture, ByteRange, DirectoryOrigin, GetResponse, HeadResponse, ObjectKey, ObjectMeta,
     Origin, OriginError, Revalidation,
 };
+use cfsign_testkit::conformance::{self, Fixture};
 use futures_util::StreamExt as _;
 
 #[tokio::test]
@@ -182,11 +182,7 @@ impl Origin for Buffering {
     ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
         Box::pin(async move {
             let response = self.0.get(key, None).await?;
-            let mut body = response.body;
-            let mut bytes = Vec::new();
-            while let Some(chunk) = body.next().await {
-                bytes.extend_from_slice(&chunk.unwrap());
-            }
+            let bytes = conformance::read_body(response.body).await;
             let body = futures_util::stream::iter([Ok(Bytes::from(bytes))]).boxed();
             Ok(GetResponse {
                 meta: response.meta,

@@ -6,30 +6,29 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use cfsign::verify::Verifier;
-use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
-use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
-use cfsign_edge::origin::{DirectoryOrigin, HttpOrigin, Origin, S3Origin};
+use cfsign_edge::access::AccessConfig;
+use cfsign_edge::cache::{CacheSettings, ObjectCache};
+use cfsign_edge::origin::{DirectoryOrigin, HttpOrigin, Origin};
 use cfsign_edge::server::{self, ServeOptions};
-use cfsign_testkit::edge as tk_edge;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt as _, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use cfsign_testkit::edge::{self as tk_edge, EdgeBuilder, RunningEdge};
+use cfsign_testkit::http::{exchange, fetch, get, path_of, raw};
+use cfsign_testkit::moto::Moto;
+use cfsign_testkit::s3::{self, S3Object};
+use cfsign_testkit::signer::TestSigner;
+use http::{Method, StatusCode};
 use tokio::sync::oneshot;
 
+/// A restricted edge over `root/` of a temporary folder (`media/hello.txt`,
+/// the 3 MB `media/big.bin`; `secret.txt` outside the root), through one of
+/// the origin kinds, and what that origin needs kept alive.
 struct Edge {
     base: String,
-    signer: Signer,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    edge: RunningEdge,
     _dir: tempfile::TempDir,
     big: Vec<u8>,
     /// Kept alive for the S3 and HTTP origin kinds.
-    _moto: Option<cfsign_testkit::moto::Moto>,
-    _backend: Option<oneshot::Sender<()>>,
+    _moto: Option<Moto>,
+    _backend: Option<RunningEdge>,
 }
 
 /// The origin kinds the socket tests run against.
@@ -39,19 +38,6 @@ enum OriginKind {
     S3,
     Http,
 }
-
-const UPLOAD: &str = r#"
-import os, sys, boto3
-from botocore.config import Config
-s3 = boto3.client("s3", endpoint_url=os.environ["MOTO_ENDPOINT"],
-                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
-root = sys.stdin.read().strip()
-s3.create_bucket(Bucket="edge-http")
-for key, ctype in [("media/hello.txt", "text/plain"), ("media/big.bin", "application/octet-stream")]:
-    with open(os.path.join(root, key), "rb") as f:
-        s3.put_object(Bucket="edge-http", Key=key, Body=f.read(), ContentType=ctype)
-print("ok")
-"#;
 
 async fn start() -> Edge {
     start_with(OriginKind::Directory, None).await
@@ -65,83 +51,52 @@ async fn start_with(kind: OriginKind, cache: Option<&ObjectCache>) -> Edge {
 async fn start_configured(
     kind: OriginKind,
     cache: Option<&ObjectCache>,
-    configure: impl FnOnce(AccessConfig) -> AccessConfig,
+    configure: impl FnOnce(AccessConfig) -> AccessConfig + Send + 'static,
 ) -> Edge {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("root/media")).unwrap();
-    std::fs::write(dir.path().join("root/media/hello.txt"), "hello edge\n").unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("media")).unwrap();
+    std::fs::write(root.join("media/hello.txt"), "hello edge\n").unwrap();
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(dir.path().join("root/media/big.bin"), &big).unwrap();
+    std::fs::write(root.join("media/big.bin"), &big).unwrap();
     std::fs::write(dir.path().join("secret.txt"), "SECRET").unwrap();
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let id = KeyPairId::new("KEDGE").unwrap();
-    let verifier =
-        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
-    let directory: Arc<dyn Origin> =
-        Arc::new(DirectoryOrigin::new(dir.path().join("root")).unwrap());
     let (mut moto_server, mut backend) = (None, None);
     let origin: Arc<dyn Origin> = match kind {
-        OriginKind::Directory => directory,
+        OriginKind::Directory => Arc::new(DirectoryOrigin::new(&root).unwrap()),
         OriginKind::S3 => {
-            let moto = cfsign_testkit::moto::Moto::start();
-            let root = dir.path().join("root");
-            assert_eq!(
-                moto.python(UPLOAD, root.to_str().unwrap().as_bytes())
-                    .trim(),
-                "ok"
+            let moto = Moto::start();
+            s3::upload(
+                &moto,
+                "edge-http",
+                &[
+                    S3Object::new("media/hello.txt", "hello edge\n").content_type("text/plain"),
+                    S3Object::new("media/big.bin", big.clone())
+                        .content_type("application/octet-stream"),
+                ],
             );
-            let origin = S3Origin::builder("edge-http")
-                .endpoint(moto.endpoint())
-                .allow_http(true)
-                .region(cfsign_testkit::moto::REGION)
-                .credentials(
-                    cfsign_testkit::moto::ACCESS_KEY_ID,
-                    cfsign_testkit::moto::SECRET_ACCESS_KEY,
-                    None,
-                )
-                .build()
-                .unwrap();
+            let origin = s3::origin_builder(&moto, "edge-http").build().unwrap();
             moto_server = Some(moto);
             Arc::new(origin)
         }
         OriginKind::Http => {
             // An application server: a public edge over the same directory.
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let (stop, stopped) = oneshot::channel::<()>();
-            tokio::spawn(server::serve(
-                listener,
-                tk_edge::edge(directory, None),
-                ServeOptions::default(),
-                async {
-                    let _ = stopped.await;
-                },
-            ));
-            backend = Some(stop);
-            Arc::new(HttpOrigin::new(&url, Duration::from_secs(10)).unwrap())
+            let server = EdgeBuilder::new().directory(&root).start().await;
+            let origin = HttpOrigin::new(server.base(), Duration::from_secs(10)).unwrap();
+            backend = Some(server);
+            Arc::new(origin)
         }
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let access = Some(configure(AccessConfig::new(verifier, Scheme::Http)));
-    let app = match cache {
-        Some(cache) => tk_edge::cached_edge(origin, access, cache, TtlPolicy::default()),
-        None => tk_edge::edge(origin, access),
-    };
-    let task = tokio::spawn(server::serve(
-        listener,
-        app,
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let mut edge = EdgeBuilder::new()
+        .origin(origin)
+        .signer(TestSigner::new("KEDGE"))
+        .access(configure);
+    if let Some(cache) = cache {
+        edge = edge.cache(cache.clone());
+    }
+    let edge = edge.start().await;
     Edge {
-        base: format!("http://{addr}"),
-        signer: Signer::new(id, key),
-        stop: Some(stop),
-        task,
+        base: edge.base().to_owned(),
+        edge,
         _dir: dir,
         big,
         _moto: moto_server,
@@ -151,72 +106,21 @@ async fn start_configured(
 
 impl Edge {
     fn signed(&self, path: &str, expires_in: i64) -> String {
-        self.signed_for(&self.base, path, expires_in)
+        self.edge.signed(path, expires_in)
     }
 
     /// A URL signed for `base` (scheme and authority), e.g. another host name.
     fn signed_for(&self, base: &str, path: &str, expires_in: i64) -> String {
-        let url = SignableUrl::parse(&format!("{base}{path}")).unwrap();
-        let now = jiff::Timestamp::now();
-        let policy = Policy::builder(Resource::Url(url.clone()))
-            .expires_at(now + jiff::SignedDuration::from_secs(expires_in))
-            .allow_past_expiry(true)
-            .build_at(now)
-            .unwrap();
-        self.signer.sign_url(&url, &policy).unwrap().into_string()
+        self.edge
+            .signer()
+            .sign_url(&format!("{base}{path}"), expires_in)
     }
 
     fn cookies(&self, pattern: &str) -> String {
-        let policy =
-            Policy::builder(Resource::pattern(&format!("{}{pattern}", self.base)).unwrap())
-                .expires_in(Duration::from_secs(60))
-                .build()
-                .unwrap();
-        self.signer.sign_cookies(&policy).unwrap().cookie_header()
+        self.edge
+            .signer()
+            .cookie_header(&format!("{}{pattern}", self.base), Duration::from_secs(60))
     }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Bytes,
-    chunks: usize,
-}
-
-async fn fetch(method: Method, url: &str, headers: &[(&str, &str)]) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut request = Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.request(request.body(Empty::new()).unwrap()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let mut body = response.into_body();
-    let mut bytes = Vec::new();
-    let mut chunks = 0;
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame.unwrap().into_data() {
-            chunks += 1;
-            bytes.extend_from_slice(&data);
-        }
-    }
-    Reply {
-        status,
-        headers,
-        body: Bytes::from(bytes),
-        chunks,
-    }
-}
-
-async fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
-    fetch(Method::GET, url, headers).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,23 +348,12 @@ async fn graceful_shutdown_finishes() {
         get(&edge.signed("/media/hello.txt", 60), &[]).await.status,
         StatusCode::OK
     );
-    edge.stop.take().unwrap().send(()).unwrap();
-    let result = tokio::time::timeout(Duration::from_secs(10), &mut edge.task).await;
+    edge.edge.signal_stop();
+    let result = edge.edge.stopped(Duration::from_secs(10)).await;
     assert!(
         matches!(result, Ok(Ok(Ok(())))),
         "the server did not stop within 10 s: {result:?}"
     );
-}
-
-/// A raw TCP exchange: writes `request`, returns what the server sent before closing
-/// (or before `wait` elapsed).
-async fn raw(addr: &str, request: &[u8], wait: Duration) -> Vec<u8> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let _ = stream.write_all(request).await;
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,9 +361,6 @@ async fn limits_slow_clients_big_heads_and_connection_cap() {
     use tokio::io::AsyncReadExt as _;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.txt"), "a").unwrap();
-    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let limits = server::Limits {
         max_connections: 2,
         header_read_timeout: Duration::from_millis(300),
@@ -479,15 +369,12 @@ async fn limits_slow_clients_big_heads_and_connection_cap() {
         drain_timeout: Duration::from_secs(5),
         send_timeout: Duration::from_secs(30),
     };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(
-        listener,
-        tk_edge::edge(origin, None),
-        ServeOptions::default().limits(limits),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let mut edge = EdgeBuilder::new()
+        .directory(dir.path())
+        .limits(limits)
+        .start()
+        .await;
+    let addr = edge.addr().to_string();
 
     // a normal request works
     let ok = raw(
@@ -544,90 +431,15 @@ async fn limits_slow_clients_big_heads_and_connection_cap() {
     );
     drop(held);
 
-    stop.send(()).unwrap();
-    assert!(
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .is_ok()
-    );
+    edge.signal_stop();
+    assert!(edge.stopped(Duration::from_secs(10)).await.is_ok());
 }
 
-/// A response read off the wire.
-#[derive(Debug)]
-struct RawReply {
-    status: u16,
-    /// Header lines, names in lower case.
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl RawReply {
-    fn parse(bytes: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(bytes);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("no response head in {text:?}"));
-        let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap()[9..12].parse().unwrap();
-        let headers = lines
-            .map(|l| {
-                let (n, v) = l.split_once(':').unwrap();
-                (n.to_ascii_lowercase(), v.trim().to_owned())
-            })
-            .collect();
-        Self {
-            status,
-            headers,
-            body: body.to_owned(),
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Asserts CloudFront's XML error form with this status, code and message.
-    #[track_caller]
-    fn assert_xml(&self, status: u16, code: &str, message: &str) {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.header("content-type"), Some("text/xml"), "{self:?}");
-        assert_eq!(
-            self.body,
-            format!(
-                r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"#
-            )
-        );
-    }
-}
-
-/// Sends `request` as is (it should say `Connection: close`) and reads the answer.
-async fn exchange(addr: &str, request: &str) -> RawReply {
-    RawReply::parse(&raw(addr, request.as_bytes(), Duration::from_secs(5)).await)
-}
-
-/// The path and query of a URL.
-fn path_of(url: &str) -> &str {
-    let after = &url[url.find("://").unwrap() + 3..];
-    &after[after.find('/').unwrap()..]
-}
-
-/// A public edge (no signatures) over `origin`, on 127.0.0.1.
-async fn start_public(origin: Arc<dyn Origin>) -> (String, oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        tk_edge::edge(origin, None),
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    (addr, stop)
+/// A public edge (no signatures) over `origin`, on 127.0.0.1: its address, and
+/// the edge (stopped when dropped).
+async fn start_public(origin: Arc<dyn Origin>) -> (String, RunningEdge) {
+    let edge = EdgeBuilder::new().origin(origin).start().await;
+    (edge.addr().to_string(), edge)
 }
 
 const TWO_HOSTS: &str = "The request has more than one Host header.";
@@ -1026,70 +838,40 @@ async fn stalled_download(stall: Stall) {
     std::fs::create_dir_all(dir.path().join("root")).unwrap();
     let object = dir.path().join("root/big.bin");
     std::fs::write(&object, vec![b'x'; SIZE]).unwrap();
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let id = KeyPairId::new("KEDGE").unwrap();
-    let verifier =
-        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
-    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path().join("root")).unwrap());
     let metrics = Metrics::new();
     let log_file = dir.path().join("access.log");
     let log = AccessLog::file(AccessLogFormat::Json, &log_file).unwrap();
-    let scheme = if tls { Scheme::Https } else { Scheme::Http };
     let cache = ObjectCache::new(CacheSettings {
         max_bytes: 2 * SIZE as u64,
         max_object_bytes: SIZE as u64,
         ..CacheSettings::default()
     });
-    let behaviors = tk_edge::behaviors(
-        origin,
-        Some(AccessConfig::new(verifier, scheme)),
-        TtlPolicy::default(),
-    );
-    let app = cfsign_edge::edge::Edge::new(
-        &behaviors,
-        (stall == Stall::Cached).then_some(cache.clone()),
-        metrics.clone(),
-    )
-    .observed(Some(log.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let limits = server::Limits {
         send_timeout: TIMEOUT,
         ..server::Limits::default()
     };
     let cert = tk::self_signed(&["localhost"]);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn({
-        let metrics = metrics.clone();
-        let (cert_file, key_file) = cert.write(dir.path(), "edge");
-        async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if tls {
-                let certificate =
-                    cfsign_edge::tls::TlsCertificate::load(&cert_file, &key_file).unwrap();
-                let edge_tls = cfsign_edge::tls::EdgeTls::new(&certificate).unwrap();
-                let options = ServeOptions::default()
-                    .limits(limits)
-                    .metrics(metrics)
-                    .tls(edge_tls);
-                server::serve(listener, app, options, shutdown).await
-            } else {
-                let options = ServeOptions::default().limits(limits).metrics(metrics);
-                server::serve(listener, app, options, shutdown).await
-            }
-        }
-    });
+    let mut edge = EdgeBuilder::new()
+        .directory(&dir.path().join("root"))
+        .signer(TestSigner::new("KEDGE"))
+        .metrics(metrics.clone())
+        .access_log(log.clone())
+        .limits(limits);
+    if stall == Stall::Cached {
+        edge = edge.cache(cache.clone());
+    }
+    if tls {
+        // The viewer scheme is https.
+        edge = edge.tls(cert.clone());
+    }
+    let edge = edge.start().await;
+    let addr = edge.addr();
 
     // A client with a tiny receive buffer asks for the object and reads nothing.
-    let scheme = scheme.as_str();
-    let url = SignableUrl::parse(&format!("{scheme}://localhost:{}/big.bin", addr.port())).unwrap();
-    let policy = Policy::builder(Resource::Url(url.clone()))
-        .expires_in(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let signed = Signer::new(id, key).sign_url(&url, &policy).unwrap();
+    let scheme = if tls { "https" } else { "http" };
+    let signed = edge
+        .signer()
+        .sign_url(&format!("{scheme}://localhost:{}/big.bin", addr.port()), 60);
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let tcp = socket.connect(addr).await.unwrap();
@@ -1105,7 +887,7 @@ async fn stalled_download(stall: Stall) {
         .write_all(
             format!(
                 "GET {} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
-                path_of(signed.as_str()),
+                path_of(&signed),
                 addr.port()
             )
             .as_bytes(),
@@ -1182,12 +964,7 @@ async fn stalled_download(stall: Stall) {
         "logged {logged} body bytes, the client received {body}"
     );
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    edge.stop().await;
 }
 
 /// A burst of connections while the accept loop is busy: the kernel queues up to

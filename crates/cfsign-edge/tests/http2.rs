@@ -5,38 +5,21 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use cfsign::verify::Verifier;
-use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
-use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::edge::Edge;
 use cfsign_edge::observe::Metrics;
-use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::server::{self, Limits, ServeOptions};
-use cfsign_edge::tls::{EdgeTls, TlsCertificate};
-use cfsign_testkit::edge as tk_edge;
+use cfsign_edge::server::Limits;
+use cfsign_testkit::edge::{EdgeBuilder, RunningEdge};
+use cfsign_testkit::signer::TestSigner;
 use cfsign_testkit::tls as tk;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::sync::oneshot;
 
 struct Running {
     addr: SocketAddr,
     base: String,
-    signer: Signer,
     metrics: Metrics,
-    ca_file: std::path::PathBuf,
-    stop: Option<oneshot::Sender<()>>,
+    edge: RunningEdge,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 impl Running {
@@ -44,66 +27,27 @@ impl Running {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("root")).unwrap();
         std::fs::write(dir.path().join("root/hello.txt"), "hello h2\n").unwrap();
-        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-        let id = KeyPairId::new("KH2").unwrap();
-        let verifier =
-            SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
-        let scheme = if tls { Scheme::Https } else { Scheme::Http };
-        let origin: Arc<dyn Origin> =
-            Arc::new(DirectoryOrigin::new(dir.path().join("root")).unwrap());
-        let metrics = Metrics::new();
-        let edge = Edge::new(
-            &tk_edge::behaviors(
-                origin,
-                Some(AccessConfig::new(verifier, scheme)),
-                Default::default(),
-            ),
-            None,
-            metrics.clone(),
-        );
-        let cert = tk::self_signed(&["localhost"]);
-        let (cert_file, key_file) = cert.write(dir.path(), "edge");
-        let mut options = ServeOptions::default()
+        // The viewer scheme is https over TLS.
+        let mut edge = EdgeBuilder::new()
+            .directory(&dir.path().join("root"))
+            .signer(TestSigner::new("KH2"))
             .limits(limits)
-            .metrics(metrics.clone());
+            .observed();
         if tls {
-            let certificate = TlsCertificate::load(&cert_file, &key_file).unwrap();
-            options = options.tls(EdgeTls::new(&certificate).unwrap());
+            edge = edge.tls(tk::self_signed(&["localhost"]));
         }
-        let listener = server::bind("127.0.0.1:0".parse().unwrap(), 64).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server::serve(
-            listener,
-            edge.observed(None),
-            options,
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        let base = if tls {
-            format!("https://localhost:{}", addr.port())
-        } else {
-            format!("http://{addr}")
-        };
+        let edge = edge.start().await;
         Self {
-            addr,
-            base,
-            signer: Signer::new(id, key),
-            metrics,
-            ca_file: cert_file,
-            stop: Some(stop),
+            addr: edge.addr(),
+            base: edge.base().to_owned(),
+            metrics: edge.metrics().clone(),
+            edge,
             _dir: dir,
         }
     }
 
     fn signed(&self, path: &str) -> String {
-        let url = SignableUrl::parse(&format!("{}{path}", self.base)).unwrap();
-        let policy = Policy::builder(Resource::Url(url.clone()))
-            .expires_in(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        self.signer.sign_url(&url, &policy).unwrap().into_string()
+        self.edge.signed(path, 60)
     }
 
     /// curl with `flags`: (HTTP version, status, body).
@@ -122,7 +66,7 @@ impl Running {
         if url.starts_with("https://") {
             command
                 .arg("--cacert")
-                .arg(&self.ca_file)
+                .arg(self.edge.cert_file())
                 .arg("--resolve")
                 .arg(format!("localhost:{}:127.0.0.1", self.addr.port()));
         }

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use axum::extract::State;
 use bytes::Bytes;
-use cfsign_edge::origin::conformance::{self, DirectoryWriter, Exchange, Fixture, OriginWriter};
 use cfsign_edge::origin::{
     BoxFuture, DirectoryOrigin, HttpOrigin, ObjectKey, ObjectMeta, Origin, OriginError,
     Revalidation,
 };
-use cfsign_edge::server::{self, ServeOptions};
+use cfsign_edge::server::ServeOptions;
+use cfsign_testkit::conformance::{self, DirectoryWriter, Exchange, Fixture, OriginWriter};
 use cfsign_testkit::edge as tk_edge;
+use cfsign_testkit::server::RunningServer;
 
 /// What the test server saw and answered for GETs of `revalidation/...`, by key.
 type Exchanges = Arc<Mutex<HashMap<String, Exchange>>>;
@@ -26,7 +27,7 @@ struct TestServer {
     base: String,
     dir: tempfile::TempDir,
     exchanges: Exchanges,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: RunningServer,
 }
 
 async fn backend(ignore_ranges: bool) -> TestServer {
@@ -44,8 +45,6 @@ async fn backend(ignore_ranges: bool) -> TestServer {
             },
         ));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/app", listener.local_addr().unwrap());
     let exchanges = Exchanges::default();
     // Mount the fixture under /app: the origin's base URL has a path prefix.
     let app =
@@ -55,20 +54,12 @@ async fn backend(ignore_ranges: bool) -> TestServer {
                 exchanges.clone(),
                 record,
             ));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        app,
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = RunningServer::start(app, ServeOptions::default()).await;
     TestServer {
-        base,
+        base: format!("{}/app", server.base()),
         dir,
         exchanges,
-        _stop: stop,
+        _server: server,
     }
 }
 
@@ -181,18 +172,8 @@ async fn a_304_refreshes_the_cached_metadata() {
             ],
         )
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        app,
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let origin = HttpOrigin::new(&base, Duration::from_secs(10)).unwrap();
+    let server = RunningServer::start(app, ServeOptions::default()).await;
+    let origin = HttpOrigin::new(server.base(), Duration::from_secs(10)).unwrap();
     let key = ObjectKey::from_request_path("/a.txt").unwrap();
     let cached = ObjectMeta {
         size: 5,
@@ -223,7 +204,7 @@ async fn a_304_refreshes_the_cached_metadata() {
         origin.get_if_modified(&key, &bare).await,
         Err(OriginError::Unavailable(_))
     ));
-    let _ = stop.send(());
+    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,33 +4,17 @@
 //! `scripts/setup-node-oracles`): 200 with the file, and 403 once changed.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use bytes::Bytes;
 use cfsign::verify::Verifier;
 use cfsign::{KeyPairId, PublicKey};
-use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::server::{self, ServeOptions};
-use cfsign_testkit::edge as tk_edge;
+use cfsign_edge::access::SharedVerifier;
+use cfsign_testkit::edge::EdgeBuilder;
 use cfsign_testkit::node;
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt as _, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use tokio::sync::oneshot;
+use http::StatusCode;
 
 async fn get(url: &str) -> (StatusCode, Bytes) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let request = Request::get(url).body(Empty::new()).unwrap();
-    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, body)
+    let reply = cfsign_testkit::http::get(url, &[]).await;
+    (reply.status, reply.body)
 }
 
 #[tokio::test]
@@ -46,21 +30,17 @@ async fn aws_cloudfront_sign_urls_get_200() {
     );
     // The URLs were signed for the distribution's name: the edge builds viewer
     // URLs from it, as behind a load balancer.
-    let access = AccessConfig::new(SharedVerifier::new(verifier), Scheme::Http)
-        .public_base_url(format!("https://{}", node::HOST))
-        .clock(move || now);
-    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(
-        listener,
-        tk_edge::edge(origin, Some(access)),
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let edge = EdgeBuilder::new()
+        .directory(dir.path())
+        .verifier(SharedVerifier::new(verifier))
+        .access(move |access| {
+            access
+                .public_base_url(format!("https://{}", node::HOST))
+                .clock(move || now)
+        })
+        .start()
+        .await;
+    let base = edge.base().to_owned();
 
     for id in ["acs/url", "acs/url-query"] {
         let case = signed.iter().find(|c| c.id == id).unwrap();
@@ -91,10 +71,5 @@ async fn aws_cloudfront_sign_urls_get_200() {
             "{id}: {body:?}"
         );
     }
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    edge.stop().await;
 }

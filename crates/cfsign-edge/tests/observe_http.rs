@@ -1,41 +1,27 @@
 //! Metrics, the admin listener and access logs through real sockets on 127.0.0.1.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use cfsign::verify::Verifier;
-use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
+use cfsign::{Policy, Resource, SignableUrl, Signer};
 use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::admin;
 use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
 use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
-use cfsign_edge::fetch::fetch;
-use cfsign_edge::observe::{self, AccessLog, AccessLogFormat, FIELDS, Metrics};
+use cfsign_edge::observe::{self, AccessLogFormat, FIELDS, Metrics};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::server::{self, ServeOptions};
+use cfsign_testkit::data;
+use cfsign_testkit::edge::{BufferedLog, EdgeBuilder, RunningEdge};
+use cfsign_testkit::http::{fetch, try_fetch};
 use cfsign_testkit::mangle::{self, Credentials};
+use cfsign_testkit::signer::TestSigner;
 use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// The object a viewer abandons mid-body: larger than the loopback socket buffers.
 const HUGE: usize = 32 << 20;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
     let i = FIELDS.iter().position(|f| *f == name).unwrap();
@@ -49,10 +35,7 @@ fn query_value<'a>(url: &'a str, name: &str) -> &'a str {
 }
 
 async fn get(url: &str, headers: &[(&str, &str)]) -> StatusCode {
-    fetch(Method::GET, url, headers, Duration::from_secs(10))
-        .await
-        .unwrap()
-        .status
+    fetch(Method::GET, url, headers).await.status
 }
 
 /// A running edge with a restricted `/media/*` behavior and a public default,
@@ -62,10 +45,8 @@ struct Edge {
     base: String,
     admin: String,
     metrics: Metrics,
-    log: AccessLog,
-    buffer: Buffer,
-    stop: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    log: BufferedLog,
+    edge: RunningEdge,
 }
 
 impl Edge {
@@ -86,66 +67,31 @@ impl Edge {
             )],
             behavior(PathPattern::any(), None),
         );
-        let metrics = Metrics::new();
-        let buffer = Buffer::default();
-        let log = AccessLog::new(format, buffer.clone()).unwrap();
-        let cache = ObjectCache::new(CacheSettings::default());
-        let app = cfsign_edge::edge::Edge::new(&behaviors, Some(cache), metrics.clone())
-            .observed(Some(log.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let admin = format!("http://{}", admin_listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        let edge_task = tokio::spawn({
-            let metrics = metrics.clone();
-            let shutdown = until_stopped(stopped.clone());
-            async move {
-                let options = ServeOptions::default().metrics(metrics);
-                server::serve(listener, app, options, shutdown).await
-            }
-        });
-        let admin_task = tokio::spawn(server::serve(
-            admin_listener,
-            admin::router(metrics.clone(), None),
-            ServeOptions::default().limits(admin::limits()),
-            until_stopped(stopped),
-        ));
+        let log = BufferedLog::new(format);
+        let edge = EdgeBuilder::new()
+            .behaviors(behaviors)
+            .cache(ObjectCache::new(CacheSettings::default()))
+            .access_log(log.log())
+            .admin()
+            .start()
+            .await;
         Self {
-            addr,
-            base: format!("http://{addr}"),
-            admin,
-            metrics,
+            addr: edge.addr(),
+            base: edge.base().to_owned(),
+            admin: edge.admin_base().to_owned(),
+            metrics: edge.metrics().clone(),
             log,
-            buffer,
-            stop,
-            tasks: vec![edge_task, admin_task],
+            edge,
         }
     }
 
     /// The log lines once there are at least `n` (or after 10 s).
     async fn lines(&self, n: usize) -> Vec<String> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            assert!(self.log.flush(Duration::from_secs(5)));
-            let text = String::from_utf8(self.buffer.0.lock().unwrap().clone()).unwrap();
-            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            if lines.len() >= n || std::time::Instant::now() > deadline {
-                return lines;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.log.lines(n).await
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let result = tokio::time::timeout(Duration::from_secs(10), task).await;
-            assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
-        }
+        self.edge.stop().await;
     }
 }
 
@@ -156,12 +102,9 @@ async fn metrics_and_access_logs_over_sockets() {
     std::fs::write(dir.path().join("media/hello.txt"), "hello edge\n").unwrap();
     std::fs::write(dir.path().join("media/huge.bin"), vec![7u8; HUGE]).unwrap();
     std::fs::write(dir.path().join("public.txt"), "public\n").unwrap();
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let id = KeyPairId::new("KEDGE").unwrap();
-    let verifier =
-        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
-    let signer = Signer::new(id, key);
-    let edge = Edge::start(dir.path(), verifier, AccessLogFormat::Text).await;
+    let keys = TestSigner::new("KEDGE");
+    let signer = keys.signer();
+    let edge = Edge::start(dir.path(), keys.shared_verifier(), AccessLogFormat::Text).await;
     let (addr, metrics, admin) = (edge.addr, edge.metrics.clone(), edge.admin.clone());
     let base = edge.base.clone();
     let sign = |path: &str, resource: Resource| {
@@ -291,26 +234,12 @@ async fn metrics_and_access_logs_over_sockets() {
     }
 
     // the metrics, scraped from the admin listener
-    let healthz = fetch(
-        Method::GET,
-        &format!("{admin}/healthz"),
-        &[],
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let healthz = fetch(Method::GET, &format!("{admin}/healthz"), &[]).await;
     assert_eq!(
         (healthz.status, healthz.body.as_ref()),
         (StatusCode::OK, &b"ok"[..])
     );
-    let scraped = fetch(
-        Method::GET,
-        &format!("{admin}/metrics"),
-        &[],
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let scraped = fetch(Method::GET, &format!("{admin}/metrics"), &[]).await;
     assert_eq!(scraped.headers["content-type"], observe::CONTENT_TYPE);
     let text = String::from_utf8(scraped.body.to_vec()).unwrap();
     let total_sent: u64 = lines
@@ -345,15 +274,6 @@ async fn metrics_and_access_logs_over_sockets() {
     }
 
     edge.stop().await;
-}
-
-/// A test key of the core's test data.
-fn test_key(name: &str) -> PrivateKey {
-    let path = format!(
-        "{}/../cfsign/tests/data/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    PrivateKey::from_file(path).unwrap()
 }
 
 /// Signs `{base}{path}` with a canned and a custom (`{base}/media/*`) policy;
@@ -402,15 +322,13 @@ async fn no_fragment_of_a_credential_reaches_the_access_log() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("media/2024/summer-holiday/episode-01")).unwrap();
     std::fs::write(dir.path().join("media/hello.txt"), "hello edge\n").unwrap();
-    let key = test_key("ec-p256.pkcs8.pem");
-    let id = KeyPairId::new("K2JCJMDEHXQW5F").unwrap();
-    let verifier =
-        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
-    let signer = Signer::new(id, key);
+    let keys = TestSigner::with_key("K2JCJMDEHXQW5F", data::private_key("ec-p256.pkcs8.pem"));
+    let verifier = keys.shared_verifier();
+    let signer = keys.signer();
     for format in [AccessLogFormat::Text, AccessLogFormat::Json] {
         let edge = Edge::start(dir.path(), verifier.clone(), format).await;
         let (expires, signature, policy, policy_signature) =
-            signed_parts(&signer, &edge.base, "/media/hello.txt");
+            signed_parts(signer, &edge.base, "/media/hello.txt");
         let credentials = Credentials {
             base: &edge.base,
             path: "/media/hello.txt",
@@ -431,7 +349,7 @@ async fn no_fragment_of_a_credential_reaches_the_access_log() {
                 .map(|(n, v)| (*n, v.as_str()))
                 .collect();
             let url = format!("{}{}", edge.base, request.target);
-            let answer = fetch(method, &url, &headers, Duration::from_secs(10))
+            let answer = try_fetch(method, &url, &headers)
                 .await
                 .unwrap_or_else(|e| panic!("{}: {e}", request.label));
             statuses.push(answer.status);

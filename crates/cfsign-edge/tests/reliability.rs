@@ -8,14 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cfsign::verify::Verifier;
-use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
-use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
-use cfsign_edge::fetch::fetch;
-use cfsign_edge::origin::{DirectoryOrigin, Origin};
-use cfsign_edge::server::{self, ServeOptions};
-use cfsign_testkit::edge as tk_edge;
+use cfsign_edge::access::SharedVerifier;
+use cfsign_edge::cache::{CacheSettings, ObjectCache};
+use cfsign_testkit::edge::EdgeBuilder;
+use cfsign_testkit::http::fetch;
+use cfsign_testkit::rng::Rng;
+use cfsign_testkit::signer::TestSigner;
 use fnv::checksum;
 use http::{Method, StatusCode};
 
@@ -25,21 +23,6 @@ mod fnv {
         bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
             (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
         })
-    }
-}
-
-/// A tiny deterministic PRNG (SplitMix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 
@@ -75,53 +58,24 @@ async fn ten_thousand_mixed_requests_no_unauthorized_200() {
         std::fs::write(root.join(&name), &body).unwrap();
         sums.insert(format!("/{name}"), checksum(&body));
     }
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let other = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let id = KeyPairId::new("KREL").unwrap();
-    let signer = Signer::new(id.clone(), key.clone());
-    let impostor = Signer::new(id.clone(), other);
-    let verifier = SharedVerifier::new(
-        Verifier::new()
-            .with_key(id, key.public_key().unwrap())
-            .with_signature_cache(1000),
-    );
-    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(&root).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(
-        listener,
-        // Through the object cache, as the edge serves: a cached object must
-        // never reach a request that is not authorized for it.
-        tk_edge::cached_edge(
-            origin,
-            Some(AccessConfig::new(verifier, Scheme::Http)),
-            &ObjectCache::new(CacheSettings::default()),
-            TtlPolicy::default(),
-        ),
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let keys = TestSigner::new("KREL");
+    let impostor = TestSigner::new("KREL");
+    let verifier = SharedVerifier::new(keys.verifier().with_signature_cache(1000));
+    // Through the object cache, as the edge serves: a cached object must
+    // never reach a request that is not authorized for it.
+    let mut edge = EdgeBuilder::new()
+        .directory(&root)
+        .signer(keys.clone())
+        .verifier(verifier)
+        .cache(ObjectCache::new(CacheSettings::default()))
+        .start()
+        .await;
+    let base = edge.base().to_owned();
 
-    let now = jiff::Timestamp::now();
-    let sign = |s: &Signer, path: &str, secs: i64| -> String {
-        let url = SignableUrl::parse(&format!("{base}{path}")).unwrap();
-        let p = Policy::builder(Resource::Url(url.clone()))
-            .expires_at(now + jiff::SignedDuration::from_secs(secs))
-            .allow_past_expiry(true)
-            .build_at(now)
-            .unwrap();
-        s.sign_url(&url, &p).unwrap().into_string()
+    let sign = |s: &TestSigner, path: &str, secs: i64| -> String {
+        s.sign_url(&format!("{base}{path}"), secs)
     };
-    let media_cookie = {
-        let p = Policy::builder(Resource::pattern(&format!("{base}/media/*")).unwrap())
-            .expires_in(Duration::from_secs(600))
-            .build()
-            .unwrap();
-        signer.sign_cookies(&p).unwrap().cookie_header()
-    };
+    let media_cookie = keys.cookie_header(&format!("{base}/media/*"), Duration::from_secs(600));
     let traversal = [
         "/media/%2e%2e/secret.txt",
         "/media/../secret.txt",
@@ -135,7 +89,7 @@ async fn ten_thousand_mixed_requests_no_unauthorized_200() {
         "//secret.txt",
     ];
     let paths: Vec<String> = sums.keys().cloned().collect();
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     let mut jobs = Vec::with_capacity(10_000);
     for _ in 0..10_000 {
         let path = paths[rng.below(paths.len())].clone();
@@ -150,16 +104,16 @@ async fn ten_thousand_mixed_requests_no_unauthorized_200() {
             Kind::CookieOutsideScope,
         ][rng.below(8)];
         let (url, cookie) = match kind {
-            Kind::Valid => (sign(&signer, &path, 600), None),
+            Kind::Valid => (sign(&keys, &path, 600), None),
             Kind::ValidCookie => (format!("{base}{path}"), Some(media_cookie.clone())),
             Kind::Unsigned => (format!("{base}{path}"), None),
             Kind::Tampered => {
-                let u = sign(&signer, &path, 600);
+                let u = sign(&keys, &path, 600);
                 let i = u.find("Signature=").unwrap() + 10 + rng.below(40);
                 let c = if &u[i..=i] == "A" { "B" } else { "A" };
                 (format!("{}{c}{}", &u[..i], &u[i + 1..]), None)
             }
-            Kind::Expired => (sign(&signer, &path, -1 - rng.below(100) as i64), None),
+            Kind::Expired => (sign(&keys, &path, -1 - rng.below(100) as i64), None),
             Kind::WrongKey => (sign(&impostor, &path, 600), None),
             Kind::Traversal => (
                 format!("{base}{}", traversal[rng.below(traversal.len())]),
@@ -179,9 +133,7 @@ async fn ten_thousand_mixed_requests_no_unauthorized_200() {
                 .as_deref()
                 .map(|c| vec![("cookie", c)])
                 .unwrap_or_default();
-            let reply = fetch(Method::GET, &url, &headers, Duration::from_secs(20))
-                .await
-                .unwrap();
+            let reply = fetch(Method::GET, &url, &headers).await;
             drop(permit);
             let hit = reply
                 .headers
@@ -253,8 +205,8 @@ async fn ten_thousand_mixed_requests_no_unauthorized_200() {
             "too few {kind:?} requests: {tally:?}"
         );
     }
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), task)
+    edge.signal_stop();
+    edge.stopped(Duration::from_secs(30))
         .await
         .unwrap()
         .unwrap()
@@ -274,27 +226,10 @@ async fn aborted_downloads_release_everything() {
     let dir = tempfile::tempdir().unwrap();
     let big: Vec<u8> = (0..10_000_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(dir.path().join("big.bin"), &big).unwrap();
-    let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(
-        listener,
-        tk_edge::edge(origin, None),
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let mut edge = EdgeBuilder::new().directory(dir.path()).start().await;
+    let addr = edge.addr();
     // warm up (runtime threads, first allocations)
-    let _ = fetch(
-        Method::HEAD,
-        &format!("http://{addr}/big.bin"),
-        &[],
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let _ = fetch(Method::HEAD, &format!("http://{addr}/big.bin"), &[]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = open_fds();
     for _ in 0..50 {
@@ -317,17 +252,10 @@ async fn aborted_downloads_release_everything() {
         "file descriptors leaked: {before} before, {after} after 50 aborted downloads"
     );
     // and it still serves whole files correctly
-    let full = fetch(
-        Method::GET,
-        &format!("http://{addr}/big.bin"),
-        &[],
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
+    let full = fetch(Method::GET, &format!("http://{addr}/big.bin"), &[]).await;
     assert_eq!(checksum(&full.body), checksum(&big));
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), task)
+    edge.signal_stop();
+    edge.stopped(Duration::from_secs(30))
         .await
         .unwrap()
         .unwrap()

@@ -4,166 +4,21 @@
 //! origin's own encoding does; the origin then has to find them.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::fmt::Write as _;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use cfsign_edge::origin::conformance::{self, Fixture, OriginWriter};
-use cfsign_edge::origin::{BoxFuture, ByteRange, ObjectKey, Origin, OriginError, S3Origin};
+use cfsign_edge::origin::{ByteRange, ObjectKey, Origin, OriginError, S3Origin};
+use cfsign_testkit::conformance::{self, Fixture};
 use cfsign_testkit::moto::{self, Moto};
+use cfsign_testkit::s3::{self, S3Object, S3Writer};
 use futures_util::StreamExt as _;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::{ObjectStore as _, PutOptions};
 
 const BUCKET: &str = "cfsign-edge-test";
 
-/// Creates buckets, uploads files and lists the buckets' keys, with boto3.
-///
-/// Standard input: lines `bucket <name>` and `put <bucket> <file> <key>
-/// <content-type> <cache-control>` (tab-separated; empty fields are omitted).
-/// Standard output: every key of every bucket, one `bucket<TAB>key` a line.
-const BOTO3_SCRIPT: &str = r#"
-import os, sys
-import boto3
-from botocore.config import Config
-
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["MOTO_ENDPOINT"],
-    config=Config(
-        connect_timeout=5,
-        read_timeout=30,
-        retries={"max_attempts": 2},
-        s3={"addressing_style": "path"},
-    ),
-)
-buckets = []
-for line in sys.stdin.buffer.read().decode("utf-8").splitlines():
-    fields = line.split("\t")
-    if fields[0] == "bucket":
-        s3.create_bucket(Bucket=fields[1])
-        buckets.append(fields[1])
-    elif fields[0] == "put":
-        _, bucket, path, key, content_type, cache_control = fields
-        extra = {}
-        if content_type:
-            extra["ContentType"] = content_type
-        if cache_control:
-            extra["CacheControl"] = cache_control
-        with open(path, "rb") as f:
-            s3.put_object(Bucket=bucket, Key=key, Body=f.read(), **extra)
-out = []
-for bucket in buckets:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        out += [bucket + "\t" + c["Key"] for c in page.get("Contents", [])]
-sys.stdout.buffer.write("\n".join(out).encode("utf-8"))
-"#;
-
-/// One object to upload.
-struct Put<'a> {
-    key: String,
-    body: &'a [u8],
-    content_type: Option<&'a str>,
-    cache_control: Option<&'a str>,
-}
-
-/// Creates `BUCKET` with `objects` in it (via files in `dir`), checks S3 holds
-/// exactly those keys, byte for byte, and returns the time it took.
-fn upload(moto: &Moto, dir: &Path, objects: &[Put<'_>]) -> Duration {
-    let started = Instant::now();
-    let mut input = format!("bucket\t{BUCKET}\n");
-    for (i, object) in objects.iter().enumerate() {
-        let file = dir.join(format!("object-{i}"));
-        std::fs::write(&file, object.body).unwrap();
-        writeln!(
-            input,
-            "put\t{BUCKET}\t{}\t{}\t{}\t{}",
-            file.display(),
-            object.key,
-            object.content_type.unwrap_or_default(),
-            object.cache_control.unwrap_or_default()
-        )
-        .unwrap();
-    }
-    let listed = moto.python(BOTO3_SCRIPT, input.as_bytes());
-    let mut listed: Vec<&str> = listed.lines().collect();
-    listed.sort_unstable();
-    let expected: Vec<String> = objects
-        .iter()
-        .map(|o| format!("{BUCKET}\t{}", o.key))
-        .collect();
-    let mut expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-    expected.sort_unstable();
-    assert_eq!(listed, expected, "the keys S3 holds after the upload");
-    started.elapsed()
-}
-
 fn origin(moto: &Moto, bucket: &str, prefix: &str) -> S3Origin {
-    S3Origin::builder(bucket)
-        .endpoint(moto.endpoint())
-        .allow_http(true)
-        .region(moto::REGION)
-        .credentials(moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY, None)
+    s3::origin_builder(moto, bucket)
         .prefix(prefix)
         .build()
         .unwrap()
-}
-
-/// Puts and deletes objects under a prefix with `object_store`'s own client
-/// (for the revalidation checks, whose keys are plain ASCII).
-struct S3Writer {
-    store: AmazonS3,
-    prefix: String,
-}
-
-impl S3Writer {
-    fn new(moto: &Moto, prefix: &str) -> Self {
-        let store = AmazonS3Builder::new()
-            .with_bucket_name(BUCKET)
-            .with_endpoint(moto.endpoint())
-            .with_allow_http(true)
-            .with_region(moto::REGION)
-            .with_access_key_id(moto::ACCESS_KEY_ID)
-            .with_secret_access_key(moto::SECRET_ACCESS_KEY)
-            .build()
-            .unwrap();
-        Self {
-            store,
-            prefix: prefix.to_owned(),
-        }
-    }
-
-    fn location(&self, key: &str) -> Result<object_store::path::Path, String> {
-        object_store::path::Path::parse(format!("{}{key}", self.prefix)).map_err(|e| e.to_string())
-    }
-}
-
-impl OriginWriter for S3Writer {
-    fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let location = self.location(key)?;
-            self.store
-                .put_opts(&location, body.into(), PutOptions::default())
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        })
-    }
-
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let location = self.location(key)?;
-            let mut deleted = self
-                .store
-                .delete_stream(futures_util::stream::iter([Ok(location)]).boxed());
-            match deleted.next().await {
-                Some(Ok(_)) => Ok(()),
-                Some(Err(e)) => Err(e.to_string()),
-                None => Err("DeleteObjects answered nothing".to_owned()),
-            }
-        })
-    }
 }
 
 fn key(path: &str) -> ObjectKey {
@@ -171,12 +26,7 @@ fn key(path: &str) -> ObjectKey {
 }
 
 async fn body(response: cfsign_edge::origin::GetResponse) -> Vec<u8> {
-    let mut body = response.body;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body.next().await {
-        bytes.extend_from_slice(&chunk.unwrap());
-    }
-    bytes
+    conformance::read_body(response.body).await
 }
 
 /// The whole conformance suite, with the fixture under the prefix `site/`,
@@ -187,16 +37,13 @@ async fn s3_origin_conforms() {
     let started = Instant::now();
     let moto = Moto::start();
     let moto_started = started.elapsed();
-    let dir = tempfile::tempdir().unwrap();
     let fixture = Fixture::standard();
-    let mut objects: Vec<Put<'_>> = fixture
+    let mut objects: Vec<S3Object> = fixture
         .objects
         .iter()
-        .map(|o| Put {
-            key: format!("site/{}", o.key),
-            body: &o.body,
-            content_type: o.content_type.as_deref(),
-            cache_control: None,
+        .map(|o| S3Object {
+            content_type: o.content_type.clone(),
+            ..S3Object::new(format!("site/{}", o.key), o.body.clone())
         })
         .collect();
     // Decoys: a prefix that is only a string prefix, objects outside the prefix,
@@ -211,14 +58,12 @@ async fn s3_origin_conforms() {
         ("secret.txt", b"SECRET", None),
         ("site/cached.txt", b"cached\n", Some("public, max-age=60")),
     ] {
-        objects.push(Put {
-            key: key.to_owned(),
-            body,
-            content_type: Some("text/plain"),
-            cache_control,
+        objects.push(S3Object {
+            cache_control: cache_control.map(str::to_owned),
+            ..S3Object::new(key, body.to_vec()).content_type("text/plain")
         });
     }
-    let upload_time = upload(&moto, dir.path(), &objects);
+    let upload_time = s3::upload(&moto, BUCKET, &objects);
 
     let origin = origin(&moto, BUCKET, "site/");
     origin.check().await.unwrap();
@@ -233,7 +78,7 @@ async fn s3_origin_conforms() {
     if let Err(report) = result {
         panic!("{report}\nmoto's log:\n{}", moto.log());
     }
-    let writer = S3Writer::new(&moto, "site/");
+    let writer = S3Writer::new(&moto, BUCKET, "site/");
     if let Err(report) = conformance::run_revalidation(&origin, &writer).await {
         panic!("{report}\nmoto's log:\n{}", moto.log());
     }
@@ -310,17 +155,7 @@ async fn s3_origin_conforms() {
 #[tokio::test]
 async fn a_missing_bucket_is_unavailable_not_a_missing_object() {
     let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    upload(
-        &moto,
-        dir.path(),
-        &[Put {
-            key: "a.txt".to_owned(),
-            body: b"a",
-            content_type: None,
-            cache_control: None,
-        }],
-    );
+    s3::upload(&moto, BUCKET, &[S3Object::new("a.txt", "a")]);
     let missing = origin(&moto, "no-such-bucket", "site");
     let unavailable = |result: Result<(), OriginError>, what: &str| match result {
         Err(OriginError::Unavailable(message)) => {
@@ -364,22 +199,12 @@ async fn a_missing_bucket_is_unavailable_not_a_missing_object() {
 #[tokio::test]
 async fn a_server_killed_mid_run_fails_fast() {
     let mut moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
     // Larger than loopback socket buffers, so that most of it is still to be
     // sent when the server dies.
     let big: Vec<u8> = (0..32 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    upload(
-        &moto,
-        dir.path(),
-        &[Put {
-            key: "big.bin".to_owned(),
-            body: &big,
-            content_type: None,
-            cache_control: None,
-        }],
-    );
+    s3::upload(&moto, BUCKET, &[S3Object::new("big.bin", big.clone())]);
     let origin = origin(&moto, BUCKET, "");
     let response = origin.get(&key("/big.bin"), None).await.unwrap();
     assert_eq!(response.meta.size, big.len() as u64);

@@ -5,19 +5,16 @@
 //! the objects: no broken body was ever cached.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cfsign::verify::Verifier;
-use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
-use cfsign_edge::access::{AccessConfig, Scheme, SharedVerifier};
-use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
-use cfsign_edge::fetch::{Fetched, fetch};
-use cfsign_edge::origin::{Origin, S3Origin};
-use cfsign_edge::server::{self, ServeOptions};
-use cfsign_testkit::edge as tk_edge;
-use cfsign_testkit::moto::{self, Moto};
+use cfsign_edge::cache::{CacheSettings, ObjectCache};
+use cfsign_edge::origin::Origin;
+use cfsign_testkit::edge::EdgeBuilder;
+use cfsign_testkit::http::{Reply, fetch};
+use cfsign_testkit::moto::Moto;
+use cfsign_testkit::s3::{self, S3Object};
+use cfsign_testkit::signer::TestSigner;
 use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -25,19 +22,6 @@ const BUCKET: &str = "cfsign-outage";
 /// Small objects (cached) and one large object (streamed through).
 const SMALL: usize = 10;
 const BIG_BYTES: usize = 24 << 20;
-
-const UPLOAD: &str = r#"
-import os, sys, boto3
-from botocore.config import Config
-s3 = boto3.client("s3", endpoint_url=os.environ["MOTO_ENDPOINT"],
-                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
-root = sys.stdin.read().strip()
-s3.create_bucket(Bucket="cfsign-outage")
-for name in sorted(os.listdir(root)):
-    with open(os.path.join(root, name), "rb") as f:
-        s3.put_object(Bucket="cfsign-outage", Key="media/" + name, Body=f.read())
-print("ok")
-"#;
 
 /// Object `i`: 1 KiB to ~300 KiB of bytes that depend on `i`.
 fn small_object(i: usize) -> Vec<u8> {
@@ -49,33 +33,17 @@ fn big_object() -> Vec<u8> {
     (0..BIG_BYTES).map(|j| ((j / 3) % 253) as u8).collect()
 }
 
-fn upload(moto: &Moto, dir: &Path) {
-    assert_eq!(
-        moto.python(UPLOAD, dir.to_str().unwrap().as_bytes()).trim(),
-        "ok"
-    );
+/// Creates the bucket with `media/obj-{i}.bin` and `media/big.bin`.
+fn upload(moto: &Moto) {
+    let mut objects: Vec<S3Object> = (0..SMALL)
+        .map(|i| S3Object::new(format!("media/obj-{i}.bin"), small_object(i)))
+        .collect();
+    objects.push(S3Object::new("media/big.bin", big_object()));
+    s3::upload(moto, BUCKET, &objects);
 }
 
-struct Edge {
-    base: String,
-    signer: Signer,
-}
-
-impl Edge {
-    fn signed(&self, path: &str) -> String {
-        let url = SignableUrl::parse(&format!("{}{path}", self.base)).unwrap();
-        let policy = Policy::builder(Resource::Url(url.clone()))
-            .expires_in(Duration::from_secs(600))
-            .build()
-            .unwrap();
-        self.signer.sign_url(&url, &policy).unwrap().into_string()
-    }
-}
-
-async fn get(url: &str) -> Fetched {
-    fetch(Method::GET, url, &[], Duration::from_secs(30))
-        .await
-        .unwrap()
+async fn get(url: &str) -> Reply {
+    cfsign_testkit::http::get(url, &[]).await
 }
 
 /// A raw `GET` that reads the head and `first` body bytes, then returns the
@@ -141,55 +109,24 @@ async fn finish_download(mut stream: tokio::net::TcpStream, mut body: Vec<u8>) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn origin_outage_and_recovery() {
-    let files = tempfile::tempdir().unwrap();
-    for i in 0..SMALL {
-        std::fs::write(files.path().join(format!("obj-{i}.bin")), small_object(i)).unwrap();
-    }
     let big = big_object();
-    std::fs::write(files.path().join("big.bin"), &big).unwrap();
     let mut moto = Moto::start();
-    upload(&moto, files.path());
+    upload(&moto);
 
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let id = KeyPairId::new("KOUTAGE").unwrap();
-    let verifier =
-        SharedVerifier::new(Verifier::new().with_key(id.clone(), key.public_key().unwrap()));
-    let origin: Arc<dyn Origin> = Arc::new(
-        S3Origin::builder(BUCKET)
-            .endpoint(moto.endpoint())
-            .allow_http(true)
-            .region(moto::REGION)
-            .credentials(moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY, None)
-            .build()
-            .unwrap(),
-    );
+    let origin: Arc<dyn Origin> = Arc::new(s3::origin_builder(&moto, BUCKET).build().unwrap());
     let cache = ObjectCache::new(CacheSettings {
         max_bytes: 32 << 20,
         max_object_bytes: 1 << 20,
         error_ttl: Duration::from_secs(1),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = tk_edge::cached_edge(
-        origin,
-        Some(AccessConfig::new(verifier, Scheme::Http)),
-        &cache,
-        TtlPolicy::default(),
-    );
-    let served = tokio::spawn(server::serve(
-        listener,
-        app,
-        ServeOptions::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let edge = Edge {
-        base: base.clone(),
-        signer: Signer::new(id, key),
-    };
-    let small_url = |i: usize| edge.signed(&format!("/media/obj-{i}.bin"));
+    let edge = EdgeBuilder::new()
+        .origin(origin)
+        .signer(TestSigner::new("KOUTAGE"))
+        .cache(cache)
+        .start()
+        .await;
+    let base = edge.base().to_owned();
+    let small_url = |i: usize| edge.signed(&format!("/media/obj-{i}.bin"), 600);
     let warm = SMALL / 2;
 
     // 1. Before the outage: the first half is fetched (and cached).
@@ -200,7 +137,7 @@ async fn origin_outage_and_recovery() {
     }
 
     // 2. A large download is in flight when the origin dies.
-    let big_url = edge.signed("/media/big.bin");
+    let big_url = edge.signed("/media/big.bin", 600);
     let (stream, announced, first) = start_download(&base, &big_url, 64 * 1024).await;
     assert_eq!(announced, BIG_BYTES);
     moto.kill();
@@ -233,16 +170,14 @@ async fn origin_outage_and_recovery() {
         assert_eq!(r.headers["x-cache"], "Error from cfsign");
         assert!(!r.body.is_empty(), "an error body");
     }
-    let big_during = fetch(Method::HEAD, &big_url, &[], Duration::from_secs(30))
-        .await
-        .unwrap();
+    let big_during = fetch(Method::HEAD, &big_url, &[]).await;
     assert!(big_during.status.is_server_error(), "{}", big_during.status);
     let unsigned = get(&format!("{base}/media/obj-0.bin")).await;
     assert_eq!(unsigned.status, StatusCode::FORBIDDEN);
 
     // 4. The origin returns (empty: moto keeps state in memory) and is refilled.
     moto.restart();
-    upload(&moto, files.path());
+    upload(&moto);
 
     // 5. Recovery within the error TTL (1 s) plus slack: every object is
     //    served and byte-identical.
@@ -290,12 +225,7 @@ async fn origin_outage_and_recovery() {
         assert!(r.body == small_object(i), "obj-{i} differs from the cache");
     }
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), served)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    edge.stop().await;
 }
 
 /// [`start_download`] when a `HEAD` says the object is there; `None` otherwise.
@@ -303,9 +233,7 @@ async fn start_download_or_status(
     base: &str,
     url: &str,
 ) -> Option<(tokio::net::TcpStream, usize, Vec<u8>)> {
-    let r = fetch(Method::HEAD, url, &[], Duration::from_secs(10))
-        .await
-        .unwrap();
+    let r = fetch(Method::HEAD, url, &[]).await;
     if r.status != StatusCode::OK {
         return None;
     }

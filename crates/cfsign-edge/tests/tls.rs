@@ -12,25 +12,25 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cfsign::{KeyPairId, KeyType, Policy, PrivateKey, Resource, SignableUrl, Signer};
+use cfsign::{KeyType, PrivateKey};
 use cfsign_edge::config::{ConfigError, ConfigFile};
 use cfsign_edge::observe::Metrics;
-use cfsign_edge::server::{self, Limits, ServeOptions};
+use cfsign_edge::server::{Limits, ServeOptions};
 use cfsign_edge::tls::{EdgeTls, TlsCertificate, TlsError};
+use cfsign_testkit::edge::{EdgeBuilder, RunningEdge};
+use cfsign_testkit::server::RunningServer;
+use cfsign_testkit::signer::TestSigner;
 use cfsign_testkit::tls::{self as tk, TestCert, rcgen, tokio_rustls::rustls};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::sync::oneshot;
 
-/// An edge from a TOML configuration with `[tls]`, served with `serve_tls`.
+/// An edge from a TOML configuration with `[tls]`, served over TLS.
 struct Edge {
     addr: SocketAddr,
-    tls: EdgeTls,
     metrics: Metrics,
-    signer: Signer,
+    signer: TestSigner,
     cert: TestCert,
     dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    edge: RunningEdge,
 }
 
 const CONFIG: &str = r#"
@@ -61,12 +61,8 @@ async fn start(limits: Limits) -> Edge {
     std::fs::create_dir_all(dir.path().join("tls")).unwrap();
     std::fs::write(dir.path().join("media/hello.txt"), "hello over tls\n").unwrap();
     std::fs::write(dir.path().join("media/public/free.txt"), "free").unwrap();
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    std::fs::write(
-        dir.path().join("public.pem"),
-        key.public_key().unwrap().to_pem().unwrap(),
-    )
-    .unwrap();
+    let signer = TestSigner::new("KTLS");
+    signer.write_public_key(&dir.path().join("public.pem"));
     let cert = tk::self_signed(&["localhost"]);
     std::fs::write(dir.path().join("tls/cert.pem"), &cert.cert_pem).unwrap();
     std::fs::write(dir.path().join("tls/key.pem"), &cert.key_pem).unwrap();
@@ -74,41 +70,29 @@ async fn start(limits: Limits) -> Edge {
     std::fs::write(&file, CONFIG).unwrap();
     // relative paths, [tls] included, are resolved against the file's folder
     let config = ConfigFile::read(&file).unwrap().load(dir.path()).unwrap();
-    let tls = EdgeTls::new(config.tls.as_ref().unwrap()).unwrap();
+    assert!(config.tls.is_some());
     let metrics = Metrics::new();
-    let edge = cfsign_edge::edge::Edge::from_config(&config, metrics.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let options = ServeOptions::default()
+    let edge = EdgeBuilder::new()
+        .config(config)
+        .metrics(metrics.clone())
         .limits(limits)
-        .tls(tls.clone())
-        .metrics(metrics.clone());
-    let task = tokio::spawn(server::serve(listener, edge, options, async {
-        let _ = stopped.await;
-    }));
+        .start()
+        .await;
     Edge {
-        addr,
-        tls,
+        addr: edge.addr(),
         metrics,
-        signer: Signer::new(KeyPairId::new("KTLS").unwrap(), key),
+        signer,
         cert,
         dir,
-        stop: Some(stop),
-        task,
+        edge,
     }
 }
 
 impl Edge {
     /// `path` with a canned-policy signature for `scheme://localhost:PORT/path`.
     fn signed(&self, scheme: &str, path: &str) -> String {
-        let url = SignableUrl::parse(&format!("{scheme}://localhost:{}{path}", self.addr.port()))
-            .unwrap();
-        let policy = Policy::builder(Resource::Url(url.clone()))
-            .expires_in(Duration::from_secs(300))
-            .build()
-            .unwrap();
-        let signed = self.signer.sign_url(&url, &policy).unwrap().into_string();
+        let url = format!("{scheme}://localhost:{}{path}", self.addr.port());
+        let signed = self.signer.sign_url(&url, 300);
         signed
             .split_once(&format!(":{}", self.addr.port()))
             .unwrap()
@@ -122,13 +106,8 @@ impl Edge {
             .unwrap()
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+    async fn stop(self) {
+        self.edge.stop().await;
     }
 }
 
@@ -184,11 +163,22 @@ async fn tls_1_2_and_1_3_and_alpn() {
         assert_eq!((reply.status, &reply.body[..]), (200, &b"free"[..]));
     }
 
-    // a client offering only h2 gets no connection (the edge speaks HTTP/1 only)
+    // a client offering only h2 gets h2 (ALPN h2 then http/1.1 since the edge speaks HTTP/2);
+    // one offering only protocols the edge does not speak gets no connection
     let mut h2_only = (*tk::client_config(&[&edge.cert], &[])).clone();
     h2_only.alpn_protocols = vec![b"h2".to_vec()];
-    let refused = tk::connect(edge.addr, "localhost", std::sync::Arc::new(h2_only)).await;
-    assert!(refused.is_err(), "an h2-only client was accepted");
+    let h2 = tk::connect(edge.addr, "localhost", std::sync::Arc::new(h2_only))
+        .await
+        .unwrap();
+    assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    drop(h2);
+    let mut unknown_only = (*tk::client_config(&[&edge.cert], &[])).clone();
+    unknown_only.alpn_protocols = vec![b"spdy/3".to_vec()];
+    let refused = tk::connect(edge.addr, "localhost", std::sync::Arc::new(unknown_only)).await;
+    assert!(
+        refused.is_err(),
+        "a client speaking no protocol of the edge was accepted"
+    );
 
     // a client not trusting the certificate refuses it (it is the one served, not another)
     let stranger = tk::self_signed(&["localhost"]);
@@ -326,9 +316,10 @@ async fn replace_switches_the_certificate_for_new_connections() {
         .unwrap();
 
     let (cert, key) = next.write(edge.dir.path(), "next");
-    edge.tls
+    edge.edge
+        .tls()
         .replace(&TlsCertificate::load(&cert, &key).unwrap());
-    assert_eq!(edge.tls.chain()[0].as_ref(), &next.der[..]);
+    assert_eq!(edge.edge.tls().chain()[0].as_ref(), &next.der[..]);
     let after = tk::get(edge.addr, "localhost", "/public/free.txt", &trust_both)
         .await
         .unwrap();
@@ -375,25 +366,14 @@ fn path(p: &Path) -> &str {
 /// Serves `cert` with the key in `key_file` and checks a client gets that certificate.
 async fn serves(cert: &TestCert, cert_file: &Path, key_file: &Path) {
     let tls = EdgeTls::new(&TlsCertificate::load(cert_file, key_file).unwrap()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().fallback(|| async { "ok" });
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        server::serve(listener, app, ServeOptions::default().tls(tls), async {
-            let _ = stopped.await;
-        })
+    let server = RunningServer::start(app, ServeOptions::default().tls(tls)).await;
+    let reply = tk::get(server.addr(), "localhost", "/", &[cert])
         .await
-    });
-    let reply = tk::get(addr, "localhost", "/", &[cert]).await.unwrap();
+        .unwrap();
     assert_eq!((reply.status, &reply.body[..]), (200, &b"ok"[..]));
     assert_eq!(reply.peer_certificate, cert.der);
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .expect("the server stops")
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,8 +382,6 @@ async fn shutdown_lets_a_request_in_flight_over_tls_finish() {
     let cert = tk::self_signed(&["localhost"]);
     let (cert_file, key_file) = cert.write(dir.path(), "edge");
     let tls = EdgeTls::new(&TlsCertificate::load(&cert_file, &key_file).unwrap()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     // A handler that tells when it has the request and answers when released.
     let (entered, release) = (
         Arc::new(tokio::sync::Notify::new()),
@@ -417,13 +395,8 @@ async fn shutdown_lets_a_request_in_flight_over_tls_finish() {
             "finished"
         }
     });
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        server::serve(listener, app, ServeOptions::default().tls(tls), async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let mut server = RunningServer::start(app, ServeOptions::default().tls(tls)).await;
+    let addr = server.addr();
     let client = tokio::spawn({
         let cert = cert.clone();
         async move { tk::get(addr, "localhost", "/slow", &[&cert]).await }
@@ -431,7 +404,7 @@ async fn shutdown_lets_a_request_in_flight_over_tls_finish() {
     tokio::time::timeout(Duration::from_secs(10), entered.notified())
         .await
         .expect("the request reaches the handler");
-    stop.send(()).unwrap();
+    server.signal_stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !server.is_finished(),
@@ -444,7 +417,8 @@ async fn shutdown_lets_a_request_in_flight_over_tls_finish() {
         .unwrap()
         .unwrap();
     assert_eq!((reply.status, &reply.body[..]), (200, &b"finished"[..]));
-    tokio::time::timeout(Duration::from_secs(10), server)
+    server
+        .stopped(Duration::from_secs(10))
         .await
         .expect("the server stops once the request is done")
         .unwrap()

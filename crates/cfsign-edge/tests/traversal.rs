@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cfsign_edge::origin::{DirectoryOrigin, KeyError, ObjectKey, Origin, OriginError};
-use futures_util::StreamExt as _;
+use cfsign_testkit::conformance::read_body;
 
 const SECRET: &str = "SECRET-7f3a9c-must-never-be-served";
 
@@ -132,11 +132,7 @@ impl Layout {
             }
             (Ok(head), Ok(response)) => {
                 let meta = head.meta;
-                let mut body = Vec::new();
-                let mut stream = response.body;
-                while let Some(chunk) = stream.next().await {
-                    body.extend_from_slice(&chunk.unwrap());
-                }
+                let body = read_body(response.body).await;
                 let body_text = String::from_utf8_lossy(&body);
                 assert!(
                     !body_text.contains(SECRET),
@@ -155,11 +151,8 @@ impl Layout {
                         start: 0,
                         end: meta.size - 1,
                     };
-                    let mut stream = self.origin.get(&key, Some(range)).await.unwrap().body;
-                    let mut ranged = Vec::new();
-                    while let Some(chunk) = stream.next().await {
-                        ranged.extend_from_slice(&chunk.unwrap());
-                    }
+                    let stream = self.origin.get(&key, Some(range)).await.unwrap().body;
+                    let ranged = read_body(stream).await;
                     assert_eq!(ranged, body, "{path:?}: ranged body");
                 }
                 Outcome::Served(file.clone())

@@ -261,7 +261,7 @@ impl ObjectCache {
 }
 
 /// An origin behind the edge's cache: itself an [`Origin`], so the edge has one
-/// serving path and the [conformance suite](crate::origin::conformance) runs
+/// serving path and the conformance suite (`cfsign_testkit::conformance`) runs
 /// against it as against any origin. Made by [`ObjectCache::wrap`].
 ///
 /// Answers carry [`CachedCopy`] when they come from memory (a hit); a miss

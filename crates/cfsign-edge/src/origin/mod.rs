@@ -7,9 +7,8 @@
 //! can never name anything outside the origin (see [`ObjectKey::from_request_path`]).
 //! HTTP semantics (conditional requests, `If-Range`, status codes) are applied by
 //! the edge on top of the metadata, the same way for every origin; every origin
-//! runs the same [conformance suite](conformance).
+//! runs the same conformance suite (`cfsign_testkit::conformance`, test-only).
 
-pub mod conformance;
 pub mod directory;
 pub mod http;
 pub mod s3;

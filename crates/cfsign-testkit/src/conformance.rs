@@ -1,4 +1,5 @@
-//! The conformance suite every origin runs.
+//! The conformance suite every origin runs (a test harness: it moved here from
+//! `cfsign_edge::origin` so that it does not ship in the edge library).
 //!
 //! The suite is read-only: it never writes to the origin. A backend's test first
 //! puts the objects of a [`Fixture`] into the origin its own way (files for the
@@ -50,7 +51,7 @@
 //!
 //! ```no_run
 //! use cfsign_edge::origin::DirectoryOrigin;
-//! use cfsign_edge::origin::conformance::{self, Fixture};
+//! use cfsign_testkit::conformance::{self, Fixture};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
@@ -70,7 +71,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 
-use super::{
+use cfsign_edge::origin::{
     BodyStream, BoxFuture, ByteRange, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
     Revalidation,
 };
@@ -474,6 +475,33 @@ async fn get(
         .map_err(|e| format!("get (range {range:?}) failed: {e:?}"))
 }
 
+/// Reads a whole object body, as a test reads what an origin answered (within
+/// [`OPERATION_TIMEOUT`]).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use cfsign_edge::origin::{DirectoryOrigin, ObjectKey, Origin as _};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("a.txt"), "hello").unwrap();
+/// let origin = DirectoryOrigin::new(dir.path()).unwrap();
+/// let key = ObjectKey::from_request_path("/a.txt").unwrap();
+/// let response = origin.get(&key, None).await.unwrap();
+/// assert_eq!(cfsign_testkit::conformance::read_body(response.body).await, b"hello");
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// If the body fails or takes too long.
+pub async fn read_body(body: BodyStream) -> Vec<u8> {
+    collect(body)
+        .await
+        .map(|(bytes, _)| bytes)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Reads a whole body: its bytes and the number of non-empty chunks.
 async fn collect(body: BodyStream) -> Result<(Vec<u8>, usize), String> {
     timed("reading the body", async move {
@@ -730,7 +758,7 @@ pub const REVALIDATION_PREFIX: &str = "revalidation/";
 /// runs the server can observe it (see [`OriginWriter::last_exchange`]).
 ///
 /// ```
-/// use cfsign_edge::origin::conformance::Exchange;
+/// use cfsign_testkit::conformance::Exchange;
 ///
 /// // A revalidation answered "not modified": no body.
 /// let seen = Exchange {
@@ -775,7 +803,7 @@ pub trait OriginWriter: Send + Sync {
 ///
 /// ```
 /// use cfsign_edge::origin::DirectoryOrigin;
-/// use cfsign_edge::origin::conformance::{self, DirectoryWriter};
+/// use cfsign_testkit::conformance::{self, DirectoryWriter};
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let dir = tempfile::tempdir()?;
