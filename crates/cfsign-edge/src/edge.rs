@@ -3,10 +3,10 @@
 //! 1. **route**: the first behavior whose path pattern matches the request path,
 //!    or the default ([`Behaviors::position`]);
 //! 2. **access**: for a restricted behavior, the signed-access check
-//!    ([`access`](crate::access)): a denial ends here with CloudFront's 403; an
+//!    ([`access`]): a denial ends here with CloudFront's 403; an
 //!    allowed request goes on without its signing parameters. A public behavior
 //!    only checks that the request names a valid authority;
-//! 3. **cache and origin**: [`respond`] answers from the behavior's origin,
+//! 3. **cache and origin**: [`respond()`] answers from the behavior's origin,
 //!    which is a [`CachedOrigin`](crate::cache::CachedOrigin) when the edge has a
 //!    cache.
 //!
