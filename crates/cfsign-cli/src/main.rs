@@ -11,11 +11,6 @@ use clap::Parser as _;
 
 use cli::{Cli, Command, EdgeCommand};
 
-/// mimalloc: the edge's request path allocates and frees small buffers on every
-/// request, where it measured faster than the system allocator (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
