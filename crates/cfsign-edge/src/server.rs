@@ -190,6 +190,38 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
+/// What [`serve`] serves: a tower service of hyper's requests that always
+/// answers (an [`Edge`](crate::edge::Edge) under its observability layer, the
+/// admin router, any axum `Router`).
+///
+/// ```
+/// fn servable(_: impl cfsign_edge::server::Servable) {}
+/// servable(axum::Router::new());
+/// ```
+pub trait Servable:
+    Service<
+        Request<Incoming>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Servable for S where
+    S: Service<
+            Request<Incoming>,
+            Response = Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// How [`serve`] runs: its [`Limits`], TLS (HTTPS) or not, and the metrics
 /// whose connection gauges it keeps up to date.
 ///
@@ -265,11 +297,7 @@ pub async fn serve<S>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Servable,
 {
     let ServeOptions {
         limits,
@@ -309,11 +337,7 @@ async fn accept_loop<S>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Servable,
 {
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -456,11 +480,7 @@ impl Protocols {
         watcher: hyper_util::server::graceful::Watcher,
     ) where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
+        S: Servable,
     {
         let io = TokioIo::new(io);
         let service = TowerToHyperService::new(service);

@@ -3,13 +3,10 @@
 //! 127.0.0.1, and stopped gracefully: [`RunningServer::stop`] waits for the
 //! server to finish; dropping a [`RunningServer`] stops it too.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use cfsign_edge::server::{self, DEFAULT_LISTEN_BACKLOG, ServeOptions};
-use http::{Request, Response};
-use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinError, JoinHandle};
@@ -22,35 +19,7 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// panicked nor outlived the bound it was given.
 pub type Stopped = Result<Result<std::io::Result<()>, JoinError>, Elapsed>;
 
-/// What `cfsign_edge::server::serve` serves: an edge, the admin router, any axum `Router`.
-///
-/// ```
-/// fn servable(_: impl cfsign_testkit::server::Servable) {}
-/// servable(axum::Router::new());
-/// ```
-pub trait Servable:
-    tower::Service<
-        Request<Incoming>,
-        Response = Response<axum::body::Body>,
-        Error = Infallible,
-        Future: Send + 'static,
-    > + Clone
-    + Send
-    + 'static
-{
-}
-
-impl<S> Servable for S where
-    S: tower::Service<
-            Request<Incoming>,
-            Response = Response<axum::body::Body>,
-            Error = Infallible,
-            Future: Send + 'static,
-        > + Clone
-        + Send
-        + 'static
-{
-}
+pub use cfsign_edge::server::Servable;
 
 /// A listener on a free port of 127.0.0.1 (backlog: the edge's default), for
 /// [`RunningServer::serve`].
