@@ -69,9 +69,16 @@ fn verify_allows_what_the_npm_signers_signed() {
 #[test]
 fn verify_denies_a_changed_signature() {
     let c = case("acs/url");
-    let at = c.url.find("Signature=").unwrap() + "Signature=".len() + 40;
+    // A letter or digit of the signature (not a `%7E` escape, `~`, `-` or `_`,
+    // which the signature has or not depending on the signed time).
+    let start = c.url.find("Signature=").unwrap() + "Signature=".len() + 40;
+    let at = start
+        + c.url.as_bytes()[start..]
+            .iter()
+            .position(u8::is_ascii_alphanumeric)
+            .unwrap();
     let old = c.url.as_bytes()[at];
-    assert!(old.is_ascii_alphanumeric(), "{}", c.url);
+    assert!(at < c.url.find("&Key-Pair-Id").unwrap(), "{}", c.url);
     let new = if old == b'A' { "B" } else { "A" };
     let tampered = format!("{}{new}{}", &c.url[..at], &c.url[at + 1..]);
     let (code, out, _) = verify(c, &tampered);
