@@ -493,6 +493,25 @@ struct TrustedKey {
 pub struct Verifier {
     keys: HashMap<String, TrustedKey>,
     cache: Option<Arc<quick_cache::sync::Cache<[u8; 32], ()>>>,
+    policies: Option<Arc<PolicyCache>>,
+}
+
+/// Custom policies already decoded (base64, UTF-8, JSON), keyed by a SHA-256
+/// of the encoded text: the same cookie or wildcard URL on every request is
+/// parsed once. Bounded by [`POLICY_CACHE_BYTES`] of policy text.
+type PolicyCache = quick_cache::sync::Cache<[u8; 32], Arc<Policy>, PolicyWeight>;
+
+/// What the decoded policies a verifier keeps may add up to: 4 MiB of JSON.
+pub const POLICY_CACHE_BYTES: u64 = 4 << 20;
+
+/// A decoded policy weighs its JSON text.
+#[derive(Debug, Clone, Copy)]
+struct PolicyWeight;
+
+impl quick_cache::Weighter<[u8; 32], Arc<Policy>> for PolicyWeight {
+    fn weight(&self, _key: &[u8; 32], policy: &Arc<Policy>) -> u64 {
+        policy.json().len().max(1) as u64
+    }
 }
 
 impl fmt::Debug for Verifier {
@@ -540,10 +559,19 @@ impl Verifier {
     /// again (many requests with one wildcard policy or cookie) skips the
     /// public-key operation. Only successful verifications are stored, keyed by a
     /// SHA-256 of key ID, hash, policy and signature; time, IP and resource are
-    /// checked on every request.
+    /// checked on every request. Custom policies are also kept decoded (at most
+    /// [`POLICY_CACHE_BYTES`] of them), keyed by their encoded text, so one
+    /// policy is not decoded and parsed again on every request.
     #[must_use]
     pub fn with_signature_cache(mut self, capacity: usize) -> Self {
         self.cache = (capacity > 0).then(|| Arc::new(quick_cache::sync::Cache::new(capacity)));
+        self.policies = (capacity > 0).then(|| {
+            Arc::new(PolicyCache::with_weighter(
+                capacity.min(16_384),
+                POLICY_CACHE_BYTES,
+                PolicyWeight,
+            ))
+        });
         self
     }
 
@@ -631,12 +659,13 @@ impl Verifier {
             }
             // In a URL with both, the signed Policy decides; Expires is ignored.
             (_, Some(encoded)) => {
-                let bytes = cloudfront_base64::decode(encoded)
-                    .map_err(|e| R::UndecodablePolicy(e.to_string()))?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| R::UndecodablePolicy("not UTF-8 text".to_owned()))?;
-                let policy = Policy::from_json(&text).map_err(R::InvalidPolicy)?;
-                (PolicyForm::Custom, text, Some(policy), None)
+                let policy = self.custom_policy(encoded)?;
+                (
+                    PolicyForm::Custom,
+                    policy.json().to_owned(),
+                    Some(policy),
+                    None,
+                )
             }
         };
         if !self.signature_valid(trusted, hash, policy_json.as_bytes(), &signature) {
@@ -705,6 +734,32 @@ impl Verifier {
             resource: resource_text,
             forward_url: creds.unsigned_url.into_owned(),
         })
+    }
+
+    /// A custom policy as the `Policy` value encodes it: decoded once and then
+    /// taken from the policy cache, when there is one. Only policies that
+    /// decode are kept; whether one is signed is decided on every request.
+    fn custom_policy(&self, encoded: &str) -> Result<Arc<Policy>, DenialReason> {
+        use DenialReason as R;
+        let decode = || {
+            let bytes = cloudfront_base64::decode(encoded)
+                .map_err(|e| R::UndecodablePolicy(e.to_string()))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| R::UndecodablePolicy("not UTF-8 text".to_owned()))?;
+            Policy::from_json(&text)
+                .map(Arc::new)
+                .map_err(R::InvalidPolicy)
+        };
+        let Some(cache) = &self.policies else {
+            return decode();
+        };
+        let key = crate::crypto::fingerprint(&[b"policy", encoded.as_bytes()]);
+        if let Some(policy) = cache.get(&key) {
+            return Ok(policy);
+        }
+        let policy = decode()?;
+        cache.insert(key, Arc::clone(&policy));
+        Ok(policy)
     }
 
     fn signature_valid(

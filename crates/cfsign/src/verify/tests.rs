@@ -412,6 +412,47 @@ fn signature_cache_only_skips_the_public_key_operation() {
 }
 
 #[test]
+fn a_cached_policy_decides_as_a_fresh_one() {
+    let cached = verifier().with_signature_cache(100);
+    let fresh = verifier();
+    let s = signer("KRSA", "rsa2048.pkcs8.pem", HashAlgorithm::Sha1);
+    let policy = Policy::builder(Resource::pattern("https://x.net/img/*").unwrap())
+        .expires_at(at(NOW + 60))
+        .build_at(now())
+        .unwrap();
+    let cookies = s.sign_cookies(&policy).unwrap().cookie_header();
+    let undecodable = cookies.replace("CloudFront-Policy=", "CloudFront-Policy=!");
+    let decide = |v: &Verifier, url: &str, cookies: &str, t: Timestamp| match v
+        .verify(&ViewerRequest::new(url).cookie_header(cookies), t)
+    {
+        Decision::Allowed(a) => Ok(a.policy_json().to_owned()),
+        Decision::Denied(d) => Err(d.reason().clone()),
+    };
+    // Twice each: the second answer of the cached verifier comes from its caches.
+    for _ in 0..2 {
+        for (url, cookies, t) in [
+            ("https://x.net/img/a.jpg", cookies.as_str(), now()),
+            ("https://x.net/img/b.jpg", cookies.as_str(), now()),
+            ("https://x.net/other/a.jpg", cookies.as_str(), now()),
+            ("https://x.net/img/a.jpg", cookies.as_str(), at(NOW + 60)),
+            ("https://x.net/img/a.jpg", undecodable.as_str(), now()),
+        ] {
+            assert_eq!(
+                decide(&cached, url, cookies, t),
+                decide(&fresh, url, cookies, t),
+                "{url} {cookies}"
+            );
+        }
+    }
+    assert!(decide(&cached, "https://x.net/img/a.jpg", &cookies, now()).is_ok());
+    assert!(decide(&cached, "https://x.net/other/a.jpg", &cookies, now()).is_err());
+    assert!(matches!(
+        decide(&cached, "https://x.net/img/a.jpg", &undecodable, now()),
+        Err(DenialReason::UndecodablePolicy(_))
+    ));
+}
+
+#[test]
 fn verifier_is_send_sync_and_cheap_to_share() {
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<Verifier>();
