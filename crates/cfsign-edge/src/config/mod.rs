@@ -9,7 +9,7 @@
 //! # viewer URLs are built from this instead of http:// + Host (behind a load balancer)
 //! public_base_url = "https://cdn.example.com"
 //! trusted_proxies = ["10.0.0.0/8"]        # X-Forwarded-For is believed only from these
-//! signature_cache = 100000                # verified signatures remembered (0: off)
+//! signature_cache = 100000                # verified signatures (and decoded policies) remembered (0: off)
 //! admin_listen = "127.0.0.1:9901"         # GET /healthz and /metrics here (off unless set)
 //! access_log = "text"                     # "text" (default), "json" or "off"
 //! access_log_file = "logs/access.log"     # appended to; default: standard output
