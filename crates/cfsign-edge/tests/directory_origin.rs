@@ -1,7 +1,10 @@
 #![allow(clippy::unwrap_used)] // test code
 //! The origin conformance suite on the directory origin.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use cfsign_edge::cache::{CacheSettings, ObjectCache, TtlPolicy};
 use cfsign_edge::origin::{
     BoxFuture, ByteRange, DirectoryOrigin, GetResponse, HeadResponse, ObjectKey, ObjectMeta,
     Origin, OriginError, Revalidation,
@@ -25,6 +28,39 @@ async fn directory_origin_revalidates() {
     let dir = tempfile::tempdir().unwrap();
     let origin = DirectoryOrigin::new(dir.path()).unwrap();
     let writer = conformance::DirectoryWriter::new(dir.path());
+    if let Err(report) = conformance::run_revalidation(&origin, &writer).await {
+        panic!("{report}");
+    }
+}
+
+/// The directory origin behind the edge's cache (small objects cached, larger
+/// ones passed through) conforms too: the cache is an origin like the others.
+#[tokio::test]
+async fn the_cached_directory_origin_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Fixture::standard();
+    fixture.write_to_dir(dir.path()).unwrap();
+    let cache = ObjectCache::new(CacheSettings {
+        max_object_bytes: 4096,
+        ..CacheSettings::default()
+    });
+    let origin = cache.wrap(
+        Arc::new(DirectoryOrigin::new(dir.path()).unwrap()),
+        TtlPolicy::default(),
+    );
+    if let Err(report) = conformance::run(&origin, &fixture).await {
+        panic!("{report}");
+    }
+    // Asked again, from the cache this time.
+    if let Err(report) = conformance::run(&origin, &fixture).await {
+        panic!("{report}");
+    }
+    let fresh = tempfile::tempdir().unwrap();
+    let origin = ObjectCache::new(CacheSettings::default()).wrap(
+        Arc::new(DirectoryOrigin::new(fresh.path()).unwrap()),
+        TtlPolicy::default(),
+    );
+    let writer = conformance::DirectoryWriter::new(fresh.path());
     if let Err(report) = conformance::run_revalidation(&origin, &writer).await {
         panic!("{report}");
     }

@@ -516,6 +516,16 @@ impl Origin for CachedOrigin {
         })
     }
 
+    /// Asks the origin (a conditional request is about the origin's object,
+    /// not this cache's copy of it).
+    fn get_if_modified<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        cached: &'a ObjectMeta,
+    ) -> BoxFuture<'a, Result<Revalidation, OriginError>> {
+        self.origin.get_if_modified(key, cached)
+    }
+
     /// A compressed variant of a cached object, computed once (concurrent
     /// requests share the work) off the async threads, and kept as long as the
     /// object: `None` when the object itself is not cached.
