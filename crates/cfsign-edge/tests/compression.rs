@@ -19,12 +19,17 @@ struct Running {
     base: String,
     page: Vec<u8>,
     _edge: RunningEdge,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// An edge over a folder with a 6 KB HTML page, a small one and a PNG: `/c/*`
 /// compresses, everything else does not.
 async fn start(cached: bool) -> Running {
+    start_with(cached, TtlPolicy::default()).await
+}
+
+/// [`start`] with the behaviors' TTLs.
+async fn start_with(cached: bool, ttl: TtlPolicy) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let page: Vec<u8> = (0..300)
         .flat_map(|i| format!("<p>paragraph {i} of the page</p>\n").into_bytes())
@@ -41,7 +46,7 @@ async fn start(cached: bool) -> Running {
         origin: Arc::clone(&origin),
         origin_name: "files".to_owned(),
         access: None,
-        ttl: TtlPolicy::default(),
+        ttl,
         compress,
     };
     let behaviors = Behaviors::new(
@@ -57,7 +62,7 @@ async fn start(cached: bool) -> Running {
         base: edge.base().to_owned(),
         page,
         _edge: edge,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -178,5 +183,37 @@ async fn what_stays_uncompressed() {
             assert_eq!(status, StatusCode::OK, "{path}");
             assert!(!headers.contains_key("content-encoding"), "{path}");
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_object_is_compressed_again() {
+    let edge = start_with(true, TtlPolicy::new(0, 1, 1).unwrap()).await;
+    let url = format!("{}/c/page.html", edge.base);
+    for accept in ["gzip", "br"] {
+        let (_, _, body) = get(&url, &[("accept-encoding", accept)]).await;
+        let decoded = if accept == "br" {
+            unbrotli(&body)
+        } else {
+            gunzip(&body)
+        };
+        assert_eq!(decoded, edge.page, "{accept}");
+    }
+    // The origin's object changes; once the cached copy has expired, the
+    // compressed answers are made from the new one, not kept from the old.
+    let changed: Vec<u8> = (0..400)
+        .flat_map(|i| format!("<li>item {i} of the new page</li>\n").into_bytes())
+        .collect();
+    std::fs::write(edge.dir.path().join("c/page.html"), &changed).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    for accept in ["gzip", "br"] {
+        let (_, headers, body) = get(&url, &[("accept-encoding", accept)]).await;
+        assert_eq!(headers["content-encoding"], accept);
+        let decoded = if accept == "br" {
+            unbrotli(&body)
+        } else {
+            gunzip(&body)
+        };
+        assert_eq!(decoded, changed, "{accept}");
     }
 }

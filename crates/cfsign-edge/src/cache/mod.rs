@@ -145,12 +145,14 @@ impl Stored {
         }
     }
 
-    /// How long the cache keeps it: its TTL, and [`STALE_RETENTION`] more
-    /// when it can be revalidated.
-    fn lifetime(&self) -> Duration {
+    /// How long the cache keeps it from now: the rest of its TTL, and
+    /// [`STALE_RETENTION`] more when it can be revalidated (an object, not a
+    /// compressed variant, which is made again from the refreshed object).
+    fn lifetime(&self, key: &CacheKey) -> Duration {
+        let rest = self.ttl.saturating_sub(self.stored_at.elapsed());
         match self.validators() {
-            Some(_) => self.ttl.saturating_add(STALE_RETENTION),
-            None => self.ttl,
+            Some(_) if key.encoding.is_none() => rest.saturating_add(STALE_RETENTION),
+            _ => rest,
         }
     }
 
@@ -169,22 +171,22 @@ struct PerEntryTtl;
 impl moka::Expiry<CacheKey, Arc<Stored>> for PerEntryTtl {
     fn expire_after_create(
         &self,
-        _key: &CacheKey,
+        key: &CacheKey,
         value: &Arc<Stored>,
         _created_at: Instant,
     ) -> Option<Duration> {
-        Some(value.lifetime())
+        Some(value.lifetime(key))
     }
 
     /// A refreshed or replaced entry lives as long as a new one.
     fn expire_after_update(
         &self,
-        _key: &CacheKey,
+        key: &CacheKey,
         value: &Arc<Stored>,
         _updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(value.lifetime())
+        Some(value.lifetime(key))
     }
 }
 
@@ -563,18 +565,36 @@ impl Origin for CachedOrigin {
                         },
                         body: compressed,
                     },
-                    // As old as the object, and gone with it.
+                    // The copy it was made from: as old as it, and gone with it.
                     stored_at: identity.stored_at,
-                    ttl: identity.ttl.saturating_sub(identity.stored_at.elapsed()),
+                    ttl: identity.ttl,
                 }))
             };
-            let stored = self
-                .cache
-                .entries
-                .entry(variant)
-                .or_optionally_insert_with(compute)
-                .await?
-                .into_value();
+            // A variant belongs to one copy of the object: after a refresh or a
+            // change, the one made from the earlier copy is made again.
+            let current = |v: &Arc<Stored>| v.stored_at == identity.stored_at;
+            let stored = match self.cache.entries.get(&variant).await.filter(current) {
+                Some(stored) => stored,
+                None => {
+                    let computed = self
+                        .cache
+                        .entries
+                        .entry(variant)
+                        .and_compute_with(|existing| async move {
+                            match existing {
+                                Some(e) if current(e.value()) => Op::Nop,
+                                _ => compute.await.map_or(Op::Nop, Op::Put),
+                            }
+                        })
+                        .await;
+                    match computed {
+                        CompResult::Inserted(e)
+                        | CompResult::ReplacedWith(e)
+                        | CompResult::Unchanged(e) => Some(e.into_value()).filter(current)?,
+                        CompResult::StillNone(_) | CompResult::Removed(_) => return None,
+                    }
+                }
+            };
             let StoredKind::Object { meta, body } = &stored.kind else {
                 return None;
             };
