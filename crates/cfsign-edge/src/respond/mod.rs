@@ -92,7 +92,8 @@ pub async fn respond<B>(
             Ok(range) => range,
             Err(mut r) => {
                 // A 304 for a viewer whose 200 would be compressed has that 200's validators.
-                if r.status() == StatusCode::NOT_MODIFIED
+                if compress
+                    && r.status() == StatusCode::NOT_MODIFIED
                     && encode(StatusCode::OK, &object_headers_of(&head.meta)).is_ok()
                 {
                     compress::not_modified_headers(r.headers_mut());
@@ -118,8 +119,11 @@ pub async fn respond<B>(
         Ok(object) => object,
         Err(e) => return origin_error(&e),
     };
+    if !compress {
+        return streamed(object);
+    }
     let encoding = match encode(status_of(object.range), &object_headers_of(&object.meta)) {
-        Ok(encoding) => Some(encoding),
+        Ok(encoding) => encoding,
         Err(skip) => {
             let mut r = streamed(object);
             if skip.varies() {
@@ -127,9 +131,6 @@ pub async fn respond<B>(
             }
             return r;
         }
-    };
-    let Some(encoding) = encoding else {
-        return streamed(object);
     };
     let encoded_length = match origin.encoded(&key, encoding).await {
         Some(variant) => {
