@@ -57,6 +57,7 @@ pub mod input;
 pub mod key;
 pub mod layout;
 pub mod lint;
+pub mod manifest;
 pub mod options;
 pub mod policy;
 pub mod resource;
