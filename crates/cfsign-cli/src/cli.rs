@@ -39,6 +39,9 @@ pub(crate) enum Command {
     /// Sign many URLs: one per input line, one signed URL per output line, same order
     #[command(after_help = BATCH_EXAMPLES)]
     Batch(BatchArgs),
+    /// Sign every URI of an HLS playlist or a DASH MPD: the rewritten manifest on stdout
+    #[command(after_help = MANIFEST_EXAMPLES)]
+    Manifest(ManifestArgs),
     /// Decide a signed URL or cookies as CloudFront would: `allowed`, or the 403 and why
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
@@ -371,6 +374,64 @@ A bad line is reported on stderr with its line number; its output line is left e
 or holds {\"line\":N,\"error\":...} (JSON lines), and the exit code is 1. The others are signed.
 A line over 64 KiB stops the run with exit code 2, after the lines before it were written.
 JSON-lines fields: url (required), expires, expires_in, not_before, ip, resource, encode.";
+
+const MANIFEST_EXAMPLES: &str = "\
+Examples:
+  # One policy for the stream's folder, stamped on every segment, key and child playlist
+  cfsign manifest https://d111111abcdef8.cloudfront.net/movies/42/index.m3u8 --input index.m3u8 \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 6h > signed.m3u8
+
+  # A DASH MPD from stdin, a resource wider than the manifest's folder, a JSON report
+  curl -s https://origin.example.com/movies/42/dash/stream.mpd |
+    cfsign manifest https://d111111abcdef8.cloudfront.net/movies/42/dash/stream.mpd --input - \\
+      --resource 'https://d111111abcdef8.cloudfront.net/movies/42/*' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 6h --json
+
+  # Each URI its own canned signature (HLS, or DASH without SegmentTemplate)
+  cfsign manifest https://d111111abcdef8.cloudfront.net/movies/42/720p.m3u8 --input 720p.m3u8 --mode urls \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 6h
+
+MANIFEST_URL is where players fetch the manifest: relative URIs are resolved against it to decide
+which ones the resource covers (default: the manifest's folder and below). Covered URIs get the
+signing parameters (after '?', or '&' when they have a query); relative URIs stay relative; every
+other byte is kept. URIs outside the resource, with another scheme (skd://, data:), already signed,
+or not valid as players send them are left alone and listed on stderr.
+The format is told from the content (#EXTM3U or an <MPD> root element). --mode policy (default)
+signs one custom policy and stamps it on every URI; it is the only mode for DASH SegmentTemplate
+($Number$, $Time$), whose URLs exist only in the player. --mode urls signs each URI with a canned
+policy (expiry only).
+Output: the manifest on stdout and a summary on stderr; with --json, one JSON object on stdout with
+the manifest and the report. Exit codes: 0 written; 2 bad usage or input (nothing on stdout).";
+
+/// Options of `manifest`.
+#[derive(Debug, Args)]
+pub(crate) struct ManifestArgs {
+    /// The manifest's URL as players fetch it (without signing parameters)
+    #[arg(value_name = "MANIFEST_URL")]
+    pub(crate) url: String,
+
+    /// The manifest to rewrite: a file, or - for standard input
+    #[arg(long, value_name = "FILE", required = true)]
+    pub(crate) input: String,
+
+    /// policy: one custom policy stamped on every URI; urls: each URI signed on its own
+    #[arg(long, value_enum, default_value = "policy")]
+    pub(crate) mode: ManifestMode,
+
+    #[command(flatten)]
+    pub(crate) signing: SigningArgs,
+
+    /// Print one JSON object: the manifest, what was signed and what was left alone
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// How `manifest` signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ManifestMode {
+    Policy,
+    Urls,
+}
 
 /// Options shared by every command that signs.
 #[derive(Debug, Args, Clone)]

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Inspect(a) => commands::verify::inspect(a),
+        Command::Manifest(a) => commands::manifest::run(a),
         Command::Edge(a) => match &a.command {
             Some(EdgeCommand::Invalidate(i)) => match commands::invalidate::run(i) {
                 Ok(true) => Ok(()),

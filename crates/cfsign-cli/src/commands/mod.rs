@@ -7,6 +7,7 @@ pub(crate) mod cookies;
 pub(crate) mod edge;
 pub(crate) mod invalidate;
 pub(crate) mod keygen;
+pub(crate) mod manifest;
 pub(crate) mod policy;
 pub(crate) mod quickstart;
 pub(crate) mod url;

@@ -52,6 +52,7 @@ use std::fmt;
 use jiff::Timestamp;
 
 use crate::Policy;
+use crate::input::Limit;
 use crate::policy::{PolicyError, PolicyForm};
 use crate::resource::{Resource, ResourceError};
 use crate::signer::{SignError, SignedPolicy, Signer};
@@ -60,6 +61,13 @@ use crate::url::{SignableUrl, UrlError};
 /// The largest manifest accepted, in bytes: far above any real playlist or MPD
 /// (a 10,000-segment HLS playlist is about 300 KB).
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024 * 1024;
+
+/// The bound for reading a manifest from a file or a stream.
+pub const MANIFEST_FILE: Limit = Limit::new(
+    "the manifest",
+    MAX_MANIFEST_BYTES,
+    "HLS playlists and DASH MPDs are text of a few KiB to a few MiB; give the manifest, not media",
+);
 
 /// The longest HLS line accepted, in bytes.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;

@@ -1,0 +1,143 @@
+//! `cfsign manifest`: sign every URI of an HLS playlist or a DASH MPD.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use cfsign::input::Source;
+use cfsign::manifest::{self, MANIFEST_FILE, Report, Signing};
+use cfsign::{PolicyForm, Resource};
+
+use crate::cli::{ManifestArgs, ManifestMode};
+use crate::commands::{iso, print_warnings, warnings_json};
+use crate::signing::SigningConfig;
+
+pub(crate) fn run(args: &ManifestArgs) -> Result<()> {
+    let config = SigningConfig::from_args(&args.signing)?;
+    let url = config.policy.url(&args.url).context("MANIFEST_URL")?;
+    let input = read_manifest(&args.input)?;
+    let covers = match config.policy.options.resource() {
+        Some(resource) => resource.clone(),
+        None => manifest::stream_resource(&url).context("the manifest URL's folder")?,
+    };
+    let (rewritten, policy, warnings) = match args.mode {
+        ManifestMode::Policy => {
+            let policy = config.policy.policy_for_resource(covers.clone())?;
+            if policy.form() == PolicyForm::Canned {
+                bail!(
+                    "--resource {covers} is one exact URL, so its policy would be canned and cover nothing else; \
+                     give a wildcard resource such as the manifest's folder followed by * (the default)"
+                );
+            }
+            let warnings = cfsign::lint::lint_policy(
+                &policy,
+                None,
+                config.policy.options.now(),
+                Some(config.signer.key_type()),
+            );
+            let signed = config.signer.sign_policy(&policy)?;
+            let rewritten = manifest::rewrite(&input, &url, &Signing::stamp(&signed)?)
+                .with_context(|| input_name(&args.input))?;
+            (rewritten, policy, warnings)
+        }
+        ManifestMode::Urls => {
+            let o = &args.signing.policy;
+            if o.not_before.is_some() || o.ip.is_some() || o.policy.is_some() {
+                bail!(
+                    "--mode urls signs each URI with a canned policy, which holds only an expiry: \
+                     drop --not-before, --ip and --policy, or use --mode policy"
+                );
+            }
+            let policy = config.policy.policy_for_resource(covers.clone())?;
+            let signing = Signing::Urls {
+                signer: &config.signer,
+                expires: policy.date_less_than().to_timestamp(),
+                covers: &covers,
+            };
+            let rewritten = manifest::rewrite(&input, &url, &signing)
+                .with_context(|| input_name(&args.input))?;
+            (rewritten, policy, Vec::new())
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let manifest_text =
+            String::from_utf8(rewritten.text).context("the rewritten manifest is not UTF-8")?;
+        let value = serde_json::json!({
+            "manifest": manifest_text,
+            "format": rewritten.report.format.as_str(),
+            "mode": match args.mode { ManifestMode::Policy => "policy", ManifestMode::Urls => "urls" },
+            "resource": covers.as_str(),
+            "expires": policy.date_less_than().get(),
+            "expires_at": iso(policy.date_less_than()),
+            "key_pair_id": config.signer.key_pair_id().as_str(),
+            "hash_algorithm": config.signer.hash_algorithm().as_param(),
+            "signed": rewritten.report.signed,
+            "signed_by_place": rewritten.report.signed_by_place.iter()
+                .map(|(place, n)| serde_json::json!({"place": place, "count": n}))
+                .collect::<Vec<_>>(),
+            "left_alone": rewritten.report.left_alone.iter()
+                .map(|l| serde_json::json!({"line": l.line, "place": l.place, "uri": l.uri, "reason": l.reason.to_string()}))
+                .collect::<Vec<_>>(),
+            "warnings": warnings_json(&warnings),
+        });
+        writeln!(out, "{value}").context("writing to stdout")?;
+    } else {
+        print_warnings(&warnings);
+        out.write_all(&rewritten.text)
+            .context("writing to stdout")?;
+        out.flush().context("writing to stdout")?;
+        print_summary(&rewritten.report, &covers);
+    }
+    Ok(())
+}
+
+fn read_manifest(input: &str) -> Result<Vec<u8>> {
+    let bytes = if input == "-" {
+        MANIFEST_FILE.read(std::io::stdin().lock(), Source::Stdin)
+    } else {
+        MANIFEST_FILE.read_file(Path::new(input))
+    };
+    bytes.context("--input")
+}
+
+/// The manifest as named in messages.
+fn input_name(input: &str) -> String {
+    if input == "-" {
+        "the manifest on standard input".to_owned()
+    } else {
+        format!("the manifest {input}")
+    }
+}
+
+/// What was signed and left alone, on stderr.
+fn print_summary(report: &Report, covers: &Resource) {
+    let mut err = std::io::stderr().lock();
+    let places: Vec<String> = report
+        .signed_by_place
+        .iter()
+        .map(|(place, n)| format!("{place}: {n}"))
+        .collect();
+    let _ = writeln!(
+        err,
+        "{}: signed {} URI{} under {covers}{}",
+        report.format,
+        report.signed,
+        if report.signed == 1 { "" } else { "s" },
+        if places.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", places.join(", "))
+        }
+    );
+    if !report.left_alone.is_empty() {
+        let _ = writeln!(err, "left alone: {}", report.left_alone.len());
+        for l in &report.left_alone {
+            let _ = writeln!(
+                err,
+                "  line {} {}: {} ({})",
+                l.line, l.place, l.uri, l.reason
+            );
+        }
+    }
+}
