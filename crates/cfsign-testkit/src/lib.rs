@@ -20,6 +20,7 @@
 //! - [`python`]: the virtual environment the Python oracles run in.
 //! - [`node`]: URLs and cookies signed by the npm CloudFront signers.
 //! - [`process`]: a child's wall time and peak memory, measured; FIFOs to feed it.
+//! - [`media`]: short real HLS and DASH streams made by ffmpeg in a test's folder.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: a failure is a test failure
 
 pub mod cli;
@@ -29,6 +30,7 @@ pub mod edge;
 pub mod http;
 pub mod lines;
 pub mod mangle;
+pub mod media;
 pub mod moto;
 pub mod node;
 pub mod process;
