@@ -154,7 +154,7 @@ pub(crate) struct EdgeArgs {
 
     /// A TOML configuration file with every option (behaviors, origins, key groups); see
     /// `cfsign_edge::config` or the README for the format
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "public_key", "public", "public_base_url", "trusted_proxy", "cache_max_bytes", "default_ttl"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "public_key", "public", "public_base_url", "trusted_proxy", "cache_max_bytes", "default_ttl", "sign_manifests"])]
     pub(crate) config: Option<std::path::PathBuf>,
 
     /// Validate the configuration, print the behaviors, and exit
@@ -168,6 +168,12 @@ pub(crate) struct EdgeArgs {
     /// A trusted public key: KEYID=PATH (repeat for a key group)
     #[arg(long, value_name = "KEYID=PATH")]
     pub(crate) public_key: Vec<String>,
+
+    /// HLS and DASH manifests fetched with a signed URL (custom policy) get the viewer's own
+    /// signing parameters on every URI the policy covers, so one signed manifest URL plays the
+    /// whole stream (simple case, without --config; there: sign_manifests = true per behavior)
+    #[arg(long)]
+    pub(crate) sign_manifests: bool,
 
     /// Serve without checking signatures (an unrestricted behavior)
     #[arg(long, conflicts_with = "public_key")]

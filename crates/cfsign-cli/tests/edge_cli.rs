@@ -286,8 +286,8 @@ fn flags_override_the_file_and_check_shows_the_result() {
     assert!(
         lines.len() == 2
             && lines[0].contains("/text/*")
-            && lines[0].ends_with("; compress on")
-            && lines[1].ends_with("; compress off"),
+            && lines[0].ends_with("; compress on; sign manifests off")
+            && lines[1].ends_with("; compress off; sign manifests off"),
         "{stdout}"
     );
     let log = dir.path().join("access.log");

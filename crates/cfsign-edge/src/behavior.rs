@@ -97,6 +97,10 @@ pub struct Behavior {
     /// Whether compressible objects are sent gzip- or Brotli-compressed to
     /// viewers that accept it (CloudFront's "compress objects automatically").
     pub compress: bool,
+    /// Whether HLS and DASH manifests served to a viewer whose credentials are a
+    /// query-string custom policy get those credentials stamped on every child
+    /// URI the policy covers ([`manifests`](crate::manifests)).
+    pub sign_manifests: bool,
 }
 
 impl std::fmt::Debug for Behavior {

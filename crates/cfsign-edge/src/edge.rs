@@ -45,6 +45,7 @@ use crate::access::{self, AccessConfig, denial_response, request_authority};
 use crate::behavior::Behaviors;
 use crate::cache::ObjectCache;
 use crate::config::EdgeConfig;
+use crate::manifests::{self, ViewerCredentials};
 use crate::observe::{AccessLog, Metrics, Observe, ObserveLayer, TimedOrigin};
 use crate::origin::Origin;
 use crate::outcome::BehaviorLabel;
@@ -81,6 +82,8 @@ struct Route {
     origin: Arc<dyn Origin>,
     /// CloudFront's "compress objects automatically".
     compress: bool,
+    /// Stamp viewers' credentials on the manifests they fetch.
+    sign_manifests: bool,
 }
 
 impl Routes {
@@ -98,6 +101,7 @@ impl Routes {
                         None => timed,
                     },
                     compress: b.compress,
+                    sign_manifests: b.sign_manifests,
                 }
             })
             .collect();
@@ -136,6 +140,7 @@ impl Edge {
     ///     access: None,
     ///     ttl: TtlPolicy::default(),
     ///     compress: false,
+    ///     sign_manifests: false,
     /// };
     /// let edge = Edge::new(&Behaviors::new(vec![], public), None, Metrics::new());
     /// let request = http::Request::get("/a.txt")
@@ -196,11 +201,17 @@ impl Edge {
 
 /// Steps 2 and 3 of the pipeline for one request.
 async fn answer<B>(route: &Route, mut request: Request<B>) -> Response<Body> {
+    let mut credentials = None;
     match &route.access {
         Some(config) => match access::check(&request, config) {
             Err(e) => return respond::error(e),
             Ok((_, Decision::Denied(denial))) => return denial_response(&denial),
-            Ok((uri, Decision::Allowed(_))) => *request.uri_mut() = uri,
+            Ok((uri, Decision::Allowed(allowed))) => {
+                if route.sign_manifests {
+                    credentials = Some(ViewerCredentials::of(&allowed, request.uri().query()));
+                }
+                *request.uri_mut() = uri;
+            }
         },
         None => {
             if let Err(e) = request_authority(&request) {
@@ -209,8 +220,38 @@ async fn answer<B>(route: &Route, mut request: Request<B>) -> Response<Body> {
         }
     }
     // GET and HEAD carry no body the edge reads.
-    let request = Request::from_parts(request.into_parts().0, ());
-    respond(route.origin.as_ref(), &request, route.compress).await
+    let (parts, _) = request.into_parts();
+    let Some(credentials) = credentials else {
+        return respond(
+            route.origin.as_ref(),
+            &Request::from_parts(parts, ()),
+            route.compress,
+        )
+        .await;
+    };
+    let manifest_path = manifests::is_manifest_path(parts.uri.path());
+    let mut request = Request::from_parts(parts, ());
+    // A manifest whose credentials pass down is fetched whole, and compressed
+    // after the rewrite.
+    let passes_down = manifest_path && credentials.is_ok();
+    if passes_down {
+        manifests::prepare(&mut request);
+    }
+    let response = respond(
+        route.origin.as_ref(),
+        &request,
+        route.compress && !passes_down,
+    )
+    .await;
+    // The compression decision sees the request as it was answered: a range
+    // a rewritten manifest ignores is gone.
+    let viewer = manifests::Viewer {
+        version: request.version(),
+        method: request.method(),
+        headers: request.headers(),
+        manifest_path,
+    };
+    manifests::sign(response, credentials, &viewer, route.compress).await
 }
 
 impl<B: Send + 'static> Service<Request<B>> for Edge {

@@ -11,6 +11,7 @@ pub mod compress;
 pub mod config;
 pub mod edge;
 pub mod fetch;
+pub mod manifests;
 pub mod observe;
 pub mod origin;
 pub mod outcome;

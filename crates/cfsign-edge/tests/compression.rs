@@ -48,6 +48,7 @@ async fn start_with(cached: bool, ttl: TtlPolicy) -> Running {
         access: None,
         ttl,
         compress,
+        sign_manifests: false,
     };
     let behaviors = Behaviors::new(
         vec![behavior(PathPattern::new("/c/*").unwrap(), true)],

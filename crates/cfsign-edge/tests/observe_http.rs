@@ -59,6 +59,7 @@ impl Edge {
             access,
             ttl: TtlPolicy::default(),
             compress: false,
+            sign_manifests: false,
         };
         let behaviors = Behaviors::new(
             vec![behavior(

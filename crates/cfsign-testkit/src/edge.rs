@@ -70,6 +70,7 @@ pub fn behaviors(
         access,
         ttl,
         compress: false,
+        sign_manifests: false,
     };
     Behaviors::new(Vec::new(), default)
 }

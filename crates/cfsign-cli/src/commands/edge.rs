@@ -49,6 +49,13 @@ impl Source {
                 }
                 edge.public = args.public;
                 edge.default_ttl = args.default_ttl;
+                if args.sign_manifests && args.public {
+                    return Err(anyhow!(
+                        "--sign-manifests passes viewers' signed-URL credentials on to the manifests' URIs; \
+                         with --public there are none: drop one of the two"
+                    ));
+                }
+                edge.sign_manifests = args.sign_manifests;
                 ConfigSource::Simple(edge)
             }
         };
@@ -219,13 +226,14 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
                 "public"
             };
             println!(
-                "  {:<24} -> origin {:<12} {access}; TTL min/default/max {}/{}/{}s; compress {}",
+                "  {:<24} -> origin {:<12} {access}; TTL min/default/max {}/{}/{}s; compress {}; sign manifests {}",
                 b.pattern.as_str(),
                 b.origin_name,
                 b.ttl.min().as_secs(),
                 b.ttl.default_ttl().as_secs(),
                 b.ttl.max().as_secs(),
-                if b.compress { "on" } else { "off" }
+                if b.compress { "on" } else { "off" },
+                if b.sign_manifests { "on" } else { "off" }
             );
         }
         return Ok(());

@@ -77,6 +77,11 @@ fn behavior(
                 field: Field::file(field),
             });
         }
+        (false, true) if b.sign_manifests => {
+            return Err(ConfigError::SignManifestsUnrestricted {
+                field: Field::file(field),
+            });
+        }
         (false, true) => None,
         (true, false) => Some(access(field, &b.trusted_key_groups, cx)?),
     };
@@ -97,6 +102,7 @@ fn behavior(
         access,
         ttl,
         compress: b.compress,
+        sign_manifests: b.sign_manifests,
     })
 }
 

@@ -394,6 +394,15 @@ pub enum ConfigError {
         /// The field (`behaviors[i]`, `default_behavior`).
         field: Field,
     },
+    /// An unrestricted behavior with `sign_manifests`: its viewers bring no
+    /// credentials to pass down.
+    #[error(
+        "{field}: sign_manifests = true needs restricted = true (it passes the viewer's signed-URL credentials on to the manifest's URIs, and an unrestricted behavior has none)"
+    )]
+    SignManifestsUnrestricted {
+        /// The field (`behaviors[i]`, `default_behavior`).
+        field: Field,
+    },
     /// A behavior's TTLs that do not fit together.
     #[error("{field}: {source}")]
     Ttl {
@@ -482,6 +491,7 @@ impl ConfigError {
             | ConfigError::UnknownKeyGroup { field, .. }
             | ConfigError::NoTrustedKeyGroups { field }
             | ConfigError::UnrestrictedWithKeyGroups { field }
+            | ConfigError::SignManifestsUnrestricted { field }
             | ConfigError::Ttl { field, .. }
             | ConfigError::CacheObjectTooLarge { field, .. }
             | ConfigError::CacheObjectAboveTotal { field, .. }

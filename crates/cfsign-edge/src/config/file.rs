@@ -260,6 +260,11 @@ pub struct BehaviorFile {
     /// objects automatically" (default false; see [`Behavior::compress`](crate::behavior::Behavior::compress)).
     #[serde(default)]
     pub compress: bool,
+    /// Stamp a viewer's signed-URL credentials on the child URIs of the HLS and
+    /// DASH manifests it fetches (default false; restricted behaviors only; see
+    /// [`Behavior::sign_manifests`](crate::behavior::Behavior::sign_manifests)).
+    #[serde(default)]
+    pub sign_manifests: bool,
 }
 
 fn yes() -> bool {

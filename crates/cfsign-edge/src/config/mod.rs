@@ -48,6 +48,12 @@
 //! restricted = false
 //! compress = true                         # CloudFront's "compress objects automatically" (default false)
 //!
+//! [[behaviors]]
+//! path_pattern = "/streams/*"
+//! origin = "media"
+//! trusted_key_groups = ["main"]
+//! sign_manifests = true                   # HLS/DASH: the viewer's signed URL travels to every child URI (default false)
+//!
 //! [default_behavior]                      # everything else
 //! origin = "media"
 //! trusted_key_groups = ["main"]           # restricted = true is the default

@@ -39,6 +39,9 @@ pub struct SimpleEdge {
     pub public: bool,
     /// Seconds an object stays cached when the origin says nothing (default 86,400).
     pub default_ttl: Option<u64>,
+    /// Stamp viewers' signed-URL credentials on the URIs of the HLS and DASH
+    /// manifests they fetch (`sign_manifests`).
+    pub sign_manifests: bool,
 }
 
 impl SimpleEdge {
@@ -62,6 +65,7 @@ impl SimpleEdge {
             keys: Vec::new(),
             public: false,
             default_ttl: None,
+            sign_manifests: false,
         }
     }
 
@@ -120,6 +124,7 @@ impl SimpleEdge {
                 default_ttl: self.default_ttl,
                 max_ttl: None,
                 compress: false,
+                sign_manifests: self.sign_manifests,
             },
             key_groups,
         }

@@ -1,6 +1,7 @@
 //! The layer around the whole edge: request ids, metrics and the access log,
 //! with the response body counted as it streams.
 
+use crate::manifests::ManifestSigning;
 use std::hash::BuildHasher as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -324,6 +325,7 @@ fn respond(mut flight: InFlight, response: Response<Body>) -> Response<Body> {
     } else {
         flight.code
     };
+    record.manifest = parts.extensions.get::<ManifestSigning>().copied();
     if let Some(label) = parts.extensions.get::<BehaviorLabel>() {
         flight.behavior = label.shared();
     }

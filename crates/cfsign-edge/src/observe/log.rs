@@ -1,6 +1,7 @@
 //! Access logs: one line per request, CloudFront's standard-log fields, written
 //! by a background thread so that a slow disk or pipe never holds up a request.
 
+use crate::manifests::ManifestSigning;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -272,6 +273,8 @@ pub(crate) struct Record {
     pub(crate) content_length: Option<u64>,
     pub(crate) range: Option<(u64, u64)>,
     pub(crate) first_byte: Option<Duration>,
+    /// What `sign_manifests` did, for a manifest.
+    pub(crate) manifest: Option<ManifestSigning>,
     // when done
     pub(crate) sent: u64,
     pub(crate) taken: Duration,
@@ -303,6 +306,7 @@ impl Record {
             content_length: None,
             range: None,
             first_byte: None,
+            manifest: None,
             sent: 0,
             taken: Duration::ZERO,
         }
@@ -337,8 +341,10 @@ impl<'a> Value<'a> {
     }
 }
 
-/// The fields, in the order of CloudFront's standard logs.
-pub const FIELDS: [&str; 33] = [
+/// The fields, in the order of CloudFront's standard logs, then cfsign's own:
+/// `x-cfsign-manifest`, what `sign_manifests` did with a manifest
+/// ([`ManifestSigning`]: `signed:12,left-alone:0`, `unchanged:cookies`, …).
+pub const FIELDS: [&str; 34] = [
     "date",
     "time",
     "x-edge-location",
@@ -372,6 +378,7 @@ pub const FIELDS: [&str; 33] = [
     "sc-content-len",
     "sc-range-start",
     "sc-range-end",
+    "x-cfsign-manifest",
 ];
 
 impl Record {
@@ -383,6 +390,7 @@ impl Record {
             .client
             .map(|c| c.ip().to_canonical().to_string())
             .unwrap_or_default();
+        let manifest = self.manifest.map(|m| m.to_string()).unwrap_or_default();
         let values = [
             Value::Str(&date),
             Value::Str(&time),
@@ -421,6 +429,7 @@ impl Record {
             Value::opt(self.content_length),
             Value::opt(self.range.map(|r| r.0)),
             Value::opt(self.range.map(|r| r.1)),
+            Value::str(&manifest),
         ];
         for (name, value) in FIELDS.iter().zip(values.iter()) {
             f(name, value);
