@@ -701,6 +701,34 @@ fn compress_is_read_per_behavior() {
     assert!(matches!(err, ConfigError::Syntax(_)), "{err:?}");
 }
 
+#[test]
+fn sign_manifests_is_read_per_restricted_behavior() {
+    let d = dir();
+    let config = load(&d, FULL).unwrap();
+    assert!(
+        config.behaviors.iter().all(|b| !b.sign_manifests),
+        "off by default"
+    );
+    let text = FULL.replacen(
+        "trusted_key_groups = [\"main\"]\nmin_ttl = 1",
+        "trusted_key_groups = [\"main\"]\nsign_manifests = true\nmin_ttl = 1",
+        1,
+    );
+    let config = load(&d, &text).unwrap();
+    assert!(config.behaviors.select("/x/a.m3u8").sign_manifests);
+    assert!(!config.behaviors.select("/public/a.m3u8").sign_manifests);
+    let err = mistake(
+        &d,
+        "restricted = false",
+        "restricted = false\nsign_manifests = true",
+    );
+    assert!(
+        matches!(&err, ConfigError::SignManifestsUnrestricted { field } if field.to_string() == "behaviors[0]"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("needs restricted = true"), "{err}");
+}
+
 /// Every file setting that an override replaces, set in the file.
 const SETTINGS: &str = "listen_backlog = 64\nsend_timeout = 5\nadmin_listen = \"127.0.0.1:9901\"\n\
                         access_log = \"json\"\naccess_log_file = \"logs/access.log\"\n";

@@ -96,16 +96,36 @@ impl DirectoryOrigin {
             size: meta.len(),
             etag: Some(format!("\"{:x}-{:x}\"", meta.len(), nanos)),
             last_modified: modified,
-            content_type: Some(
-                mime_guess::from_path(key.as_str())
-                    .first_or_octet_stream()
-                    .essence_str()
-                    .to_owned(),
-            ),
+            content_type: Some(content_type(key.as_str())),
             cache_control: None,
             expires: None,
         }
     }
+}
+
+/// Streaming types that `mime_guess` gives otherwise (`.ts` as DLNA's
+/// `video/vnd.dlna.mpeg-tts`, `.m3u8` as `audio/x-mpegurl`, `.m4s` unknown):
+/// the types RFC 8216 §4 and §3.2 name for HLS playlists and MPEG-TS
+/// segments, and IANA's `video/iso.segment` for fMP4 media segments.
+const STREAMING_TYPES: [(&str, &str); 3] = [
+    (".m3u8", "application/vnd.apple.mpegurl"),
+    (".ts", "video/mp2t"),
+    (".m4s", "video/iso.segment"),
+];
+
+/// The content type a file's name suggests.
+fn content_type(key: &str) -> String {
+    for (extension, content_type) in STREAMING_TYPES {
+        if key.len() > extension.len()
+            && key[key.len() - extension.len()..].eq_ignore_ascii_case(extension)
+        {
+            return content_type.to_owned();
+        }
+    }
+    mime_guess::from_path(key)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_owned()
 }
 
 /// Whether the object described by `current` is still the `cached` copy, as
@@ -315,6 +335,20 @@ impl Origin for DirectoryOrigin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streaming_files_get_their_standard_types() {
+        for (name, want) in [
+            ("v/index.m3u8", "application/vnd.apple.mpegurl"),
+            ("v/SEG0.TS", "video/mp2t"),
+            ("v/chunk-0-1.m4s", "video/iso.segment"),
+            ("v/manifest.mpd", "application/dash+xml"),
+            ("v/init.mp4", "video/mp4"),
+            ("v/readme", "application/octet-stream"),
+        ] {
+            assert_eq!(content_type(name), want, "{name}");
+        }
+    }
 
     fn key(path: &str) -> ObjectKey {
         ObjectKey::from_request_path(path).unwrap()
