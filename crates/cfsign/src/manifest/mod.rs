@@ -321,9 +321,10 @@ pub enum LeftAlone {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
-    /// The content is neither an HLS playlist nor a DASH MPD.
+    /// The content is neither an HLS playlist nor a DASH MPD (named on line 1,
+    /// where either starts).
     #[error(
-        "the manifest is neither an HLS playlist (first line `#EXTM3U`) nor a DASH MPD (an `<MPD>` root element)"
+        "line 1: the manifest is neither an HLS playlist (first line `#EXTM3U`) nor a DASH MPD (an `<MPD>` root element)"
     )]
     UnknownFormat,
     /// Larger than [`MAX_MANIFEST_BYTES`].
@@ -629,5 +630,34 @@ fn reported_uri(uri: &str, reason: &LeftAlone) -> String {
     match reason {
         LeftAlone::AlreadySigned => uri.split('?').next().unwrap_or(uri).to_owned(),
         _ => uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ManifestError, Signing, rewrite};
+    use crate::{Resource, SignableUrl};
+
+    #[test]
+    fn an_unknown_format_is_refused_on_line_1() {
+        let url = SignableUrl::parse("https://cdn.example.com/v/1/index.m3u8").unwrap();
+        let covers = Resource::parse("https://cdn.example.com/v/1/*").unwrap();
+        let signing = Signing::Stamp {
+            parameters: "Policy=cG9saWN5&Signature=c2ln&Key-Pair-Id=K2JCJMDEHXQW5F",
+            covers: &covers,
+        };
+        for input in [
+            &b"#EXTINF:1,\nseg.ts\n"[..],
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+            b"<html></html>",
+        ] {
+            let err = rewrite(input, &url, &signing).unwrap_err();
+            assert!(matches!(err, ManifestError::UnknownFormat), "{err:?}");
+            assert!(
+                err.to_string()
+                    .starts_with("line 1: the manifest is neither an HLS playlist"),
+                "{err}"
+            );
+        }
     }
 }
