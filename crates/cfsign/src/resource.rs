@@ -240,7 +240,7 @@ impl Resource {
 impl From<SignableUrl> for Resource {
     fn from(url: SignableUrl) -> Self {
         if url.as_str().contains('*') {
-            Resource::Pattern(ResourcePattern(url.as_str().to_owned()))
+            Resource::Pattern(ResourcePattern::from_valid(url.as_str().to_owned()))
         } else {
             Resource::Url(url)
         }
@@ -255,7 +255,14 @@ impl fmt::Display for Resource {
 
 /// A validated resource pattern (see the [module docs](self) for matching rules).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ResourcePattern(String);
+pub struct ResourcePattern {
+    text: String,
+    /// For `scheme://host/path*` with no other wildcard: the length of the text
+    /// before the `*`. A URL is then covered exactly when it starts with that
+    /// text (the scheme and host match whole, the path by its prefix, any query):
+    /// the common folder-and-below resource, matched without splitting.
+    literal_prefix: Option<usize>,
+}
 
 impl ResourcePattern {
     /// Validates a pattern: ASCII, nothing JSON would escape, a known scheme form.
@@ -290,13 +297,26 @@ impl ResourcePattern {
                 resource: pattern.to_owned(),
             });
         }
-        Ok(Self(pattern.to_owned()))
+        Ok(Self::from_valid(pattern.to_owned()))
+    }
+
+    fn from_valid(text: String) -> Self {
+        let literal_prefix = text.strip_suffix('*').and_then(|prefix| {
+            let after_scheme = prefix.find("://")? + 3;
+            let literal = !prefix.contains(['*', '?']);
+            let has_path = prefix[after_scheme..].contains('/');
+            (literal && has_path).then_some(prefix.len())
+        });
+        Self {
+            text,
+            literal_prefix,
+        }
     }
 
     /// The pattern text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// Whether `url` is covered.
@@ -309,13 +329,16 @@ impl ResourcePattern {
     /// is covered. Any URL that does not split into sections is not covered.
     #[must_use]
     pub fn matches_str(&self, url: &str) -> bool {
-        if self.0 == "*" {
+        if let Some(len) = self.literal_prefix {
+            return url.starts_with(&self.text[..len]);
+        }
+        if self.text == "*" {
             return true;
         }
         let Some(u) = split_url(url) else {
             return false;
         };
-        let p = split_pattern(&self.0);
+        let p = split_pattern(&self.text);
         wildcard_match(p.scheme, u.scheme)
             && wildcard_match(p.host, u.host)
             && wildcard_match(p.path, u.path)
@@ -333,7 +356,7 @@ impl ResourcePattern {
 
 impl fmt::Display for ResourcePattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -513,6 +536,61 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_literal_prefix_shortcut_decides_as_the_sections_do() {
+        let patterns = [
+            "https://cdn.example.com/movies/42/*",
+            "https://cdn.example.com/*",
+            "http://cdn.example.com:8080/a/b*",
+            "https://cdn.example.com/movies/42/index*",
+        ];
+        let urls = [
+            "https://cdn.example.com/movies/42/a.ts",
+            "https://cdn.example.com/movies/42/",
+            "https://cdn.example.com/movies/42/sub/a.ts?x=1&y=?",
+            "https://cdn.example.com/movies/42",
+            "https://cdn.example.com/movies/421/a.ts",
+            "https://cdn.example.com.evil/movies/42/a.ts",
+            "https://cdn.example.com:443/movies/42/a.ts",
+            "http://cdn.example.com/movies/42/a.ts",
+            "https://cdn.example.com/movies/42/index.m3u8",
+            "http://cdn.example.com:8080/a/b",
+            "http://cdn.example.com:8080/a/bc/d?e",
+            "http://cdn.example.com:80801/a/b",
+            "https://cdn.example.com?/movies/42/a.ts",
+            "not a url",
+        ];
+        for pattern in patterns {
+            let fast = ResourcePattern::new(pattern).unwrap();
+            assert!(fast.literal_prefix.is_some(), "{pattern}");
+            let slow = ResourcePattern {
+                literal_prefix: None,
+                ..fast.clone()
+            };
+            for url in urls {
+                assert_eq!(
+                    fast.matches_str(url),
+                    slow.matches_str(url),
+                    "{pattern} {url}"
+                );
+            }
+        }
+        for pattern in [
+            "https://*.example.com/a/*",
+            "https://cdn.example.com/a?b*",
+            "https://cdn.example.com*",
+            "*",
+        ] {
+            assert!(
+                ResourcePattern::new(pattern)
+                    .unwrap()
+                    .literal_prefix
+                    .is_none(),
+                "{pattern}"
+            );
+        }
+    }
     use proptest::prelude::*;
 
     fn m(pattern: &str, url: &str) -> bool {

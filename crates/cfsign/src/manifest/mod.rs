@@ -530,14 +530,19 @@ enum Decision<'s> {
 /// The per-URI decision both formats share.
 struct Stamper<'a> {
     base: &'a SignableUrl,
+    /// The length of the manifest URL's folder (`https://host/path/`).
+    base_folder_end: usize,
     signing: &'a Signing<'a>,
     absolute: String,
 }
 
 impl<'a> Stamper<'a> {
     fn new(base: &'a SignableUrl, signing: &'a Signing<'a>) -> Self {
+        let base_folder_end =
+            base.as_str().len() - base.path().len() + base.path().rfind('/').map_or(0, |i| i + 1);
         Self {
             base,
+            base_folder_end,
             signing,
             absolute: String::with_capacity(256),
         }
@@ -554,6 +559,30 @@ impl<'a> Stamper<'a> {
         place: &'static str,
         template: bool,
     ) -> Result<Decision<'_>, ManifestError> {
+        if base.is_none() && is_plain_relative(uri) {
+            // The common case (`seg00042.ts`, `720p/index.m3u8`): the manifest's
+            // folder and the name make a valid URL without checking (the folder
+            // is one, and the name adds only unreserved characters and `/`).
+            self.absolute.clear();
+            let base = self.base.as_str();
+            let folder = &base[..self.base_folder_end];
+            self.absolute.push_str(folder);
+            self.absolute.push_str(uri);
+            if self.absolute.len() <= crate::url::MAX_URL_LENGTH {
+                if !self.signing.covers().matches_str(&self.absolute) {
+                    return Ok(Decision::Leave(LeftAlone::NotCovered {
+                        url: self.absolute.clone(),
+                    }));
+                }
+                if let Signing::Stamp { parameters, .. } = self.signing {
+                    return Ok(Decision::Sign {
+                        at: uri.len(),
+                        separator: '?',
+                        parameters: Cow::Borrowed(*parameters),
+                    });
+                }
+            }
+        }
         let at = uri.find('#').unwrap_or(uri.len());
         let reference = &uri[..at];
         if reference.is_empty() {
@@ -623,6 +652,18 @@ impl<'a> Stamper<'a> {
             parameters,
         })
     }
+}
+
+/// A relative path of unreserved characters and `/` without dot segments,
+/// not starting with `/`: resolved by appending it to the manifest's folder.
+fn is_plain_relative(uri: &str) -> bool {
+    let bytes = uri.as_bytes();
+    !bytes.is_empty()
+        && bytes[0] != b'/'
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
+        && !uri.split('/').any(|s| s == "." || s == "..")
 }
 
 /// A URI for the report: an already signed one without its query.
