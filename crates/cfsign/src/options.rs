@@ -237,6 +237,18 @@ impl SigningOptions {
         self.policy.as_ref()
     }
 
+    /// The start time given (`DateGreaterThan`).
+    #[must_use]
+    pub fn not_before(&self) -> Option<Timestamp> {
+        self.not_before
+    }
+
+    /// The IP range given (`IpAddress`).
+    #[must_use]
+    pub fn source_ip(&self) -> Option<SourceIp> {
+        self.source_ip
+    }
+
     /// The policy for delivering `url`: the whole policy if given; else one for
     /// the resource given (custom when it differs from `url`) or for `url` itself.
     pub fn policy_for_url(&self, url: &SignableUrl) -> Result<Policy, OptionsError> {

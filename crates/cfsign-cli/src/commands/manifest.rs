@@ -3,61 +3,45 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow};
+use cfsign::Resource;
 use cfsign::input::Source;
-use cfsign::manifest::{self, MANIFEST_FILE, Report, Signing};
-use cfsign::{PolicyForm, Resource};
+use cfsign::manifest::{self, MANIFEST_FILE, ManifestError, Mode, Report};
 
 use crate::cli::{ManifestArgs, ManifestMode};
 use crate::commands::{iso, print_warnings, warnings_json};
-use crate::signing::SigningConfig;
+use crate::signing::{SigningConfig, flag_hints};
 
 pub(crate) fn run(args: &ManifestArgs) -> Result<()> {
     let config = SigningConfig::from_args(&args.signing)?;
     let url = config.policy.url(&args.url).context("MANIFEST_URL")?;
     let input = read_manifest(&args.input)?;
-    let covers = match config.policy.options.resource() {
-        Some(resource) => resource.clone(),
-        None => manifest::stream_resource(&url).context("the manifest URL's folder")?,
+    let mode = match args.mode {
+        ManifestMode::Policy => Mode::Policy,
+        ManifestMode::Urls => Mode::Urls,
     };
-    let (rewritten, policy, warnings) = match args.mode {
-        ManifestMode::Policy => {
-            let policy = config.policy.policy_for_resource(covers.clone())?;
-            if policy.form() == PolicyForm::Canned {
-                bail!(
-                    "--resource {covers} is one exact URL, so its policy would be canned and cover nothing else; \
-                     give a wildcard resource such as the manifest's folder followed by * (the default)"
-                );
-            }
-            let warnings = cfsign::lint::lint_policy(
-                &policy,
-                None,
-                config.policy.options.now(),
-                Some(config.signer.key_type()),
-            );
-            let signed = config.signer.sign_policy(&policy)?;
-            let rewritten = manifest::rewrite(&input, &url, &Signing::stamp(&signed)?)
-                .with_context(|| input_name(&args.input))?;
-            (rewritten, policy, warnings)
-        }
-        ManifestMode::Urls => {
-            let o = &args.signing.policy;
-            if o.not_before.is_some() || o.ip.is_some() || o.policy.is_some() {
-                bail!(
-                    "--mode urls signs each URI with a canned policy, which holds only an expiry: \
-                     drop --not-before, --ip and --policy, or use --mode policy"
-                );
-            }
-            let policy = config.policy.policy_for_resource(covers.clone())?;
-            let signing = Signing::Urls {
-                signer: &config.signer,
-                expires: policy.date_less_than().to_timestamp(),
-                covers: &covers,
-            };
-            let rewritten = manifest::rewrite(&input, &url, &signing)
-                .with_context(|| input_name(&args.input))?;
-            (rewritten, policy, Vec::new())
-        }
+    let signed = manifest::sign(&input, &url, &config.signer, &config.policy.options, mode)
+        .map_err(|e| match e {
+            ManifestError::CannedPolicy => anyhow!(
+                "--resource is one exact URL, so its policy would be canned and cover nothing else; \
+                 give a wildcard resource such as the manifest's folder followed by * (the default)"
+            ),
+            ManifestError::CannedConditions => anyhow!(
+                "--mode urls signs each URI with a canned policy, which holds only an expiry: \
+                 drop --not-before, --ip and --policy, or use --mode policy"
+            ),
+            ManifestError::Options(o) => flag_hints(o),
+            other => anyhow!(other).context(input_name(&args.input)),
+        })?;
+    let (rewritten, policy, covers) = (signed.rewritten, signed.policy, signed.covers);
+    let warnings = match mode {
+        Mode::Policy => cfsign::lint::lint_policy(
+            &policy,
+            None,
+            config.policy.options.now(),
+            Some(config.signer.key_type()),
+        ),
+        Mode::Urls => Vec::new(),
     };
     let mut out = std::io::stdout().lock();
     if args.json {

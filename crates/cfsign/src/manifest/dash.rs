@@ -141,7 +141,10 @@ impl<'t> Rewriter<'t, '_> {
                     let line = self
                         .lines
                         .at(usize::try_from(reader.error_position()).unwrap_or(usize::MAX));
-                    return Err(ManifestError::Xml { line, source });
+                    return Err(ManifestError::Xml {
+                        line,
+                        cause: source,
+                    });
                 }
             };
             match event {
@@ -209,9 +212,9 @@ impl<'t> Rewriter<'t, '_> {
             return Ok(());
         }
         for attribute in element.attributes() {
-            let attribute = attribute.map_err(|source| ManifestError::XmlAttribute {
+            let attribute = attribute.map_err(|cause| ManifestError::XmlAttribute {
                 line: self.lines.at(self.offset_of(element.name().as_ref())),
-                source,
+                cause,
             })?;
             let Some((_, _, place, template)) = ATTRIBUTES.iter().find(|(e, a, ..)| {
                 *e == local.as_ref() && *a == attribute.key.local_name().as_ref()
@@ -279,7 +282,7 @@ impl<'t> Rewriter<'t, '_> {
             let line = self.lines.at(offset);
             ManifestError::Xml {
                 line,
-                source: quick_xml::Error::Escape(e),
+                cause: quick_xml::Error::Escape(e),
             }
         })
     }

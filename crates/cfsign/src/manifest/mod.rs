@@ -53,6 +53,7 @@ use jiff::Timestamp;
 
 use crate::Policy;
 use crate::input::Limit;
+use crate::options::{OptionsError, SigningOptions};
 use crate::policy::{PolicyError, PolicyForm};
 use crate::resource::{Resource, ResourceError};
 use crate::signer::{SignError, SignedPolicy, Signer};
@@ -227,6 +228,99 @@ pub fn stream_resource(manifest_url: &SignableUrl) -> Result<Resource, ResourceE
     ))
 }
 
+/// How [`sign`] signs a manifest's URIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One custom policy for the resource, signed once and stamped on every URI
+    /// it covers ([`Signing::Stamp`]).
+    Policy,
+    /// Every covered URI signed on its own with a canned policy ([`Signing::Urls`]).
+    Urls,
+}
+
+/// A manifest signed by [`sign`].
+#[derive(Debug, Clone)]
+pub struct SignedManifest {
+    /// The rewritten manifest and its report.
+    pub rewritten: Rewritten,
+    /// The policy signed ([`Mode::Policy`]), or the one whose expiry every
+    /// canned policy has ([`Mode::Urls`]).
+    pub policy: Policy,
+    /// The resource that decided which URIs were signed.
+    pub covers: Resource,
+}
+
+/// Signs a manifest the way the front ends do: the resource is the one in
+/// `options`, else the manifest's folder and below ([`stream_resource`]); in
+/// [`Mode::Policy`] the options' policy for it is signed once and stamped, in
+/// [`Mode::Urls`] each covered URI gets a canned policy with the options'
+/// expiry (which then may not carry a start time, an IP range or a whole policy).
+///
+/// ```
+/// use std::time::Duration;
+/// use cfsign::{KeyPairId, PrivateKey, SignableUrl, Signer};
+/// use cfsign::manifest::{self, Mode};
+/// use cfsign::options::{PolicyInputs, SigningOptions};
+/// # let signer = Signer::new(KeyPairId::new("K2JCJMDEHXQW5F")?, PrivateKey::generate(cfsign::KeyType::EcdsaP256)?);
+///
+/// let options = SigningOptions::new(jiff::Timestamp::now())
+///     .with(PolicyInputs { expires_in: Some(Duration::from_secs(3600)), ..PolicyInputs::default() })?;
+/// let url = SignableUrl::parse("https://cdn.example.com/v/1/index.m3u8")?;
+/// let signed = manifest::sign(b"#EXTM3U\nseg0.ts\n", &url, &signer, &options, Mode::Policy)?;
+/// assert_eq!(signed.covers.as_str(), "https://cdn.example.com/v/1/*");
+/// assert_eq!(signed.rewritten.report.signed, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn sign(
+    manifest: &[u8],
+    manifest_url: &SignableUrl,
+    signer: &Signer,
+    options: &SigningOptions,
+    mode: Mode,
+) -> Result<SignedManifest, ManifestError> {
+    let covers = match (
+        options.policy().and_then(Policy::resource),
+        options.resource(),
+    ) {
+        (Some(r), _) | (None, Some(r)) => r.clone(),
+        (None, None) => stream_resource(manifest_url)?,
+    };
+    match mode {
+        Mode::Policy => {
+            let policy = options.policy_for_resource(covers.clone())?;
+            let signed = signer
+                .sign_policy(&policy)
+                .map_err(ManifestError::SignPolicy)?;
+            let rewritten = rewrite(manifest, manifest_url, &Signing::stamp(&signed)?)?;
+            Ok(SignedManifest {
+                rewritten,
+                policy,
+                covers,
+            })
+        }
+        Mode::Urls => {
+            if options.policy().is_some()
+                || options.not_before().is_some()
+                || options.source_ip().is_some()
+            {
+                return Err(ManifestError::CannedConditions);
+            }
+            let policy = options.policy_for_resource(covers.clone())?;
+            let signing = Signing::Urls {
+                signer,
+                expires: policy.date_less_than().to_timestamp(),
+                covers: &covers,
+            };
+            let rewritten = rewrite(manifest, manifest_url, &signing)?;
+            Ok(SignedManifest {
+                rewritten,
+                policy,
+                covers,
+            })
+        }
+    }
+}
+
 /// A rewritten manifest and what was done to it.
 #[derive(Debug, Clone)]
 pub struct Rewritten {
@@ -382,22 +476,20 @@ pub enum ManifestError {
         attribute: String,
     },
     /// The MPD is not well-formed XML.
-    #[error("line {line}: the MPD is not well-formed XML: {source}")]
+    #[error("line {line}: the MPD is not well-formed XML: {cause}")]
     Xml {
         /// 1-based line.
         line: usize,
-        /// The XML parser's error.
-        #[source]
-        source: quick_xml::Error,
+        /// The XML parser's error (in the message, so not also a `source`).
+        cause: quick_xml::Error,
     },
     /// An attribute of the MPD cannot be read.
-    #[error("line {line}: an attribute of the MPD cannot be read: {source}")]
+    #[error("line {line}: an attribute of the MPD cannot be read: {cause}")]
     XmlAttribute {
         /// 1-based line.
         line: usize,
-        /// The XML parser's error.
-        #[source]
-        source: quick_xml::events::attributes::AttrError,
+        /// The XML parser's error (in the message).
+        cause: quick_xml::events::attributes::AttrError,
     },
     /// A `<!DOCTYPE>` in an MPD: document type definitions are where entity
     /// expansion attacks live, and MPDs have none.
@@ -442,28 +534,41 @@ pub enum ManifestError {
         "a canned policy covers one exact URL, so it cannot be stamped on a manifest's URIs; sign a custom policy whose resource covers the stream (for example the manifest's folder and below)"
     )]
     CannedPolicy,
+    /// [`Mode::Urls`] with a start time, an IP range or a whole policy, which a
+    /// canned policy cannot hold.
+    #[error(
+        "each URI is signed with a canned policy, which holds only an expiry: a start time, an IP range or a whole policy needs one policy stamped on every URI instead"
+    )]
+    CannedConditions,
+    /// The policy options do not give a policy.
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    /// The manifest URL's folder is not a valid resource.
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
+    /// Signing the policy failed.
+    #[error(transparent)]
+    SignPolicy(SignError),
     /// [`Signing::stamp`] was given a custom policy without a resource.
     #[error("the custom policy has no resource, so it covers no URI")]
     NoResource,
     /// The canned policy for a URI cannot be built (an expiry in the past).
-    #[error("line {line}: {source}")]
+    #[error("line {line}: {cause}")]
     Policy {
         /// 1-based line.
         line: usize,
-        /// Why.
-        #[source]
-        source: PolicyError,
+        /// Why (in the message).
+        cause: PolicyError,
     },
     /// Signing a URI failed.
-    #[error("line {line}: signing {url} failed: {source}")]
+    #[error("line {line}: signing {url} failed: {cause}")]
     Sign {
         /// 1-based line.
         line: usize,
         /// The URL that was signed.
         url: String,
-        /// Why.
-        #[source]
-        source: SignError,
+        /// Why (in the message).
+        cause: SignError,
     },
 }
 
@@ -634,14 +739,14 @@ impl<'a> Stamper<'a> {
                 let policy = Policy::builder(Resource::from(url.clone()))
                     .expires_at(*expires)
                     .build()
-                    .map_err(|source| ManifestError::Policy { line, source })?;
+                    .map_err(|cause| ManifestError::Policy { line, cause })?;
                 let signed =
                     signer
                         .sign_url(&url, &policy)
-                        .map_err(|source| ManifestError::Sign {
+                        .map_err(|cause| ManifestError::Sign {
                             line,
                             url: url.as_str().to_owned(),
-                            source,
+                            cause,
                         })?;
                 Cow::Owned(signed.as_str()[url.as_str().len() + 1..].to_owned())
             }
