@@ -1,7 +1,8 @@
 //! Edges for tests: built the way the CLI builds them ([`Edge::new`],
 //! [`Edge::from_config`]) and served on 127.0.0.1 ([`EdgeBuilder`] and the
-//! [`RunningEdge`] it starts), or only built ([`edge`], [`behaviors`]) for a
-//! test that serves it itself (inside an axum app, on a runtime of its own).
+//! [`RunningEdge`] it starts), or only built ([`edge`], [`behaviors`],
+//! [`behavior`]) for a test that serves it itself (inside an axum app, on a
+//! runtime of its own).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -64,15 +65,45 @@ pub fn behaviors(
     ttl: TtlPolicy,
 ) -> Behaviors {
     let default = Behavior {
-        pattern: PathPattern::any(),
+        ttl,
+        ..behavior(PathPattern::any(), origin, access)
+    };
+    Behaviors::new(Vec::new(), default)
+}
+
+/// One behavior serving `pattern` from `origin` (restricted when `access` is
+/// given), with the default TTLs, no compression and no `sign_manifests`: set
+/// other fields with struct update syntax.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
+/// use cfsign_edge::origin::{DirectoryOrigin, Origin};
+/// use cfsign_testkit::edge::behavior;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
+/// let streams = Behavior {
+///     sign_manifests: true,
+///     ..behavior(PathPattern::new("/streams/*").unwrap(), Arc::clone(&origin), None)
+/// };
+/// let behaviors = Behaviors::new(vec![streams], behavior(PathPattern::any(), origin, None));
+/// assert!(behaviors.select("/streams/a/index.m3u8").sign_manifests);
+/// ```
+pub fn behavior(
+    pattern: PathPattern,
+    origin: Arc<dyn Origin>,
+    access: Option<AccessConfig>,
+) -> Behavior {
+    Behavior {
+        pattern,
         origin,
         origin_name: "test".to_owned(),
         access,
-        ttl,
+        ttl: TtlPolicy::default(),
         compress: false,
         sign_manifests: false,
-    };
-    Behaviors::new(Vec::new(), default)
+    }
 }
 
 /// An edge with no cache serving everything from `origin`.
