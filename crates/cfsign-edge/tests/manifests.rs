@@ -19,7 +19,7 @@ use cfsign_edge::observe::{AccessLogFormat, FIELDS};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
 use cfsign_testkit::edge::{BufferedLog, EdgeBuilder, RunningEdge};
 use cfsign_testkit::http::{self, Reply};
-use cfsign_testkit::media::Streams;
+use cfsign_testkit::media::{Streams, hls_uris};
 use cfsign_testkit::signer::TestSigner;
 
 struct Fixture {
@@ -115,19 +115,6 @@ fn signed(url: &str, policy: &SignedPolicy) -> String {
 
 async fn get(url: &str) -> Reply {
     http::get(url, &[]).await
-}
-
-/// The URIs of an HLS playlist (URI lines and `URI="…"` attributes).
-fn hls_uris(text: &str) -> Vec<String> {
-    let mut uris = Vec::new();
-    for line in text.lines() {
-        if let Some(rest) = line.split_once("URI=\"").map(|(_, r)| r) {
-            uris.push(rest[..rest.find('"').unwrap()].to_owned());
-        } else if !line.starts_with('#') && !line.trim().is_empty() {
-            uris.push(line.to_owned());
-        }
-    }
-    uris
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -400,3 +400,24 @@ fn run(cwd: &Path, args: &[String]) {
         outcome.stderr.trim()
     );
 }
+
+/// The URIs an HLS playlist names, in order: its URI lines and the values of
+/// its `URI="…"` attributes (a quick reader for tests that walk a stream as a
+/// player does; the independent parser of the suite is Python's `m3u8`).
+///
+/// ```
+/// let text = "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:1,\nseg0.m4s\n";
+/// assert_eq!(cfsign_testkit::media::hls_uris(text), ["init.mp4", "seg0.m4s"]);
+/// ```
+#[must_use]
+pub fn hls_uris(text: &str) -> Vec<String> {
+    let mut uris = Vec::new();
+    for line in text.lines() {
+        if let Some((_, rest)) = line.split_once("URI=\"") {
+            uris.push(rest[..rest.find('"').unwrap_or(rest.len())].to_owned());
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            uris.push(line.trim().to_owned());
+        }
+    }
+    uris
+}
