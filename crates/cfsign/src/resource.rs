@@ -188,6 +188,17 @@ impl Resource {
         }
     }
 
+    /// For a pattern `scheme://host/path*` with no other wildcard, the text
+    /// before the `*` (see [`ResourcePattern::literal_prefix`]); `None` for
+    /// anything else, URLs included.
+    #[must_use]
+    pub fn literal_prefix(&self) -> Option<&str> {
+        match self {
+            Resource::Pattern(p) => p.literal_prefix(),
+            _ => None,
+        }
+    }
+
     /// Whether a request for `url` is covered, as CloudFront decides it.
     #[must_use]
     pub fn matches(&self, url: &SignableUrl) -> bool {
@@ -317,6 +328,21 @@ impl ResourcePattern {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// For `scheme://host/path*` with no other wildcard, the text before the
+    /// `*`: a URL is covered exactly when it starts with it.
+    ///
+    /// ```
+    /// use cfsign::ResourcePattern;
+    /// let folder = ResourcePattern::new("https://cdn.example.com/v/1/*")?;
+    /// assert_eq!(folder.literal_prefix(), Some("https://cdn.example.com/v/1/"));
+    /// assert_eq!(ResourcePattern::new("https://*.example.com/v/*")?.literal_prefix(), None);
+    /// # Ok::<(), cfsign::ResourceError>(())
+    /// ```
+    #[must_use]
+    pub fn literal_prefix(&self) -> Option<&str> {
+        self.literal_prefix.map(|len| &self.text[..len])
     }
 
     /// Whether `url` is covered.

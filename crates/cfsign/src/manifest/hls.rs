@@ -47,7 +47,8 @@ const URI_LINE: &str = "URI line";
 
 pub(super) fn rewrite(text: &str, mut stamper: Stamper<'_>) -> Result<Rewritten, ManifestError> {
     let mut report = Report::new(ManifestFormat::Hls);
-    let mut out = String::with_capacity(text.len() + text.len() / 2);
+    let scan = Scan::of(text.as_bytes());
+    let mut out = String::with_capacity(stamper.output_estimate(text.len(), scan.newlines));
     let mut copied = 0;
     let bom = if text.starts_with('\u{FEFF}') { 3 } else { 0 };
     let mut offset = 0;
@@ -57,7 +58,15 @@ pub(super) fn rewrite(text: &str, mut stamper: Stamper<'_>) -> Result<Rewritten,
         offset += raw_line.len();
         let line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
         let line = line.strip_suffix('\r').unwrap_or(line);
-        check_line(line, line_number)?;
+        if scan.control {
+            check_line(line, line_number)?;
+        } else if line.len() > MAX_LINE_BYTES {
+            return Err(ManifestError::LineTooLong {
+                line: line_number,
+                length: line.len(),
+                max: MAX_LINE_BYTES,
+            });
+        }
         let (line, start) = if index == 0 {
             (&line[bom..], start + bom)
         } else {
@@ -71,8 +80,10 @@ pub(super) fn rewrite(text: &str, mut stamper: Stamper<'_>) -> Result<Rewritten,
         }
         let mut uris: [Option<(usize, usize, &'static str)>; 2] = [None, None];
         if let Some(tag_line) = line.strip_prefix('#') {
-            if !tag_line.starts_with("EXT") {
-                continue; // a comment
+            // Every tag with a URI is an `EXT-X-` tag: comments, `#EXTINF` and
+            // the rest are passed over without looking further.
+            if !tag_line.starts_with("EXT-X-") {
+                continue;
             }
             let Some((tag, attributes)) = tag_line.split_once(':') else {
                 continue;
@@ -139,6 +150,28 @@ pub(super) fn rewrite(text: &str, mut stamper: Stamper<'_>) -> Result<Rewritten,
         text: out.into_bytes(),
         report,
     })
+}
+
+/// One pass over the whole playlist, without branches the compiler cannot
+/// vectorise: its line feeds, and whether any control character other than
+/// tab and line feed is in it (then each line is checked, [`check_line`]).
+struct Scan {
+    newlines: usize,
+    control: bool,
+}
+
+impl Scan {
+    fn of(bytes: &[u8]) -> Self {
+        let mut newlines = 0usize;
+        let mut control = false;
+        for chunk in bytes.chunks(64) {
+            newlines += chunk.iter().filter(|&&b| b == b'\n').count();
+            control |= chunk.iter().fold(false, |c, &b| {
+                c | ((b < 0x20) & (b != b'\t') & (b != b'\n')) | (b == 0x7F)
+            });
+        }
+        Self { newlines, control }
+    }
 }
 
 /// Refuses an over-long line and control characters (binary data): a playlist

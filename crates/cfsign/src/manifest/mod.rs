@@ -653,6 +653,31 @@ impl<'a> Stamper<'a> {
         }
     }
 
+    /// Whether the resource covers `folder` followed by `uri`, without joining
+    /// them when the resource is a literal prefix followed by `*`.
+    fn covers_in_folder(&mut self, folder: &str, uri: &str) -> bool {
+        let covers = self.signing.covers();
+        if let Some(prefix) = covers.literal_prefix() {
+            return match prefix.strip_prefix(folder) {
+                Some(rest) => uri.starts_with(rest),
+                None => folder.starts_with(prefix),
+            };
+        }
+        self.absolute.clear();
+        self.absolute.push_str(folder);
+        self.absolute.push_str(uri);
+        covers.matches_str(&self.absolute)
+    }
+
+    /// A capacity for the output: the input, and the parameters after about one
+    /// line in two (an HLS media playlist: a tag, then a URI).
+    fn output_estimate(&self, length: usize, lines: usize) -> usize {
+        match self.signing {
+            Signing::Stamp { parameters, .. } => length + (lines / 2 + 1) * (parameters.len() + 1),
+            Signing::Urls { .. } => length * 2,
+        }
+    }
+
     /// Decides for `uri` (as written, unescaped), found at `line` in `place`,
     /// relative to `base` (the manifest's URL when `None`). `template`: a DASH
     /// template with identifiers.
@@ -668,15 +693,11 @@ impl<'a> Stamper<'a> {
             // The common case (`seg00042.ts`, `720p/index.m3u8`): the manifest's
             // folder and the name make a valid URL without checking (the folder
             // is one, and the name adds only unreserved characters and `/`).
-            self.absolute.clear();
-            let base = self.base.as_str();
-            let folder = &base[..self.base_folder_end];
-            self.absolute.push_str(folder);
-            self.absolute.push_str(uri);
-            if self.absolute.len() <= crate::url::MAX_URL_LENGTH {
-                if !self.signing.covers().matches_str(&self.absolute) {
+            let folder = &self.base.as_str()[..self.base_folder_end];
+            if folder.len() + uri.len() <= crate::url::MAX_URL_LENGTH {
+                if !self.covers_in_folder(folder, uri) {
                     return Ok(Decision::Leave(LeftAlone::NotCovered {
-                        url: self.absolute.clone(),
+                        url: format!("{folder}{uri}"),
                     }));
                 }
                 if let Signing::Stamp { parameters, .. } = self.signing {
@@ -763,12 +784,29 @@ impl<'a> Stamper<'a> {
 /// not starting with `/`: resolved by appending it to the manifest's folder.
 fn is_plain_relative(uri: &str) -> bool {
     let bytes = uri.as_bytes();
-    !bytes.is_empty()
-        && bytes[0] != b'/'
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
-        && !uri.split('/').any(|s| s == "." || s == "..")
+    if bytes.first().is_none_or(|&b| b == b'/') {
+        return false;
+    }
+    // One pass: the characters, and whether a segment is only dots (`.`, `..`).
+    let mut segment_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'/' => {
+                if is_dot_segment(&bytes[segment_start..i]) {
+                    return false;
+                }
+                segment_start = i + 1;
+            }
+            b'-' | b'.' | b'_' | b'~' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return false,
+        }
+    }
+    !is_dot_segment(&bytes[segment_start..])
+}
+
+fn is_dot_segment(segment: &[u8]) -> bool {
+    matches!(segment, b"." | b"..")
 }
 
 /// A URI for the report: an already signed one without its query.
