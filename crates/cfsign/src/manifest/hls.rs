@@ -51,12 +51,19 @@ pub(super) fn rewrite(text: &str, mut stamper: Stamper<'_>) -> Result<Rewritten,
     let mut out = String::with_capacity(stamper.output_estimate(text.len(), scan.newlines));
     let mut copied = 0;
     let bom = if text.starts_with('\u{FEFF}') { 3 } else { 0 };
+    let bytes = text.as_bytes();
     let mut offset = 0;
-    for (index, raw_line) in text.split_inclusive('\n').enumerate() {
+    let mut index = 0;
+    while offset < bytes.len() {
         let line_number = index + 1;
         let start = offset;
-        offset += raw_line.len();
-        let line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| start + i);
+        offset = end + 1;
+        index += 1;
+        let line = &text[start..end];
         let line = line.strip_suffix('\r').unwrap_or(line);
         if scan.control {
             check_line(line, line_number)?;
@@ -67,12 +74,12 @@ pub(super) fn rewrite(text: &str, mut stamper: Stamper<'_>) -> Result<Rewritten,
                 max: MAX_LINE_BYTES,
             });
         }
-        let (line, start) = if index == 0 {
+        let (line, start) = if line_number == 1 {
             (&line[bom..], start + bom)
         } else {
             (line, start)
         };
-        if index == 0 {
+        if line_number == 1 {
             if line.trim_end_matches([' ', '\t']) != "#EXTM3U" {
                 return Err(ManifestError::MissingExtm3u);
             }

@@ -632,11 +632,27 @@ enum Decision<'s> {
     Leave(LeftAlone),
 }
 
+/// What a resource `prefix*` says of the URLs `folder` + name, decided once.
+#[derive(Debug, Clone, Copy)]
+enum FolderCoverage {
+    /// The folder starts with the prefix: every name is covered.
+    All,
+    /// The folder and the prefix differ: no name is covered.
+    None,
+    /// The prefix goes on past the folder: a name is covered when it starts
+    /// with the prefix's text from this byte on.
+    NameStartsWith(usize),
+    /// Not a literal-prefix resource: each URL is matched whole.
+    Unknown,
+}
+
 /// The per-URI decision both formats share.
 struct Stamper<'a> {
     base: &'a SignableUrl,
     /// The length of the manifest URL's folder (`https://host/path/`).
     base_folder_end: usize,
+    /// What a literal-prefix resource says of names in that folder.
+    folder_coverage: FolderCoverage,
     signing: &'a Signing<'a>,
     absolute: String,
 }
@@ -645,9 +661,20 @@ impl<'a> Stamper<'a> {
     fn new(base: &'a SignableUrl, signing: &'a Signing<'a>) -> Self {
         let base_folder_end =
             base.as_str().len() - base.path().len() + base.path().rfind('/').map_or(0, |i| i + 1);
+        let folder = &base.as_str()[..base_folder_end];
+        let folder_coverage = match signing.covers().literal_prefix() {
+            None => FolderCoverage::Unknown,
+            Some(prefix) if prefix.len() > folder.len() => match prefix.strip_prefix(folder) {
+                Some(_) => FolderCoverage::NameStartsWith(folder.len()),
+                None => FolderCoverage::None,
+            },
+            Some(prefix) if folder.starts_with(prefix) => FolderCoverage::All,
+            Some(_) => FolderCoverage::None,
+        };
         Self {
             base,
             base_folder_end,
+            folder_coverage,
             signing,
             absolute: String::with_capacity(256),
         }
@@ -656,13 +683,18 @@ impl<'a> Stamper<'a> {
     /// Whether the resource covers `folder` followed by `uri`, without joining
     /// them when the resource is a literal prefix followed by `*`.
     fn covers_in_folder(&mut self, folder: &str, uri: &str) -> bool {
-        let covers = self.signing.covers();
-        if let Some(prefix) = covers.literal_prefix() {
-            return match prefix.strip_prefix(folder) {
-                Some(rest) => uri.starts_with(rest),
-                None => folder.starts_with(prefix),
-            };
+        match self.folder_coverage {
+            FolderCoverage::All => return true,
+            FolderCoverage::None => return false,
+            FolderCoverage::NameStartsWith(start) => {
+                let covers = self.signing.covers();
+                if let Some(prefix) = covers.literal_prefix() {
+                    return uri.starts_with(&prefix[start..]);
+                }
+            }
+            FolderCoverage::Unknown => {}
         }
+        let covers = self.signing.covers();
         self.absolute.clear();
         self.absolute.push_str(folder);
         self.absolute.push_str(uri);
