@@ -17,6 +17,7 @@ class TimeError extends CfsignError {}
 class KeyError extends CfsignError {}
 class SignError extends CfsignError {}
 class CookieError extends CfsignError {}
+class ManifestError extends CfsignError {}
 class ArgumentError extends CfsignError {}
 
 const byCode = {
@@ -27,6 +28,7 @@ const byCode = {
   ERR_CFSIGN_KEY: KeyError,
   ERR_CFSIGN_SIGN: SignError,
   ERR_CFSIGN_COOKIE: CookieError,
+  ERR_CFSIGN_MANIFEST: ManifestError,
   ERR_CFSIGN_ARGUMENT: ArgumentError,
 }
 
@@ -44,6 +46,7 @@ module.exports = {
   KeyError,
   SignError,
   CookieError,
+  ManifestError,
   ArgumentError,
   makeError,
 }

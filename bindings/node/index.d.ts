@@ -29,5 +29,7 @@ export declare class KeyError extends CfsignError {}
 export declare class SignError extends CfsignError {}
 /** Cookie attributes. */
 export declare class CookieError extends CfsignError {}
+/** An HLS playlist or DASH MPD that cannot be signed (the line and what is wrong). */
+export declare class ManifestError extends CfsignError {}
 /** An argument of the wrong type, or an unknown option. */
 export declare class ArgumentError extends CfsignError {}

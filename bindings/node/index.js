@@ -21,5 +21,6 @@ module.exports = {
   KeyError: errors.KeyError,
   SignError: errors.SignError,
   CookieError: errors.CookieError,
+  ManifestError: errors.ManifestError,
   ArgumentError: errors.ArgumentError,
 }

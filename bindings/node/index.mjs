@@ -16,6 +16,7 @@ export const {
   KeyError,
   SignError,
   CookieError,
+  ManifestError,
   ArgumentError,
 } = cfsign
 export default cfsign

@@ -41,6 +41,45 @@ export interface CookieOptions extends Omit<PolicyOptions, 'resource'> {
   maxAge?: string
 }
 
+/** The options of `signManifest`: the policy options and how the URIs are signed. `resource`
+ * defaults to the manifest's folder and below (`https://host/path/*`). */
+export interface ManifestOptions extends PolicyOptions {
+  /** `'policy'` (default): one custom policy stamped on every covered URI (HLS and DASH,
+   * templates included). `'urls'`: each covered URI signed with its own canned policy (only
+   * an expiry: no `notBefore`, `ip` or `policy`; no DASH templates). */
+  mode?: 'policy' | 'urls'
+}
+
+/** A URI that `signManifest` left as it was. */
+export interface LeftAloneUri {
+  /** 1-based line of the manifest. */
+  line: number
+  /** Where it was: `URI line`, `EXT-X-KEY URI`, `BaseURL`, `SegmentURL@media`, ... */
+  place: string
+  /** The URI as written. */
+  uri: string
+  /** Why it was not signed. */
+  reason: string
+}
+
+/** The result of `signManifest`: the fields of `cfsign manifest --json`, in camel case. */
+export interface SignedManifest {
+  /** The manifest with every covered URI signed: a string if given a string, else a `Buffer`. */
+  manifest: string | Buffer
+  format: 'HLS' | 'DASH'
+  mode: 'policy' | 'urls'
+  /** The resource that decided which URIs were signed. */
+  resource: string
+  /** When access ends, epoch seconds. */
+  expires: number
+  /** How many URIs were signed. */
+  signed: number
+  /** How many URIs were signed per place, in the order the places first appeared. */
+  signedByPlace: Record<string, number>
+  /** Every URI left as it was, in document order. */
+  leftAlone: LeftAloneUri[]
+}
+
 /** The request details of `verify` and `explain`. */
 export interface VerifyOptions {
   /** The `Cookie` header, or the cookies as `{ name: value }` (as `getSignedCookies` returns them). */
@@ -111,4 +150,5 @@ export type ErrorCode =
   | 'ERR_CFSIGN_KEY'
   | 'ERR_CFSIGN_SIGN'
   | 'ERR_CFSIGN_COOKIE'
+  | 'ERR_CFSIGN_MANIFEST'
   | 'ERR_CFSIGN_ARGUMENT'

@@ -9,7 +9,11 @@ import {
   type Decision,
   type Explanation,
   type KeyPair,
+  type LeftAloneUri,
+  ManifestError,
+  type ManifestOptions,
   type SignedCookies,
+  type SignedManifest,
   SignedPolicy,
   Signer,
   UrlError,
@@ -59,6 +63,15 @@ const stamp: SignedPolicy = signer.signPolicy({ resource: 'https://d111111abcdef
 const stamped: string = stamp.applyTo('https://d111111abcdef8.cloudfront.net/album/1.jpg', { encode: false })
 const asCookies: Record<string, string> = stamp.cookies()
 const facts: [string, string, number] = [stamp.queryParameters, stamp.policy + stamp.policyForm, stamp.expires]
+const manifestOptions: ManifestOptions = { mode: 'urls', expiresIn: '6h' }
+const hls: SignedManifest = signer.signManifest('#EXTM3U\nseg0.ts\n', 'https://d111111abcdef8.cloudfront.net/hls/index.m3u8', manifestOptions)
+const dash: SignedManifest = signer.signManifest(readFileSync('manifest.mpd'), 'https://d111111abcdef8.cloudfront.net/dash/manifest.mpd', {
+  expiresIn: '6h',
+  resource: 'https://d111111abcdef8.cloudfront.net/dash/*',
+})
+const report: [string | Buffer, 'HLS' | 'DASH', 'policy' | 'urls', string, number, number] = [hls.manifest, hls.format, hls.mode, hls.resource, hls.expires, hls.signed]
+const places: Record<string, number> = dash.signedByPlace
+const skipped: LeftAloneUri[] = dash.leftAlone.filter((l: LeftAloneUri) => l.line > 0 && l.place + l.uri + l.reason !== '')
 
 const verifier = new Verifier({ K2JCJMDEHXQW5F: keys.publicKey })
 const decision: Decision = verifier.verify(one, { clientIp: '203.0.113.7', now: Date.now(), cookies: jar.cookies })
@@ -68,7 +81,7 @@ const denied: string | undefined = decision.allowed ? undefined : decision.code
 try {
   signer.signUrl('https://d111111abcdef8.cloudfront.net/a b.mp4', { expiresIn: '1m' })
 } catch (e) {
-  if (e instanceof UrlError || e instanceof ArgumentError) {
+  if (e instanceof UrlError || e instanceof ArgumentError || e instanceof ManifestError) {
     const code: CfsignError['code'] = e.code
     console.log(code, e.message)
   }
@@ -76,5 +89,7 @@ try {
 
 // @ts-expect-error: the hash is SHA1 or SHA256
 new Signer({ keyPairId: 'K1', privateKey: keys.privateKey, hash: 'MD5' })
+// @ts-expect-error: the mode is policy or urls
+signer.signManifest('#EXTM3U\n', 'https://d111111abcdef8.cloudfront.net/i.m3u8', { expiresIn: '1h', mode: 'segments' })
 
-console.log(url, policyCookie, old, oldCookies, rtmp, id, kind, many, headers, stamped, asCookies, facts, why.findings, denied)
+console.log(url, policyCookie, old, oldCookies, rtmp, id, kind, many, headers, stamped, asCookies, facts, why.findings, denied, report, places, skipped)

@@ -32,6 +32,8 @@ pub enum Code {
     Sign,
     /// Cookie attributes.
     Cookie,
+    /// An HLS playlist or DASH MPD that cannot be signed.
+    Manifest,
     /// An argument of the wrong type or an unknown option.
     Argument,
 }
@@ -47,6 +49,7 @@ impl Code {
             Code::Key => "ERR_CFSIGN_KEY",
             Code::Sign => "ERR_CFSIGN_SIGN",
             Code::Cookie => "ERR_CFSIGN_COOKIE",
+            Code::Manifest => "ERR_CFSIGN_MANIFEST",
             Code::Argument => "ERR_CFSIGN_ARGUMENT",
         }
     }
@@ -133,27 +136,57 @@ impl fmt::Display for Failure {
 /// that does not fit (missing, past, start after expiry) is a time error; a URL
 /// outside the policy's resource is a policy error; a resource that is not a
 /// valid URL pattern is a resource error (a kind of URL error, see `errors.js`).
+/// A manifest that cannot be signed is a manifest error, except where the cause
+/// is an option: a canned policy to stamp or a start time or IP range with
+/// `mode: 'urls'` is a policy error, and an error of the options, the resource
+/// or the signing keeps the code it has elsewhere.
 impl From<cfsign::Error> for Failure {
     fn from(e: cfsign::Error) -> Self {
-        use cfsign::options::OptionsError;
-        use cfsign::{Error, PolicyError, SignError};
+        use cfsign::Error;
         let code = match &e {
             Error::Url(_) => Code::Url,
-            Error::Resource(_) | Error::Policy(PolicyError::Resource(_)) => Code::Resource,
-            Error::Policy(p) | Error::Options(OptionsError::Policy(p)) => policy_code(p),
-            Error::Time(_) | Error::Options(OptionsError::Time(_) | OptionsError::ExpiryTwice) => {
-                Code::Time
-            }
-            Error::Options(_) => Code::Policy,
+            Error::Resource(_) => Code::Resource,
+            Error::Policy(p) => policy_code(p),
+            Error::Time(_) => Code::Time,
+            Error::Options(o) => options_code(o),
             Error::Key(_) => Code::Key,
-            Error::Sign(SignError::NotCovered { .. } | SignError::CannedForOtherUrl { .. }) => {
-                Code::Policy
-            }
-            Error::Sign(_) => Code::Sign,
+            Error::Sign(s) => sign_code(s),
             Error::Cookie(_) => Code::Cookie,
+            Error::Manifest(m) => manifest_code(m),
             _ => Code::Argument,
         };
         Self::new(code, e.to_string())
+    }
+}
+
+fn options_code(e: &cfsign::options::OptionsError) -> Code {
+    use cfsign::options::OptionsError;
+    match e {
+        OptionsError::Policy(p) => policy_code(p),
+        OptionsError::Time(_) | OptionsError::ExpiryTwice => Code::Time,
+        _ => Code::Policy,
+    }
+}
+
+fn sign_code(e: &cfsign::SignError) -> Code {
+    use cfsign::SignError;
+    match e {
+        SignError::NotCovered { .. } | SignError::CannedForOtherUrl { .. } => Code::Policy,
+        _ => Code::Sign,
+    }
+}
+
+fn manifest_code(e: &cfsign::manifest::ManifestError) -> Code {
+    use cfsign::manifest::ManifestError;
+    match e {
+        ManifestError::Options(o) => options_code(o),
+        ManifestError::Resource(_) => Code::Resource,
+        ManifestError::SignPolicy(s) | ManifestError::Sign { cause: s, .. } => sign_code(s),
+        ManifestError::Policy { cause, .. } => policy_code(cause),
+        ManifestError::CannedPolicy
+        | ManifestError::CannedConditions
+        | ManifestError::NoResource => Code::Policy,
+        _ => Code::Manifest,
     }
 }
 
@@ -186,7 +219,8 @@ from_core!(
     cfsign::KeyError,
     cfsign::SignError,
     cfsign::CookieError,
-    cfsign::options::OptionsError
+    cfsign::options::OptionsError,
+    cfsign::manifest::ManifestError
 );
 
 /// A value napi-rs could not convert (a wrong argument type).
@@ -267,6 +301,7 @@ mod tests {
             Code::Key,
             Code::Sign,
             Code::Cookie,
+            Code::Manifest,
             Code::Argument,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();

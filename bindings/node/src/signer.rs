@@ -1,15 +1,17 @@
 //! The native API: `Signer` (the key parsed once), `SignedPolicy`, `keygen`.
+//! `signManifest` is the core's `manifest::sign`, as `cfsign manifest`.
 
 use std::num::NonZeroUsize;
 
 use cfsign::batch::{UrlBatch, parallel_map};
+use cfsign::manifest::{self, ManifestError, Mode};
 use cfsign::options::{PolicyInputs, SigningOptions};
 use cfsign::{
     CookieAttributes, HashAlgorithm, KeyPairId, KeyType, PrivateKey, Resource, SameSite,
     SignableUrl, lint,
 };
 use jiff::Timestamp;
-use napi::bindgen_prelude::{AsyncTask, Object};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Either, Object};
 use napi::{Env, Task};
 use napi_derive::napi;
 
@@ -367,6 +369,123 @@ impl Signer {
             policy: policy.json().to_owned(),
         })
     }
+
+    /// Signs an HLS playlist or DASH MPD fetched from `manifestUrl`: every URI under
+    /// the resource (by default the manifest's folder and below) gets one policy
+    /// stamped on it (`mode: 'policy'`, the default) or its own canned policy
+    /// (`mode: 'urls'`). Returns the manifest (a string if given a string, else a
+    /// `Buffer`) and the report of `cfsign manifest --json`.
+    #[napi(
+        ts_args_type = "manifest: string | Buffer, manifestUrl: string, options: ManifestOptions",
+        ts_return_type = "SignedManifest"
+    )]
+    pub fn sign_manifest<'env>(
+        &self,
+        env: &'env Env,
+        manifest: Either<String, Buffer>,
+        manifest_url: String,
+        options: Option<Object<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let (signed, mode, as_string) = self
+            .sign_manifest_inner(&manifest, &manifest_url, options)
+            .throw(env)?;
+        manifest_object(env, signed, mode, as_string)
+    }
+
+    fn sign_manifest_inner(
+        &self,
+        manifest: &Either<String, Buffer>,
+        manifest_url: &str,
+        options: Option<Object<'_>>,
+    ) -> Outcome<(manifest::SignedManifest, Mode, bool)> {
+        let mut known = POLICY_OPTIONS.to_vec();
+        known.push("mode");
+        let o = Options::new(options, "options", &known)?;
+        let mode = match o.string("mode")?.as_deref() {
+            None | Some("policy") => Mode::Policy,
+            Some("urls") => Mode::Urls,
+            Some(other) => {
+                return Err(Failure::argument(format!(
+                    "{}: {other:?} is not a mode; give 'policy' (one policy stamped on every URI) \
+                     or 'urls' (each URI signed with its own canned policy)",
+                    o.label("mode")
+                )));
+            }
+        };
+        let prepared = Prepared::read(&o, now_of(&o)?)?;
+        let url = prepared
+            .url(manifest_url)
+            .map_err(|e| Failure::from(e).at("manifestUrl"))?;
+        let (bytes, as_string) = match manifest {
+            Either::A(text) => (text.as_bytes(), true),
+            Either::B(buffer) => (&buffer[..], false),
+        };
+        let signed = manifest::sign(bytes, &url, &self.inner, &prepared.options, mode).map_err(
+            |e| match e {
+                ManifestError::CannedPolicy => Failure::from(e).at(&o.label("resource")),
+                ManifestError::CannedConditions => Failure::from(e).at(&o.label("mode")),
+                ManifestError::Resource(_) => Failure::from(e).at("manifestUrl"),
+                ManifestError::Options(_)
+                | ManifestError::SignPolicy(_)
+                | ManifestError::NoResource => Failure::from(e),
+                _ => Failure::from(e).at("manifest"),
+            },
+        )?;
+        Ok((signed, mode, as_string))
+    }
+}
+
+/// A signed manifest as the object `signManifest` returns (the `SignedManifest` of
+/// `types.d.ts`): the names of `cfsign manifest --json`, in camel case, with
+/// `signedByPlace` in the order the places first appeared.
+fn manifest_object<'env>(
+    env: &'env Env,
+    signed: manifest::SignedManifest,
+    mode: Mode,
+    as_string: bool,
+) -> napi::Result<Object<'env>> {
+    let report = signed.rewritten.report;
+    let mut object = Object::new(env)?;
+    if as_string {
+        let text = String::from_utf8(signed.rewritten.text).map_err(|e| {
+            napi::Error::from_reason(format!("the signed manifest is not UTF-8: {e}"))
+        })?;
+        object.set("manifest", text)?;
+    } else {
+        object.set("manifest", Buffer::from(signed.rewritten.text))?;
+    }
+    object.set("format", report.format.as_str())?;
+    object.set(
+        "mode",
+        match mode {
+            Mode::Policy => "policy",
+            Mode::Urls => "urls",
+        },
+    )?;
+    object.set("resource", signed.covers.as_str())?;
+    object.set("expires", signed.policy.date_less_than().get())?;
+    object.set("signed", count(report.signed))?;
+    let mut by_place = Object::new(env)?;
+    for (place, n) in &report.signed_by_place {
+        by_place.set(*place, count(*n))?;
+    }
+    object.set("signedByPlace", by_place)?;
+    let mut left_alone = env.create_array(0)?;
+    for (i, l) in report.left_alone.iter().enumerate() {
+        let mut entry = Object::new(env)?;
+        entry.set("line", count(l.line))?;
+        entry.set("place", l.place)?;
+        entry.set("uri", l.uri.as_str())?;
+        entry.set("reason", l.reason.to_string())?;
+        left_alone.set(count(i), entry)?;
+    }
+    object.set("leftAlone", left_alone)?;
+    Ok(object)
+}
+
+/// A count as a JavaScript number (manifests are bounded far below 2^32 URIs).
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Builds a core signer from a key-pair ID, the key in `options[key]` and a hash name.

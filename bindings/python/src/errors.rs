@@ -9,11 +9,17 @@
 //! - `TimeError`: times, durations, a missing or past expiry, a start after it;
 //! - `KeyFormatError`: private and public keys, the key variables of the environment;
 //! - `SignError`: the key-pair ID, the hash, the private-key operation;
-//! - `CookieError`: cookie attributes.
+//! - `CookieError`: cookie attributes;
+//! - `ManifestError`: an HLS playlist or DASH MPD that cannot be signed (not
+//!   either format, malformed, over a limit, a DASH template in `mode="urls"`).
+//!   A manifest error about the options (a canned policy to stamp, a start time
+//!   or IP range with `mode="urls"`) is a `PolicyError`, and one from the
+//!   options, the resource or the signing keeps the kind it has elsewhere.
 
 use cfsign::Error as CoreError;
 use cfsign::SignError as CoreSignError;
 use cfsign::env::EnvError;
+use cfsign::manifest::ManifestError as CoreManifestError;
 use cfsign::options::OptionsError;
 use cfsign::policy::PolicyError as CorePolicyError;
 use pyo3::PyErr;
@@ -61,6 +67,12 @@ pyo3::create_exception!(
     Error,
     "Cookie attributes that browsers would refuse."
 );
+pyo3::create_exception!(
+    cfsign,
+    ManifestError,
+    Error,
+    "An HLS playlist or DASH MPD that cannot be signed: the line and what is wrong."
+);
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -70,6 +82,7 @@ enum Kind {
     Key,
     Sign,
     Cookie,
+    Manifest,
 }
 
 fn policy_kind(e: &CorePolicyError) -> Kind {
@@ -89,19 +102,41 @@ fn kind(e: &CoreError) -> Kind {
         CoreError::Policy(p) => policy_kind(p),
         CoreError::Time(_) => Kind::Time,
         CoreError::Key(_) => Kind::Key,
-        CoreError::Sign(
-            CoreSignError::NotCovered { .. }
-            | CoreSignError::CannedForOtherUrl { .. }
-            | CoreSignError::RtmpMismatch(_),
-        ) => Kind::Policy,
-        CoreError::Sign(_) => Kind::Sign,
+        CoreError::Sign(s) => sign_kind(s),
         CoreError::Cookie(_) => Kind::Cookie,
-        CoreError::Options(o) => match o {
-            OptionsError::ExpiryTwice | OptionsError::Time(_) => Kind::Time,
-            OptionsError::Policy(p) => policy_kind(p),
-            _ => Kind::Policy,
-        },
+        CoreError::Options(o) => options_kind(o),
+        CoreError::Manifest(m) => manifest_kind(m),
         _ => Kind::Policy,
+    }
+}
+
+fn sign_kind(e: &CoreSignError) -> Kind {
+    match e {
+        CoreSignError::NotCovered { .. }
+        | CoreSignError::CannedForOtherUrl { .. }
+        | CoreSignError::RtmpMismatch(_) => Kind::Policy,
+        _ => Kind::Sign,
+    }
+}
+
+fn options_kind(e: &OptionsError) -> Kind {
+    match e {
+        OptionsError::ExpiryTwice | OptionsError::Time(_) => Kind::Time,
+        OptionsError::Policy(p) => policy_kind(p),
+        _ => Kind::Policy,
+    }
+}
+
+fn manifest_kind(e: &CoreManifestError) -> Kind {
+    match e {
+        CoreManifestError::Options(o) => options_kind(o),
+        CoreManifestError::Resource(_) => Kind::Url,
+        CoreManifestError::SignPolicy(s) | CoreManifestError::Sign { cause: s, .. } => sign_kind(s),
+        CoreManifestError::Policy { cause, .. } => policy_kind(cause),
+        CoreManifestError::CannedPolicy
+        | CoreManifestError::CannedConditions
+        | CoreManifestError::NoResource => Kind::Policy,
+        _ => Kind::Manifest,
     }
 }
 
@@ -113,6 +148,7 @@ fn raise(kind: Kind, message: String) -> PyErr {
         Kind::Key => KeyFormatError::new_err(message),
         Kind::Sign => SignError::new_err(message),
         Kind::Cookie => CookieError::new_err(message),
+        Kind::Manifest => ManifestError::new_err(message),
     }
 }
 

@@ -2,7 +2,7 @@
 //! (imported as `cfsign`): a thin layer over the `cfsign` crate. It converts
 //! Python values into the core's types (`convert`), maps the core's errors to
 //! exception classes (`errors`, the one place), and releases the GIL around
-//! every private- and public-key operation. Policy building, the encoding
+//! every private- and public-key operation (and around manifest signing). Policy building, the encoding
 //! contract, signing, verifying and explain are the core's.
 
 mod convert;
@@ -23,10 +23,12 @@ fn _cfsign(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KeyFormatError", py.get_type::<errors::KeyFormatError>())?;
     m.add("SignError", py.get_type::<errors::SignError>())?;
     m.add("CookieError", py.get_type::<errors::CookieError>())?;
+    m.add("ManifestError", py.get_type::<errors::ManifestError>())?;
     m.add_class::<signing::Signer>()?;
     m.add_class::<signing::SignedPolicy>()?;
     m.add_class::<signing::SignedCookies>()?;
     m.add_class::<signing::Warning>()?;
+    m.add_class::<signing::SignedManifest>()?;
     m.add_class::<verifying::Verifier>()?;
     m.add_class::<verifying::Decision>()?;
     m.add_class::<verifying::Explanation>()?;

@@ -1,13 +1,16 @@
 //! `cfsign.Signer` and what it returns, over the core's `Signer`,
-//! `SigningOptions`, `UrlBatch` and lints. The GIL is released around every
-//! private-key operation (and around the whole of `sign_urls`).
+//! `SigningOptions`, `UrlBatch`, `manifest::sign` and lints. The GIL is released
+//! around every private-key operation (and around the whole of `sign_urls` and
+//! `sign_manifest`).
 
+use std::borrow::Cow;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cfsign::batch::{UrlBatch, parallel_map};
+use cfsign::manifest::{self, Mode};
 use cfsign::options::SigningOptions;
 use cfsign::{
     CookieAttributes, HashAlgorithm, KeyPairId, KeyType, PrivateKey, SameSite, SignError,
@@ -16,7 +19,7 @@ use cfsign::{
 use jiff::Timestamp;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::convert::{self, KeyBytes, PolicyArgs, Span};
 use crate::errors::{self, env_to_py, to_py, to_py_at};
@@ -427,6 +430,215 @@ impl Signer {
             policy,
         })?;
         Self::cookies(&self.inner, py, &options, &attributes)
+    }
+
+    /// An HLS playlist or DASH MPD fetched from `manifest_url` with every URI under the
+    /// resource signed (by default the manifest's folder and below): one policy stamped
+    /// on every URI (`mode="policy"`), or each URI signed with a canned policy
+    /// (`mode="urls"`). The signing is `cfsign::manifest::sign`, as `cfsign manifest`.
+    #[pyo3(signature = (manifest, manifest_url, *, mode = "policy", expires = None, expires_in = None, not_before = None, ip = None, resource = None, policy = None))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn sign_manifest(
+        &self,
+        py: Python<'_>,
+        manifest: &Bound<'_, PyAny>,
+        manifest_url: &str,
+        mode: &str,
+        expires: Option<&Bound<'_, PyAny>>,
+        expires_in: Option<&Bound<'_, PyAny>>,
+        not_before: Option<&Bound<'_, PyAny>>,
+        ip: Option<&str>,
+        resource: Option<&str>,
+        policy: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SignedManifest> {
+        let (text, as_str) = if let Ok(b) = manifest.cast::<PyBytes>() {
+            (Cow::Borrowed(b.as_bytes()), false)
+        } else if let Ok(s) = manifest.cast::<PyString>() {
+            (
+                match s.to_cow()? {
+                    Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
+                    Cow::Owned(t) => Cow::Owned(t.into_bytes()),
+                },
+                true,
+            )
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "manifest must be the playlist or MPD as str or bytes, not {}",
+                manifest
+                    .get_type()
+                    .name()
+                    .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+            )));
+        };
+        let mode = manifest_mode(mode)?;
+        let options = options(&PolicyArgs {
+            names: &convert::NATIVE,
+            expires,
+            expires_in,
+            not_before,
+            ip,
+            resource,
+            policy,
+        })?;
+        let url = SignableUrl::parse(manifest_url).map_err(|e| to_py_at(e, "manifest_url"))?;
+        let signed = py
+            .detach(|| manifest::sign(&text, &url, &self.inner, &options, mode))
+            .map_err(manifest_error)?;
+        let report = signed.rewritten.report;
+        let manifest = if as_str {
+            // The core refuses input that is not UTF-8 and adds only ASCII.
+            let text = String::from_utf8(signed.rewritten.text).map_err(|e| {
+                errors::argument(format!("the signed manifest is not UTF-8 text: {e}"))
+            })?;
+            PyString::new(py, &text).into_any().unbind()
+        } else {
+            PyBytes::new(py, &signed.rewritten.text).into_any().unbind()
+        };
+        Ok(SignedManifest {
+            manifest,
+            format: report.format.as_str(),
+            mode: match mode {
+                Mode::Policy => "policy",
+                Mode::Urls => "urls",
+            },
+            resource: signed.covers.as_str().to_owned(),
+            expires: signed.policy.date_less_than().get(),
+            signed: report.signed,
+            signed_by_place: report.signed_by_place,
+            left_alone: report
+                .left_alone
+                .into_iter()
+                .map(|l| LeftAlone {
+                    line: l.line,
+                    place: l.place,
+                    uri: l.uri,
+                    reason: l.reason.to_string(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// `"policy"` or `"urls"`, as the CLI's `--mode`.
+fn manifest_mode(text: &str) -> PyResult<Mode> {
+    match text {
+        "policy" => Ok(Mode::Policy),
+        "urls" => Ok(Mode::Urls),
+        _ => Err(errors::argument(format!(
+            "mode {text:?}: give \"policy\" (one policy stamped on every URI) or \"urls\" \
+             (each URI signed with its own canned policy)"
+        ))),
+    }
+}
+
+/// The exception for a manifest that cannot be signed, with the argument it came
+/// from first, as the CLI names its flag (the options' own errors name theirs).
+fn manifest_error(e: manifest::ManifestError) -> PyErr {
+    use manifest::ManifestError as E;
+    match e {
+        E::CannedPolicy => to_py_at(e, "resource"),
+        E::CannedConditions => to_py_at(e, "mode=\"urls\""),
+        E::Resource(_) => to_py_at(e, "manifest_url"),
+        E::Options(_) | E::SignPolicy(_) | E::NoResource => to_py(e),
+        _ => to_py_at(e, "manifest"),
+    }
+}
+
+/// One URI a manifest signing left as it was.
+struct LeftAlone {
+    line: usize,
+    place: &'static str,
+    uri: String,
+    reason: String,
+}
+
+/// A signed manifest and its report (the fields of `cfsign manifest --json`); it
+/// holds no signature apart from the ones in `manifest`.
+#[pyclass(module = "cfsign", frozen)]
+pub(crate) struct SignedManifest {
+    manifest: Py<PyAny>,
+    format: &'static str,
+    mode: &'static str,
+    resource: String,
+    expires: i64,
+    signed: usize,
+    signed_by_place: Vec<(&'static str, usize)>,
+    left_alone: Vec<LeftAlone>,
+}
+
+#[pymethods]
+impl SignedManifest {
+    /// The manifest with the covered URIs signed (`str` if given `str`, else `bytes`).
+    #[getter]
+    fn manifest(&self, py: Python<'_>) -> Py<PyAny> {
+        self.manifest.clone_ref(py)
+    }
+
+    /// `"HLS"` or `"DASH"`.
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.format
+    }
+
+    /// `"policy"` or `"urls"`.
+    #[getter]
+    fn mode(&self) -> &'static str {
+        self.mode
+    }
+
+    /// The resource that decided which URIs were signed.
+    #[getter]
+    fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// When access ends, epoch seconds.
+    #[getter]
+    fn expires(&self) -> i64 {
+        self.expires
+    }
+
+    /// How many URIs were signed.
+    #[getter]
+    fn signed(&self) -> usize {
+        self.signed
+    }
+
+    /// How many URIs were signed per place, in the order the places first appeared.
+    #[getter]
+    fn signed_by_place<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (place, n) in &self.signed_by_place {
+            d.set_item(place, n)?;
+        }
+        Ok(d)
+    }
+
+    /// Every URI left as it was, in document order: `line`, `place`, `uri`, `reason`.
+    #[getter]
+    fn left_alone<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for l in &self.left_alone {
+            let d = PyDict::new(py);
+            d.set_item("line", l.line)?;
+            d.set_item("place", l.place)?;
+            d.set_item("uri", &l.uri)?;
+            d.set_item("reason", &l.reason)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SignedManifest(format={:?}, mode={:?}, resource={:?}, expires={}, signed={}, left_alone={})",
+            self.format,
+            self.mode,
+            self.resource,
+            self.expires,
+            self.signed,
+            self.left_alone.len()
+        )
     }
 }
 

@@ -24,6 +24,19 @@ def cookie_headers(signer: cfsign.Signer) -> list[str]:
     return cookies.set_cookie_headers + warnings + list(values)
 
 
+def signed_playlist(signer: cfsign.Signer, playlist: bytes) -> tuple[bytes, dict[str, int], list[str]]:
+    try:
+        signed = signer.sign_manifest(
+            playlist, "https://d111111abcdef8.cloudfront.net/hls/index.m3u8", mode="urls", expires_in="6h"
+        )
+    except cfsign.ManifestError as e:
+        raise SystemExit(str(e)) from e
+    manifest = signed.manifest
+    assert isinstance(manifest, bytes)
+    reasons = [f"line {entry['line']} {entry['place']}: {entry['uri']} ({entry['reason']})" for entry in signed.left_alone]
+    return manifest, signed.signed_by_place, reasons
+
+
 def check(url: str, public_pem: str) -> tuple[bool, int, str | None]:
     verifier = cfsign.Verifier({"K2JCJMDEHXQW5F": public_pem})
     decision = verifier.verify(url, client_ip="203.0.113.7", now=dt.datetime.now(dt.timezone.utc))

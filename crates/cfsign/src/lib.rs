@@ -106,4 +106,7 @@ pub enum Error {
     /// The parts given for a policy do not fit together.
     #[error(transparent)]
     Options(#[from] options::OptionsError),
+    /// A manifest cannot be signed.
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
 }

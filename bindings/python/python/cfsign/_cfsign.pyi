@@ -3,7 +3,7 @@
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Literal, Optional, TypeVar, Union, final, overload
+from typing import Literal, Optional, TypedDict, TypeVar, Union, final, overload
 
 __version__: str
 __all__ = [
@@ -14,8 +14,10 @@ __all__ = [
     "KeyFormatError",
     "SignError",
     "CookieError",
+    "ManifestError",
     "Signer",
     "SignedPolicy",
+    "SignedManifest",
     "SignedCookies",
     "Warning",
     "Verifier",
@@ -72,6 +74,29 @@ class SignError(Error):
 
 class CookieError(Error):
     """Cookie attributes browsers would refuse (``SameSite=None`` without ``Secure``, ...)."""
+
+class ManifestError(Error):
+    """An HLS playlist or DASH MPD that cannot be signed: not either format, malformed (the
+    line and what is wrong), over a limit, or a DASH template with ``mode="urls"``.
+
+    >>> import cfsign
+    >>> signer = cfsign.Signer("K1", cfsign.keygen("ecdsa")[0])
+    >>> signer.sign_manifest('#EXTM3U\\n#EXT-X-KEY:METHOD=AES-128,URI="k.bin\\n', "https://x.net/v/i.m3u8", expires_in=60)
+    Traceback (most recent call last):
+    cfsign.ManifestError: manifest: line 2: the quoted value of attribute URI in EXT-X-KEY is not closed with `"`
+    """
+
+class _LeftAloneUri(TypedDict):
+    """A URI that ``sign_manifest`` left as it was."""
+
+    line: int
+    """1-based line of the manifest."""
+    place: str
+    """``URI line``, ``EXT-X-KEY URI``, ``BaseURL``, ``SegmentURL@media``, ..."""
+    uri: str
+    """The URI as written."""
+    reason: str
+    """Why it was not signed."""
 
 @final
 class Signer:
@@ -207,6 +232,40 @@ class Signer:
         >>> cookies.set_cookie_headers[2]
         'CloudFront-Key-Pair-Id=K1; Path=/course/; Secure; HttpOnly; SameSite=Lax'
         """
+    def sign_manifest(
+        self,
+        manifest: Union[str, bytes],
+        manifest_url: str,
+        *,
+        mode: Literal["policy", "urls"] = "policy",
+        expires: Optional[_Instant] = None,
+        expires_in: Optional[_Span] = None,
+        not_before: Optional[_Instant] = None,
+        ip: Optional[str] = None,
+        resource: Optional[str] = None,
+        policy: Union[str, bytes, None] = None,
+    ) -> "SignedManifest":
+        """An HLS playlist or DASH MPD fetched from ``manifest_url``, with every URI under
+        ``resource`` (default: the manifest's folder and below) signed, as ``cfsign manifest``.
+
+        ``mode="policy"``: one custom policy signed once and stamped on every covered URI
+        (HLS and DASH, templates included); ``resource`` must be a wildcard. ``mode="urls"``:
+        each covered URI signed with its own canned policy (an expiry only: no ``not_before``,
+        ``ip`` or ``policy``; no DASH templates). Relative URIs stay relative; URIs outside the
+        resource, with another scheme or already signed are left alone and listed. The GIL is
+        released while it signs.
+
+        >>> import cfsign
+        >>> signer = cfsign.Signer("K1", cfsign.keygen("ecdsa")[0])
+        >>> playlist = "#EXTM3U\\n#EXTINF:6,\\nseg0.ts\\n#EXTINF:6,\\nhttps://ads.example/ad.ts\\n"
+        >>> signed = signer.sign_manifest(playlist, "https://x.net/v/1/index.m3u8", expires_in="1h")
+        >>> signed.format, signed.resource, signed.signed, signed.signed_by_place
+        ('HLS', 'https://x.net/v/1/*', 1, {'URI line': 1})
+        >>> signed.manifest.splitlines()[2][:15]
+        'seg0.ts?Policy='
+        >>> signed.left_alone[0]["reason"]
+        'https://ads.example/ad.ts is outside the signed resource'
+        """
 
 @final
 class SignedPolicy:
@@ -222,6 +281,34 @@ class SignedPolicy:
     def form(self) -> Literal["canned", "custom"]: ...
     @property
     def expires(self) -> int: ...
+
+@final
+class SignedManifest:
+    """A manifest signed by ``Signer.sign_manifest`` and its report (the fields of
+    ``cfsign manifest --json``). Its ``repr`` holds no signature."""
+
+    @property
+    def manifest(self) -> Union[str, bytes]:
+        """The manifest with every covered URI signed: ``str`` if given ``str``, else ``bytes``."""
+    @property
+    def format(self) -> Literal["HLS", "DASH"]: ...
+    @property
+    def mode(self) -> Literal["policy", "urls"]: ...
+    @property
+    def resource(self) -> str:
+        """The resource that decided which URIs were signed."""
+    @property
+    def expires(self) -> int:
+        """When access ends, epoch seconds."""
+    @property
+    def signed(self) -> int:
+        """How many URIs were signed."""
+    @property
+    def signed_by_place(self) -> dict[str, int]:
+        """How many URIs were signed per place, in the order the places first appeared."""
+    @property
+    def left_alone(self) -> list[_LeftAloneUri]:
+        """Every URI left as it was, in document order."""
 
 @final
 class Warning:
