@@ -158,7 +158,8 @@ impl ViewerCredentials {
 /// Whether a path names a manifest by its extension (`.m3u8`, `.mpd`).
 pub(crate) fn is_manifest_path(path: &str) -> bool {
     let lower = |ext: &str| {
-        path.len() > ext.len() && path[path.len() - ext.len()..].eq_ignore_ascii_case(ext)
+        path.len() > ext.len()
+            && path.as_bytes()[path.len() - ext.len()..].eq_ignore_ascii_case(ext.as_bytes())
     };
     lower(".m3u8") || lower(".mpd")
 }
@@ -314,6 +315,7 @@ mod tests {
         assert!(is_manifest_path("/v/STREAM.MPD"));
         assert!(!is_manifest_path("/v/seg.ts"));
         assert!(!is_manifest_path(".mpd"));
+        assert!(!is_manifest_path("/v/😀"));
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,

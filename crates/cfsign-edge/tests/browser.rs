@@ -19,10 +19,9 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -35,13 +34,11 @@ use cfsign_edge::access::{AccessConfig, Scheme};
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
 use cfsign_edge::server::ServeOptions;
 use cfsign_edge::tls::{EdgeTls, TlsCertificate};
+use cfsign_testkit::browser::{self, Json, JsonExt as _};
 use cfsign_testkit::edge as tk_edge;
 use cfsign_testkit::server::{self as tk_server, RunningServer};
 use cfsign_testkit::signer::TestSigner;
 use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
-
-const SETUP_HINT: &str = "run `bash scripts/setup-browser` (as root it installs Debian's chromium with \
-     apt-get; it needs Node.js 20+ and npm, and runs `npm ci` in crates/cfsign-edge/tests/browser)";
 
 /// Bound on the whole driver run (launch, three phases, close).
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -88,35 +85,6 @@ const CONTROL_COOKIE: &str = "visible=1; Path=/private/; SameSite=Lax";
 
 // ---------------------------------------------------------------------------
 // Prerequisites
-
-fn driver_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
-}
-
-/// Fails (never skips) when Chromium, Node.js or playwright-core is missing.
-fn check_prerequisites() {
-    let chromium = chromium();
-    assert!(
-        chromium.is_file(),
-        "Chromium not found at {}: {SETUP_HINT}",
-        chromium.display()
-    );
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.as_ref().is_ok_and(|o| o.status.success()),
-        "node not found ({node:?}): {SETUP_HINT}"
-    );
-    let playwright = driver_dir().join("node_modules/playwright-core/package.json");
-    assert!(
-        playwright.is_file(),
-        "{} is missing: {SETUP_HINT}",
-        playwright.display()
-    );
-}
 
 // ---------------------------------------------------------------------------
 // Test assets
@@ -388,54 +356,7 @@ async fn start(root: &Path, tls: bool, scratch: &Path) -> Site {
 
 /// Runs the driver once; its last stdout line is the JSON result.
 async fn run_driver(base: &str, scratch: &Path) -> (Json, String) {
-    let stdout_path = scratch.join("driver.stdout");
-    let stderr_path = scratch.join("driver.stderr");
-    let mut child = Command::new("node")
-        .arg("driver.mjs")
-        .arg(base)
-        .current_dir(driver_dir())
-        .env("CHROMIUM", chromium())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path).unwrap())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start node: {e}: {SETUP_HINT}"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > DRIVER_TIMEOUT {
-            // SIGTERM first: Playwright then closes Chromium; then SIGKILL.
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the browser driver did not finish within {DRIVER_TIMEOUT:?}; stderr:\n{}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let stdout = std::fs::read_to_string(&stdout_path).unwrap();
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
-    assert!(
-        status.success(),
-        "the browser driver failed ({status}):\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let line = stdout.lines().last().unwrap_or_default();
-    let result = serde_json::from_str::<Json>(line)
-        .unwrap_or_else(|e| panic!("driver output is not JSON ({e}): {stdout}"));
-    assert!(
-        result.get("error").is_none(),
-        "the browser driver reported an error:\n{}\nconsole: {:?}\nstderr:\n{stderr}",
-        result.at("error").str(),
-        result.get("console")
-    );
-    (result, line.to_owned())
+    browser::run_driver("driver.mjs", base, scratch, DRIVER_TIMEOUT).await
 }
 
 // ---------------------------------------------------------------------------
@@ -459,7 +380,7 @@ async fn signed_cookies_in_headless_chromium_over_https() {
 }
 
 async fn signed_cookies(tls: bool) {
-    check_prerequisites();
+    browser::check_prerequisites(&["playwright-core/package.json"]);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir_all(root.join("private")).unwrap();
@@ -681,49 +602,4 @@ fn assert_failed(phase: &Json, context: &str) {
 
 fn event_names(phase: &Json) -> Vec<&str> {
     phase.at("events").arr().iter().map(|e| e.str()).collect()
-}
-
-// ---------------------------------------------------------------------------
-// Reading the driver's JSON result: serde_json values with panicking accessors.
-
-type Json = serde_json::Value;
-
-trait JsonExt {
-    /// The value at a dotted path of object keys; panics if absent.
-    fn at(&self, path: &str) -> &Json;
-    fn str(&self) -> &str;
-    fn num(&self) -> f64;
-    fn bool(&self) -> bool;
-    fn arr(&self) -> &[Json];
-}
-
-impl JsonExt for Json {
-    fn at(&self, path: &str) -> &Json {
-        path.split('.').fold(self, |value, key| {
-            value
-                .get(key)
-                .unwrap_or_else(|| panic!("no {path:?} in the driver result: {self}"))
-        })
-    }
-
-    fn str(&self) -> &str {
-        self.as_str()
-            .unwrap_or_else(|| panic!("not a string: {self}"))
-    }
-
-    fn num(&self) -> f64 {
-        self.as_f64()
-            .unwrap_or_else(|| panic!("not a number: {self}"))
-    }
-
-    fn bool(&self) -> bool {
-        self.as_bool()
-            .unwrap_or_else(|| panic!("not a boolean: {self}"))
-    }
-
-    fn arr(&self) -> &[Json] {
-        self.as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_else(|| panic!("not an array: {self}"))
-    }
 }

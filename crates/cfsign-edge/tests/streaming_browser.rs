@@ -42,8 +42,7 @@
 //! hint; it never skips.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,6 +58,7 @@ use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
 use cfsign_edge::observe::AccessLogFormat;
 use cfsign_edge::origin::{DirectoryOrigin, Origin};
 use cfsign_edge::server::ServeOptions;
+use cfsign_testkit::browser::{self, Json, JsonExt as _};
 use cfsign_testkit::edge::{self as tk_edge, BufferedLog, EdgeBuilder};
 use cfsign_testkit::media::Streams;
 use cfsign_testkit::server::{self as tk_server, RunningServer};
@@ -71,10 +71,6 @@ use http::header::{
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::json;
 
-const SETUP_HINT: &str = "run `bash scripts/setup-browser` (as root it installs Debian's chromium with \
-     apt-get; it needs Node.js 20+ and npm, and runs `npm ci` in crates/cfsign-edge/tests/browser: \
-     playwright-core, hls.js, dashjs)";
-
 /// Bound on the whole driver run (launch, every scenario, close); `play.mjs`
 /// gives up by itself after 100 s.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(110);
@@ -86,40 +82,6 @@ const PLAYERS: [(&str, &str); 2] = [
 ];
 
 // ---------------------------------------------------------------------------
-// Prerequisites (as tests/browser.rs)
-
-fn driver_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
-}
-
-/// Fails (never skips) when Chromium, Node.js, playwright-core or a player is missing.
-fn check_prerequisites() {
-    let chromium = chromium();
-    assert!(
-        chromium.is_file(),
-        "Chromium not found at {}: {SETUP_HINT}",
-        chromium.display()
-    );
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.as_ref().is_ok_and(|o| o.status.success()),
-        "node not found ({node:?}): {SETUP_HINT}"
-    );
-    let modules = driver_dir().join("node_modules");
-    for file in ["playwright-core/package.json", PLAYERS[0].0, PLAYERS[1].0] {
-        let path = modules.join(file);
-        assert!(
-            path.is_file(),
-            "{} is missing: {SETUP_HINT}",
-            path.display()
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Signing
 
@@ -298,53 +260,13 @@ fn cookie_edge(keys: &TestSigner, site: &Path, page_origin: &str) -> CookieEdge 
 async fn run_driver(scenarios: &Json, scratch: &Path) -> (Json, String) {
     let scenarios_path = scratch.join("scenarios.json");
     std::fs::write(&scenarios_path, scenarios.to_string()).unwrap();
-    let stdout_path = scratch.join("play.stdout");
-    let stderr_path = scratch.join("play.stderr");
-    let mut child = Command::new("node")
-        .arg("play.mjs")
-        .arg(&scenarios_path)
-        .current_dir(driver_dir())
-        .env("CHROMIUM", chromium())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path).unwrap())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start node: {e}: {SETUP_HINT}"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > DRIVER_TIMEOUT {
-            // SIGTERM first: Playwright then closes Chromium; then SIGKILL.
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the browser driver did not finish within {DRIVER_TIMEOUT:?}; stderr:\n{}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let stdout = std::fs::read_to_string(&stdout_path).unwrap();
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
-    assert!(
-        status.success(),
-        "the browser driver failed ({status}):\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let line = stdout.lines().last().unwrap_or_default();
-    let result = serde_json::from_str::<Json>(line)
-        .unwrap_or_else(|e| panic!("driver output is not JSON ({e}): {stdout}"));
-    assert!(
-        result.get("error").is_none(),
-        "the browser driver reported an error:\n{}\nstderr:\n{stderr}",
-        result.at("error").str(),
-    );
-    (result, line.to_owned())
+    browser::run_driver(
+        "play.mjs",
+        scenarios_path.to_str().unwrap(),
+        scratch,
+        DRIVER_TIMEOUT,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------
@@ -352,16 +274,20 @@ async fn run_driver(scenarios: &Json, scratch: &Path) -> (Json, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_streams_play_in_headless_chromium() {
-    check_prerequisites();
+    browser::check_prerequisites(&["playwright-core/package.json", PLAYERS[0].0, PLAYERS[1].0]);
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("site");
     let streams = Streams::generate(&site.join("streams"));
     let player = site.join("player");
     std::fs::create_dir_all(&player).unwrap();
-    std::fs::copy(driver_dir().join("player.html"), player.join("index.html")).unwrap();
+    std::fs::copy(
+        browser::driver_dir().join("player.html"),
+        player.join("index.html"),
+    )
+    .unwrap();
     for (from, to) in PLAYERS {
         std::fs::copy(
-            driver_dir().join("node_modules").join(from),
+            browser::driver_dir().join("node_modules").join(from),
             player.join(to),
         )
         .unwrap();
@@ -596,49 +522,4 @@ fn assert_refused(s: &Json, manifest_url: &str, context: &str) {
     }
     assert!(!s.at("fatal").is_null(), "no player error: {context}");
     assert!(s.at("currentTime").num() <= 0.5, "{context}");
-}
-
-// ---------------------------------------------------------------------------
-// Reading the driver's JSON result (as tests/browser.rs).
-
-type Json = serde_json::Value;
-
-trait JsonExt {
-    /// The value at a dotted path of object keys; panics if absent.
-    fn at(&self, path: &str) -> &Json;
-    fn str(&self) -> &str;
-    fn num(&self) -> f64;
-    fn bool(&self) -> bool;
-    fn arr(&self) -> &[Json];
-}
-
-impl JsonExt for Json {
-    fn at(&self, path: &str) -> &Json {
-        path.split('.').fold(self, |value, key| {
-            value
-                .get(key)
-                .unwrap_or_else(|| panic!("no {path:?} in the driver result: {self}"))
-        })
-    }
-
-    fn str(&self) -> &str {
-        self.as_str()
-            .unwrap_or_else(|| panic!("not a string: {self}"))
-    }
-
-    fn num(&self) -> f64 {
-        self.as_f64()
-            .unwrap_or_else(|| panic!("not a number: {self}"))
-    }
-
-    fn bool(&self) -> bool {
-        self.as_bool()
-            .unwrap_or_else(|| panic!("not a boolean: {self}"))
-    }
-
-    fn arr(&self) -> &[Json] {
-        self.as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_else(|| panic!("not an array: {self}"))
-    }
 }

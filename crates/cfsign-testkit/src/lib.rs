@@ -12,6 +12,7 @@
 //! - [`moto`]: a real moto server (S3, CloudFront's control plane, KMS) on
 //!   127.0.0.1, started per test on a free port and stopped on drop.
 //! - [`tls`]: self-signed certificates and an HTTPS client that trusts only them.
+//! - [`browser`]: headless Chromium driven by a Node.js script, and its JSON result.
 //! - [`cli`]: the `cfsign` binary run for real, and `cfsign edge` as a child process.
 //! - [`data`]: the core crate's committed test keys and data.
 //! - [`rng`]: a seeded deterministic RNG for picking test inputs.
@@ -23,6 +24,7 @@
 //! - [`media`]: short real HLS and DASH streams made by ffmpeg in a test's folder.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: a failure is a test failure
 
+pub mod browser;
 pub mod cli;
 pub mod conformance;
 pub mod data;

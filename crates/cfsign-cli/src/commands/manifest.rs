@@ -57,9 +57,10 @@ pub(crate) fn run(args: &ManifestArgs) -> Result<()> {
             "key_pair_id": config.signer.key_pair_id().as_str(),
             "hash_algorithm": config.signer.hash_algorithm().as_param(),
             "signed": rewritten.report.signed,
+            // An object, as in the Python and Node packages' results.
             "signed_by_place": rewritten.report.signed_by_place.iter()
-                .map(|(place, n)| serde_json::json!({"place": place, "count": n}))
-                .collect::<Vec<_>>(),
+                .map(|(place, n)| ((*place).to_owned(), serde_json::json!(n)))
+                .collect::<serde_json::Map<_, _>>(),
             "left_alone": rewritten.report.left_alone.iter()
                 .map(|l| serde_json::json!({"line": l.line, "place": l.place, "uri": l.uri, "reason": l.reason.to_string()}))
                 .collect::<Vec<_>>(),

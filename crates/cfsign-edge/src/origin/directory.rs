@@ -116,8 +116,10 @@ const STREAMING_TYPES: [(&str, &str); 3] = [
 /// The content type a file's name suggests.
 fn content_type(key: &str) -> String {
     for (extension, content_type) in STREAMING_TYPES {
+        // On bytes: a name may end in any character, `😀.txt` included.
         if key.len() > extension.len()
-            && key[key.len() - extension.len()..].eq_ignore_ascii_case(extension)
+            && key.as_bytes()[key.len() - extension.len()..]
+                .eq_ignore_ascii_case(extension.as_bytes())
         {
             return content_type.to_owned();
         }
@@ -345,6 +347,8 @@ mod tests {
             ("v/manifest.mpd", "application/dash+xml"),
             ("v/init.mp4", "video/mp4"),
             ("v/readme", "application/octet-stream"),
+            ("ファイル 😀.txt", "text/plain"),
+            ("😀", "application/octet-stream"),
         ] {
             assert_eq!(content_type(name), want, "{name}");
         }

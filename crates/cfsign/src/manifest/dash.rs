@@ -345,20 +345,10 @@ mod tests {
     use super::super::{ManifestError, Signing, rewrite};
     use crate::{Resource, SignableUrl};
 
-    const PARAMS: &str = "Policy=cG9saWN5&Signature=c2ln&Key-Pair-Id=K2JCJMDEHXQW5F";
     const ESCAPED: &str = "Policy=cG9saWN5&amp;Signature=c2ln&amp;Key-Pair-Id=K2JCJMDEHXQW5F";
 
     fn stamp(manifest: &str) -> Result<super::super::Rewritten, ManifestError> {
-        let url = SignableUrl::parse("https://cdn.example.com/v/1/stream.mpd").unwrap();
-        let covers = Resource::parse("https://cdn.example.com/v/1/*").unwrap();
-        rewrite(
-            manifest.as_bytes(),
-            &url,
-            &Signing::Stamp {
-                parameters: PARAMS,
-                covers: &covers,
-            },
-        )
+        super::super::test_support::stamp(manifest, "stream.mpd")
     }
 
     #[test]

@@ -249,22 +249,12 @@ fn for_each_quoted<'l>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::PARAMS;
     use super::super::{ManifestError, Signing, rewrite};
     use crate::{Resource, SignableUrl};
 
-    const PARAMS: &str = "Policy=cG9saWN5&Signature=c2ln&Key-Pair-Id=K2JCJMDEHXQW5F";
-
     fn stamp(manifest: &str) -> Result<super::super::Rewritten, ManifestError> {
-        let url = SignableUrl::parse("https://cdn.example.com/v/1/index.m3u8").unwrap();
-        let covers = Resource::parse("https://cdn.example.com/v/1/*").unwrap();
-        rewrite(
-            manifest.as_bytes(),
-            &url,
-            &Signing::Stamp {
-                parameters: PARAMS,
-                covers: &covers,
-            },
-        )
+        super::super::test_support::stamp(manifest, "index.m3u8")
     }
 
     fn text(manifest: &str) -> String {

@@ -877,3 +877,27 @@ mod tests {
         }
     }
 }
+
+/// What the HLS and DASH tests share: parameters to stamp, and a rewrite that
+/// stamps them for the folder `https://cdn.example.com/v/1/*`.
+#[cfg(test)]
+mod test_support {
+    use super::{ManifestError, Rewritten, Signing, rewrite};
+    use crate::{Resource, SignableUrl};
+
+    pub(super) const PARAMS: &str = "Policy=cG9saWN5&Signature=c2ln&Key-Pair-Id=K2JCJMDEHXQW5F";
+
+    /// `manifest` fetched from `https://cdn.example.com/v/1/{name}`, stamped.
+    pub(super) fn stamp(manifest: &str, name: &str) -> Result<Rewritten, ManifestError> {
+        let url = SignableUrl::parse(&format!("https://cdn.example.com/v/1/{name}")).unwrap();
+        let covers = Resource::parse("https://cdn.example.com/v/1/*").unwrap();
+        rewrite(
+            manifest.as_bytes(),
+            &url,
+            &Signing::Stamp {
+                parameters: PARAMS,
+                covers: &covers,
+            },
+        )
+    }
+}
