@@ -2,7 +2,7 @@
 // (types.d.ts), the @aws-sdk/cloudfront-signer drop-in and the error classes.
 import type { CloudfrontSignInput, CloudfrontSignedCookiesOutput, ErrorCode } from './types'
 
-export { Signer, SignedPolicy, Verifier, keygen } from './native'
+export { Signer, SignedPolicy, Verifier, keygen, dashUrlQuery } from './native'
 export type { KeyPair, SignedCookies, Warning, Decision, Explanation, Fact, Finding } from './native'
 export type * from './types'
 

@@ -13,6 +13,7 @@ module.exports = {
   SignedPolicy: native.SignedPolicy,
   Verifier: native.Verifier,
   keygen: native.keygen,
+  dashUrlQuery: native.dashUrlQuery,
   CfsignError: errors.CfsignError,
   UrlError: errors.UrlError,
   ResourceError: errors.ResourceError,

@@ -8,6 +8,7 @@ export const {
   SignedPolicy,
   Verifier,
   keygen,
+  dashUrlQuery,
   CfsignError,
   UrlError,
   ResourceError,

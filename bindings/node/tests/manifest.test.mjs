@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
 import * as cfsign from '@cfsign/node'
-import { ManifestError, PolicyError, Signer, Verifier, keygen } from '@cfsign/node'
+import { ManifestError, PolicyError, Signer, Verifier, dashUrlQuery, keygen } from '@cfsign/node'
 
 import { cfDecode, nodeVerifyUrl, splitSigned } from './helpers.mjs'
 
@@ -228,4 +228,32 @@ test('errors: the manifest (with its line), the mode and options, the URL', () =
   assert.throws(() => signer.signManifest(PLAYLIST, PLAYLIST_URL, { expiresIn: '1m', mode: 'playlist' }), (e) => e instanceof cfsign.ArgumentError && /options\.mode: "playlist" is not a mode/.test(e.message))
   assert.throws(() => signer.signManifest(PLAYLIST, PLAYLIST_URL, { expiresIn: '1m', modes: 'urls' }), (e) => e instanceof cfsign.ArgumentError && /unknown option "modes"/.test(e.message))
   assert.throws(() => signer.signManifest(42, PLAYLIST_URL, { expiresIn: '1m' }))
+})
+
+test('dashUrlQuery adds the UrlQueryInfo descriptor once and signs nothing', () => {
+  const mpd = [
+    '<?xml version="1.0"?>',
+    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011">',
+    '<Period>',
+    '<AdaptationSet id="0"><SegmentTemplate media="v-$Number$.m4s"/></AdaptationSet>',
+    '<AdaptationSet id="1"><SegmentTemplate media="a-$Number$.m4s"/></AdaptationSet>',
+    '</Period>',
+    '</MPD>',
+    '',
+  ].join('\n')
+  const descriptor =
+    '<EssentialProperty schemeIdUri="urn:mpeg:dash:urlparam:2014" xmlns:up="urn:mpeg:dash:schema:urlparam:2014">' +
+    '<up:UrlQueryInfo queryTemplate="$querypart$" useMPDUrlQuery="true"/></EssentialProperty>'
+  const out = dashUrlQuery(mpd)
+  assert.equal(typeof out, 'string')
+  assert.equal(out.split(descriptor).length - 1, 2)
+  assert.equal(out.replaceAll(descriptor, ''), mpd)
+  assert.ok(!out.includes('Signature='))
+  assert.deepEqual(dashUrlQuery(Buffer.from(mpd)), Buffer.from(out))
+  assert.equal(dashUrlQuery(out), out)
+  assert.throws(() => dashUrlQuery('#EXTM3U\nseg.ts\n'), (e) => {
+    assert.ok(e instanceof ManifestError, String(e))
+    assert.match(e.message, /^mpd: line 1: this is an HLS playlist/)
+    return true
+  })
 })

@@ -36,6 +36,7 @@ fn _cfsign(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dropin::CloudFrontSigner>()?;
     m.add_function(wrap_pyfunction!(signing::keygen, m)?)?;
     m.add_function(wrap_pyfunction!(signing::encode_url, m)?)?;
+    m.add_function(wrap_pyfunction!(signing::dash_url_query, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

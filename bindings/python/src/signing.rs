@@ -451,25 +451,7 @@ impl Signer {
         resource: Option<&str>,
         policy: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SignedManifest> {
-        let (text, as_str) = if let Ok(b) = manifest.cast::<PyBytes>() {
-            (Cow::Borrowed(b.as_bytes()), false)
-        } else if let Ok(s) = manifest.cast::<PyString>() {
-            (
-                match s.to_cow()? {
-                    Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
-                    Cow::Owned(t) => Cow::Owned(t.into_bytes()),
-                },
-                true,
-            )
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "manifest must be the playlist or MPD as str or bytes, not {}",
-                manifest
-                    .get_type()
-                    .name()
-                    .map_or_else(|_| "?".to_owned(), |n| n.to_string())
-            )));
-        };
+        let (text, as_str) = manifest_input(manifest)?;
         let mode = manifest_mode(mode)?;
         let options = options(&PolicyArgs {
             names: &convert::NATIVE,
@@ -485,15 +467,7 @@ impl Signer {
             .detach(|| manifest::sign(&text, &url, &self.inner, &options, mode))
             .map_err(manifest_error)?;
         let report = signed.rewritten.report;
-        let manifest = if as_str {
-            // The core refuses input that is not UTF-8 and adds only ASCII.
-            let text = String::from_utf8(signed.rewritten.text).map_err(|e| {
-                errors::argument(format!("the signed manifest is not UTF-8 text: {e}"))
-            })?;
-            PyString::new(py, &text).into_any().unbind()
-        } else {
-            PyBytes::new(py, &signed.rewritten.text).into_any().unbind()
-        };
+        let manifest = manifest_output(py, signed.rewritten.text, as_str)?;
         Ok(SignedManifest {
             manifest,
             format: report.format.as_str(),
@@ -517,6 +491,49 @@ impl Signer {
                 .collect(),
         })
     }
+}
+
+/// A manifest given as `str` or `bytes`: its bytes, and whether it was a `str`.
+fn manifest_input<'a>(manifest: &'a Bound<'_, PyAny>) -> PyResult<(Cow<'a, [u8]>, bool)> {
+    if let Ok(b) = manifest.cast::<PyBytes>() {
+        Ok((Cow::Borrowed(b.as_bytes()), false))
+    } else if let Ok(s) = manifest.cast::<PyString>() {
+        Ok((Cow::Owned(s.to_cow()?.into_owned().into_bytes()), true))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "manifest must be the playlist or MPD as str or bytes, not {}",
+            manifest
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+        )))
+    }
+}
+
+/// A rewritten manifest as the type it was given in.
+fn manifest_output(py: Python<'_>, text: Vec<u8>, as_str: bool) -> PyResult<Py<PyAny>> {
+    if as_str {
+        // The core refuses input that is not UTF-8 and adds only ASCII.
+        let text = String::from_utf8(text)
+            .map_err(|e| errors::argument(format!("the manifest is not UTF-8 text: {e}")))?;
+        Ok(PyString::new(py, &text).into_any().unbind())
+    } else {
+        Ok(PyBytes::new(py, &text).into_any().unbind())
+    }
+}
+
+/// A DASH MPD with `UrlQueryInfo` in every `AdaptationSet` (DASH's own URL
+/// parameters, ISO/IEC 23009-1 Annex I), as `str` or `bytes` like the input:
+/// players that support it (dash.js 5+, Shaka Player 4.11+) append the MPD URL's
+/// query to their segment requests, so one signed MPD URL signs the segments.
+/// Nothing is signed; the MPD is the same for every viewer.
+#[pyfunction]
+pub(crate) fn dash_url_query(py: Python<'_>, mpd: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let (text, as_str) = manifest_input(mpd)?;
+    let prepared = py
+        .detach(|| manifest::url_query(&text))
+        .map_err(|e| to_py_at(e, "mpd"))?;
+    manifest_output(py, prepared.text, as_str)
 }
 
 /// `"policy"` or `"urls"`, as the CLI's `--mode`.

@@ -307,3 +307,27 @@ def test_a_callable_key_and_threads(ec_pem: bytes, ec_public_pem: bytes) -> None
         assert isinstance(r.manifest, str)
         for uri in playlist_uris(r.manifest)[:3]:
             assert verifier.verify(urllib.parse.urljoin(PLAYLIST_URL, uri)).allowed
+
+
+def test_dash_url_query_adds_the_descriptor_and_signs_nothing() -> None:
+    mpd = (
+        '<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011">\n<Period>\n'
+        '<AdaptationSet id="0"><SegmentTemplate media="v-$Number$.m4s"/></AdaptationSet>\n'
+        '<AdaptationSet id="1"><SegmentTemplate media="a-$Number$.m4s"/></AdaptationSet>\n'
+        "</Period>\n</MPD>\n"
+    )
+    out = cfsign.dash_url_query(mpd)
+    assert isinstance(out, str)
+    descriptor = (
+        '<EssentialProperty schemeIdUri="urn:mpeg:dash:urlparam:2014" '
+        'xmlns:up="urn:mpeg:dash:schema:urlparam:2014"><up:UrlQueryInfo '
+        'queryTemplate="$querypart$" useMPDUrlQuery="true"/></EssentialProperty>'
+    )
+    assert out.count(descriptor) == 2
+    assert out.replace(descriptor, "") == mpd
+    assert "Signature=" not in out
+    assert cfsign.dash_url_query(mpd.encode()) == out.encode()
+    # Applying it twice adds nothing.
+    assert cfsign.dash_url_query(out) == out
+    with pytest.raises(cfsign.ManifestError, match=r"^mpd: line 1: this is an HLS playlist"):
+        cfsign.dash_url_query("#EXTM3U\nseg.ts\n")

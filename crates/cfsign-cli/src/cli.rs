@@ -405,7 +405,11 @@ or not valid as players send them are left alone and listed on stderr.
 The format is told from the content (#EXTM3U or an <MPD> root element). --mode policy (default)
 signs one custom policy and stamps it on every URI; it is the only mode for DASH SegmentTemplate
 ($Number$, $Time$), whose URLs exist only in the player. --mode urls signs each URI with a canned
-policy (expiry only).
+policy (expiry only). --mode url-query (DASH) signs nothing: it adds DASH's UrlQueryInfo
+(ISO/IEC 23009-1 Annex I) to every AdaptationSet, so the MPD is the same for every viewer and can be
+stored as it is; players that support it (dash.js 5+, Shaka Player 4.11+; not Media3/ExoPlayer)
+append the MPD URL's query to every segment request, so one MPD URL signed for the folder
+(`cfsign url URL --resource 'FOLDER/*'`) signs the segments too.
 Output: the manifest on stdout and a summary on stderr; with --json, one JSON object on stdout with
 the manifest and the report. Exit codes: 0 written; 2 bad usage or input (nothing on stdout).";
 
@@ -420,7 +424,9 @@ pub(crate) struct ManifestArgs {
     #[arg(long, value_name = "FILE", required = true)]
     pub(crate) input: String,
 
-    /// policy: one custom policy stamped on every URI; urls: each URI signed on its own
+    /// policy: one custom policy stamped on every URI; urls: each URI signed on its own;
+    /// url-query: DASH only, nothing signed: UrlQueryInfo makes the player append the signed MPD
+    /// URL's query to its segment requests (dash.js 5+, Shaka 4.11+)
     #[arg(long, value_enum, default_value = "policy")]
     pub(crate) mode: ManifestMode,
 
@@ -437,6 +443,7 @@ pub(crate) struct ManifestArgs {
 pub(crate) enum ManifestMode {
     Policy,
     Urls,
+    UrlQuery,
 }
 
 /// Options shared by every command that signs.

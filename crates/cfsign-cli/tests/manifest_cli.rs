@@ -788,3 +788,52 @@ fn an_exact_resource_is_refused_in_policy_mode() {
         &["is one exact URL", "cover nothing else"],
     );
 }
+
+#[test]
+fn url_query_mode_adds_dash_url_parameters_and_signs_nothing() {
+    let mpd = relative(&streams().dash_template);
+    let input = streams().path(Path::new(&mpd));
+    let original = std::fs::read_to_string(&input).unwrap();
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "manifest".to_owned(),
+            format!("{CDN}/{mpd}"),
+            "--input".to_owned(),
+            input.to_str().unwrap().to_owned(),
+            "--mode".to_owned(),
+            "url-query".to_owned(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+    let (code, out, err) = cli::run(cfsign().args(args(&[])));
+    assert_eq!(code, 0, "{err}");
+    // The original, with one descriptor after each AdaptationSet's start tag.
+    let descriptor = cfsign::manifest::URL_QUERY_DESCRIPTOR;
+    assert_eq!(out.matches(descriptor).count(), 2, "{out}");
+    assert_eq!(out.replace(descriptor, ""), original);
+    assert!(!out.contains("Signature="), "{out}");
+    let folder = &mpd[..mpd.rfind('/').unwrap() + 1];
+    assert!(
+        err.contains("UrlQueryInfo added to 2 AdaptationSets")
+            && err.contains(&format!("--resource '{CDN}/{folder}*'")),
+        "{err}"
+    );
+    // It signs nothing, so signing flags are a mistake; HLS has no such mechanism.
+    assert_refused(
+        cli::run(cfsign().args(args(&["--expires-in", "1h"]))),
+        &["--mode url-query signs nothing"],
+    );
+    let hls = relative(&streams().hls_ts);
+    assert_refused(
+        cli::run(cfsign().args([
+            "manifest",
+            &format!("{CDN}/{hls}"),
+            "--input",
+            streams().path(Path::new(&hls)).to_str().unwrap(),
+            "--mode",
+            "url-query",
+        ])),
+        &["line 1: this is an HLS playlist"],
+    );
+}

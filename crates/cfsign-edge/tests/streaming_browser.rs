@@ -82,28 +82,28 @@ const PLAYERS: [(&str, &str); 2] = [
 ];
 
 // ---------------------------------------------------------------------------
-// ---------------------------------------------------------------------------
 // Signing
 
-/// The URL of `manifest` (relative to the streams folder, `<stream>/<file>`) on
+/// The URL of `manifest` (relative to the folder `root`, `<stream>/<file>`) on
 /// `base`, signed with a custom policy for every file of its stream
-/// (`{base}/streams/<stream>/*`) that expires at `expires`.
+/// (`{base}/{root}/<stream>/*`) that expires at `expires`.
 fn signed_manifest(
     keys: &TestSigner,
     base: &str,
+    root: &str,
     manifest: &Path,
     expires: jiff::Timestamp,
 ) -> String {
     let manifest = manifest.to_str().unwrap();
     let stream = manifest.split_once('/').unwrap().0;
     let now = jiff::Timestamp::now();
-    let policy = Policy::builder(Resource::pattern(&format!("{base}/streams/{stream}/*")).unwrap())
+    let policy = Policy::builder(Resource::pattern(&format!("{base}/{root}/{stream}/*")).unwrap())
         .expires_at(expires)
         .allow_past_expiry(expires <= now)
         .build_at(now)
         .unwrap();
     assert_eq!(policy.form(), PolicyForm::Custom);
-    let url = SignableUrl::parse(&format!("{base}/streams/{manifest}")).unwrap();
+    let url = SignableUrl::parse(&format!("{base}/{root}/{manifest}")).unwrap();
     keys.signer()
         .sign_policy(&policy)
         .unwrap()
@@ -293,6 +293,25 @@ async fn signed_streams_play_in_headless_chromium() {
         .unwrap();
     }
 
+    // DASH's own way (Annex I): a copy of the template stream under /static/
+    // whose MPD has UrlQueryInfo; the edge serves it unchanged (no sign_manifests
+    // there) and dash.js appends the signed MPD URL's query to every segment.
+    let url_query_dir = site.join("static/dash-url-query");
+    std::fs::create_dir_all(&url_query_dir).unwrap();
+    let template_dir = site
+        .join("streams")
+        .join(streams.dash_template.parent().unwrap());
+    for entry in std::fs::read_dir(&template_dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), url_query_dir.join(entry.file_name())).unwrap();
+    }
+    let mpd_name = streams.dash_template.file_name().unwrap();
+    let prepared =
+        cfsign::manifest::url_query(&std::fs::read(template_dir.join(mpd_name)).unwrap()).unwrap();
+    assert_eq!(prepared.adaptation_sets, 2);
+    std::fs::write(url_query_dir.join(mpd_name), &prepared.text).unwrap();
+    let url_query_mpd = Path::new("dash-url-query").join(mpd_name);
+
     // What Chromium's MSE is asked to play (the DASH MPD names the codecs).
     let mpd = std::fs::read_to_string(streams.path(&streams.dash_template)).unwrap();
     let codecs: Vec<&str> = mpd
@@ -315,10 +334,15 @@ async fn signed_streams_play_in_headless_chromium() {
             Some(AccessConfig::new(keys.shared_verifier(), Scheme::Http)),
         )
     };
+    let unstamped = tk_edge::behavior(
+        PathPattern::new("/static/*").unwrap(),
+        Arc::clone(&origin),
+        Some(AccessConfig::new(keys.shared_verifier(), Scheme::Http)),
+    );
     let public = tk_edge::behavior(PathPattern::any(), Arc::clone(&origin), None);
     let access_log = BufferedLog::new(AccessLogFormat::Json);
     let edge = EdgeBuilder::new()
-        .behaviors(Behaviors::new(vec![restricted], public))
+        .behaviors(Behaviors::new(vec![restricted, unstamped], public))
         .access_log(access_log.log())
         .start()
         .await;
@@ -341,18 +365,29 @@ async fn signed_streams_play_in_headless_chromium() {
     for (name, manifest, player) in &played {
         scenarios.push(json!({
             "name": name, "page": page, "player": player, "expect": "play",
-            "src": signed_manifest(&keys, &base, manifest, in_10_min),
+            "src": signed_manifest(&keys, &base, "streams", manifest, in_10_min),
         }));
     }
-    let tampered_src = tampered(&signed_manifest(&keys, &base, &streams.hls_ts, in_10_min));
+    let tampered_src = tampered(&signed_manifest(
+        &keys,
+        &base,
+        "streams",
+        &streams.hls_ts,
+        in_10_min,
+    ));
     let expired_src = signed_manifest(
         &keys,
         &base,
+        "streams",
         &streams.dash_template,
         jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1),
     );
     let cookie_src = format!("{}/streams/{}", cookies.base, streams.hls_ts.display());
     let login = format!("{}/login", cookies.base);
+    scenarios.push(json!({
+        "name": "dash-url-query", "page": page, "player": "dash", "expect": "play",
+        "src": signed_manifest(&keys, &base, "static", &url_query_mpd, in_10_min),
+    }));
     scenarios.extend([
         json!({"name": "tampered", "page": page, "player": "hls", "expect": "fail", "src": tampered_src}),
         json!({"name": "expired", "page": page, "player": "dash", "expect": "fail", "src": expired_src}),
@@ -418,6 +453,36 @@ async fn signed_streams_play_in_headless_chromium() {
             "{manifest_path} not signed by the edge: {log_lines:#?}"
         );
     }
+
+    // --- 1b. DASH's UrlQueryInfo: the MPD served as it is, every segment signed by
+    // dash.js with the MPD URL's query.
+    let s = scenario("dash-url-query");
+    let context = format!("dash-url-query: {s}");
+    assert!(s.at("currentTime").num() > 3.0, "did not play: {context}");
+    assert!(s.at("fatal").is_null(), "{context}");
+    let responses = s.at("responses").arr();
+    for r in responses {
+        assert!(r.at("status").num() < 400.0, "{r}: {context}");
+    }
+    let stream = format!("{base}/static/dash-url-query/");
+    let of_stream: Vec<&str> = responses
+        .iter()
+        .map(|r| r.at("url").str())
+        .filter(|u| u.starts_with(&stream))
+        .collect();
+    for url in &of_stream {
+        assert!(url.contains("Signature="), "unsigned {url}: {context}");
+    }
+    let segments = of_stream.iter().filter(|u| is_segment(u)).count();
+    assert!(segments > 3, "{segments} segments: {context}");
+    let mpd_stem = format!("/static/{}", url_query_mpd.display());
+    assert!(
+        log_lines
+            .iter()
+            .any(|l| l.contains(&format!("\"cs-uri-stem\":\"{mpd_stem}\""))
+                && !l.contains("\"x-cfsign-manifest\":\"signed")),
+        "{mpd_stem} was not served unchanged: {log_lines:#?}"
+    );
 
     // --- 2. A tampered signature, an expired policy: the manifest is refused.
     for (name, manifest) in [

@@ -35,6 +35,7 @@ from cfsign._cfsign import (
     Verifier,
     Warning,
     __version__,
+    dash_url_query,
     encode_url,
     keygen,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "Verifier",
     "Warning",
     "__version__",
+    "dash_url_query",
     "encode_url",
     "keygen",
 ]

@@ -26,11 +26,13 @@ __all__ = [
     "Finding",
     "CloudFrontSigner",
     "keygen",
+    "dash_url_query",
     "encode_url",
     "__version__",
 ]
 
 _T = TypeVar("_T")
+_Manifest = TypeVar("_Manifest", str, bytes)
 
 _Instant = Union[datetime, int, str]
 """An instant: an aware ``datetime`` (a naive one is UTC), whole epoch seconds, or text
@@ -489,6 +491,19 @@ def keygen(key_type: _KeyTypeName) -> tuple[str, str]:
     >>> import cfsign
     >>> private_pem, public_pem = cfsign.keygen("ecdsa")
     >>> public_pem.startswith("-----BEGIN PUBLIC KEY-----")
+    True
+    """
+
+def dash_url_query(mpd: _Manifest) -> _Manifest:
+    """A DASH MPD with ``UrlQueryInfo`` in every AdaptationSet (DASH's own URL parameters,
+    ISO/IEC 23009-1 Annex I), as ``str`` or ``bytes`` like the input. Players that support it
+    (dash.js 5+, Shaka Player 4.11+; not Media3/ExoPlayer) append the MPD URL's query to
+    their segment requests, so one MPD URL signed for its folder signs the segments too.
+    Nothing is signed: the MPD is the same for every viewer.
+
+    >>> import cfsign
+    >>> mpd = '<MPD><Period><AdaptationSet><SegmentTemplate media="$Number$.m4s"/></AdaptationSet></Period></MPD>'
+    >>> "urn:mpeg:dash:urlparam:2014" in cfsign.dash_url_query(mpd)
     True
     """
 

@@ -13,13 +13,14 @@ use crate::commands::{iso, print_warnings, warnings_json};
 use crate::signing::{SigningConfig, flag_hints};
 
 pub(crate) fn run(args: &ManifestArgs) -> Result<()> {
-    let config = SigningConfig::from_args(&args.signing)?;
-    let url = config.policy.url(&args.url).context("MANIFEST_URL")?;
-    let input = read_manifest(&args.input)?;
     let mode = match args.mode {
         ManifestMode::Policy => Mode::Policy,
         ManifestMode::Urls => Mode::Urls,
+        ManifestMode::UrlQuery => return url_query(args),
     };
+    let config = SigningConfig::from_args(&args.signing)?;
+    let url = config.policy.url(&args.url).context("MANIFEST_URL")?;
+    let input = read_manifest(&args.input)?;
     let signed = manifest::sign(&input, &url, &config.signer, &config.policy.options, mode)
         .map_err(|e| match e {
             ManifestError::CannedPolicy => anyhow!(
@@ -50,7 +51,7 @@ pub(crate) fn run(args: &ManifestArgs) -> Result<()> {
         let value = serde_json::json!({
             "manifest": manifest_text,
             "format": rewritten.report.format.as_str(),
-            "mode": match args.mode { ManifestMode::Policy => "policy", ManifestMode::Urls => "urls" },
+            "mode": match mode { Mode::Policy => "policy", Mode::Urls => "urls" },
             "resource": covers.as_str(),
             "expires": policy.date_less_than().get(),
             "expires_at": iso(policy.date_less_than()),
@@ -73,6 +74,58 @@ pub(crate) fn run(args: &ManifestArgs) -> Result<()> {
             .context("writing to stdout")?;
         out.flush().context("writing to stdout")?;
         print_summary(&rewritten.report, &covers);
+    }
+    Ok(())
+}
+
+/// `--mode url-query`: DASH's UrlQueryInfo in every AdaptationSet; nothing signed.
+fn url_query(args: &ManifestArgs) -> Result<()> {
+    let s = &args.signing;
+    let p = &s.policy;
+    if s.private_key.is_some()
+        || s.kms_key_id.is_some()
+        || s.hash.is_some()
+        || p.expires.is_some()
+        || p.expires_in.is_some()
+        || p.not_before.is_some()
+        || p.ip.is_some()
+        || p.resource.is_some()
+        || p.policy.is_some()
+    {
+        return Err(anyhow!(
+            "--mode url-query signs nothing (the player appends the signed MPD URL's query to its \
+             requests): drop the signing flags here and give them to `cfsign url` for the MPD URL"
+        ));
+    }
+    let url = cfsign::SignableUrl::parse(&args.url).context("MANIFEST_URL")?;
+    let input = read_manifest(&args.input)?;
+    let prepared = manifest::url_query(&input).with_context(|| input_name(&args.input))?;
+    let folder = manifest::stream_resource(&url).context("MANIFEST_URL")?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let value = serde_json::json!({
+            "manifest": String::from_utf8(prepared.text).context("the MPD is not UTF-8")?,
+            "format": "DASH",
+            "mode": "url-query",
+            "adaptation_sets": prepared.adaptation_sets,
+            "resource": folder.as_str(),
+        });
+        writeln!(out, "{value}").context("writing to stdout")?;
+    } else {
+        out.write_all(&prepared.text).context("writing to stdout")?;
+        out.flush().context("writing to stdout")?;
+        eprintln!(
+            "DASH: UrlQueryInfo added to {} AdaptationSet{}; dash.js 5+ and Shaka Player 4.11+ append the MPD \
+             URL's query to every segment request (Media3/ExoPlayer does not). Hand out the MPD URL signed \
+             with a custom policy for its folder:\n  cfsign url '{url}' --resource '{folder}' \
+             --key-pair-id ID --private-key private_key.pem --expires-in 6h",
+            prepared.adaptation_sets,
+            if prepared.adaptation_sets == 1 {
+                ""
+            } else {
+                "s"
+            },
+        );
     }
     Ok(())
 }

@@ -340,6 +340,103 @@ impl<'t> Rewriter<'t, '_> {
     }
 }
 
+/// The descriptor [`url_query`] adds: DASH Annex I's `UrlQueryInfo`, telling the
+/// player to append the MPD URL's query to its segment requests.
+pub const URL_QUERY_DESCRIPTOR: &str = r#"<EssentialProperty schemeIdUri="urn:mpeg:dash:urlparam:2014" xmlns:up="urn:mpeg:dash:schema:urlparam:2014"><up:UrlQueryInfo queryTemplate="$querypart$" useMPDUrlQuery="true"/></EssentialProperty>"#;
+
+/// Inserts [`URL_QUERY_DESCRIPTOR`] as the first child of every
+/// `AdaptationSet` that has no `urn:mpeg:dash:urlparam` descriptor yet;
+/// returns the MPD and how many were given one.
+pub(super) fn url_query(text: &str) -> Result<(String, usize), ManifestError> {
+    let mut lines = Lines {
+        text: text.as_bytes(),
+        offset: 0,
+        line: 1,
+    };
+    let mut reader = Reader::from_str(text);
+    let mut out = String::with_capacity(text.len() + 512);
+    let mut copied = 0;
+    let mut depth = 0;
+    // The AdaptationSet being read: where the descriptor goes, and whether it has one.
+    let mut open: Option<(usize, bool)> = None;
+    let mut added = 0;
+    let offset_of = |slice: &[u8]| slice.as_ptr() as usize - text.as_ptr() as usize;
+    loop {
+        let event = reader.read_event().map_err(|cause| ManifestError::Xml {
+            line: lines.at(usize::try_from(reader.error_position()).unwrap_or(usize::MAX)),
+            cause,
+        })?;
+        match event {
+            Event::Eof => break,
+            Event::DocType(d) => {
+                return Err(ManifestError::Doctype {
+                    line: lines.at(offset_of(&d)),
+                });
+            }
+            Event::Start(e) => {
+                depth += 1;
+                if depth > MAX_XML_DEPTH {
+                    return Err(ManifestError::TooDeep {
+                        line: lines.at(offset_of(e.name().as_ref())),
+                        max: MAX_XML_DEPTH,
+                    });
+                }
+                if e.local_name().as_ref() == b"AdaptationSet" {
+                    let after = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+                    open = Some((after, false));
+                } else if let Some((_, has)) = &mut open
+                    && is_url_param_descriptor(&e)
+                {
+                    *has = true;
+                }
+            }
+            Event::Empty(e) => {
+                if let Some((_, has)) = &mut open
+                    && is_url_param_descriptor(&e)
+                {
+                    *has = true;
+                }
+            }
+            Event::End(e) => {
+                depth -= 1;
+                if e.local_name().as_ref() == b"AdaptationSet"
+                    && let Some((at, has)) = open.take()
+                    && !has
+                {
+                    out.push_str(&text[copied..at]);
+                    out.push_str(URL_QUERY_DESCRIPTOR);
+                    copied = at;
+                    added += 1;
+                }
+            }
+            Event::GeneralRef(r) => {
+                let name = String::from_utf8_lossy(&r).into_owned();
+                if !r.is_char_ref()
+                    && !matches!(name.as_str(), "lt" | "gt" | "amp" | "apos" | "quot")
+                {
+                    return Err(ManifestError::UnknownEntity {
+                        line: lines.at(offset_of(&r)),
+                        name,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&text[copied..]);
+    Ok((out, added))
+}
+
+fn is_url_param_descriptor(e: &BytesStart<'_>) -> bool {
+    matches!(
+        e.local_name().as_ref(),
+        b"EssentialProperty" | b"SupplementalProperty"
+    ) && e.attributes().flatten().any(|a| {
+        a.key.local_name().as_ref() == b"schemeIdUri"
+            && a.value.starts_with(b"urn:mpeg:dash:urlparam:")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{ManifestError, Signing, rewrite};
@@ -451,5 +548,27 @@ mod tests {
             stamp(&deep).unwrap_err(),
             ManifestError::TooDeep { line: 1, .. }
         ));
+    }
+
+    #[test]
+    fn url_query_info_goes_into_each_adaptation_set_once() {
+        let input = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\">\n<Period>\n  <AdaptationSet id=\"0\">\n    <SegmentTemplate media=\"a-$Number$.m4s\"/>\n  </AdaptationSet>\n  <AdaptationSet id=\"1\">\n    <SupplementalProperty schemeIdUri=\"urn:mpeg:dash:urlparam:2016\"/>\n  </AdaptationSet>\n  <AdaptationSet id=\"2\"/>\n</Period>\n</MPD>\n";
+        let out = super::super::url_query(input.as_bytes()).unwrap();
+        assert_eq!(out.adaptation_sets, 1);
+        let want = input.replacen(
+            "<AdaptationSet id=\"0\">",
+            &format!("<AdaptationSet id=\"0\">{}", super::URL_QUERY_DESCRIPTOR),
+            1,
+        );
+        assert_eq!(String::from_utf8(out.text).unwrap(), want);
+        // Once: a second pass finds the descriptor and adds nothing.
+        let again = super::super::url_query(want.as_bytes()).unwrap();
+        assert_eq!((again.adaptation_sets, again.text), (0, want.into_bytes()));
+        assert!(matches!(
+            super::super::url_query(b"#EXTM3U\n").unwrap_err(),
+            ManifestError::NotDash
+        ));
+        let err = super::super::url_query(b"<MPD>\n<!DOCTYPE x>").unwrap_err();
+        assert!(err.to_string().starts_with("line 2"), "{err}");
     }
 }

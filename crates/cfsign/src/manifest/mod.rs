@@ -46,6 +46,8 @@ mod dash;
 mod hls;
 mod resolve;
 
+pub use dash::URL_QUERY_DESCRIPTOR;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -321,6 +323,58 @@ pub fn sign(
     }
 }
 
+/// A DASH MPD prepared for [`url_query`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlQueryMpd {
+    /// The MPD with the descriptor in each `AdaptationSet`.
+    pub text: Vec<u8>,
+    /// How many `AdaptationSet`s were given the descriptor (those that had a
+    /// `urn:mpeg:dash:urlparam` descriptor already keep theirs).
+    pub adaptation_sets: usize,
+}
+
+/// DASH's own way, Annex I of ISO/IEC 23009-1: every `AdaptationSet` gets an
+/// `EssentialProperty` with `UrlQueryInfo useMPDUrlQuery="true"`
+/// ([`URL_QUERY_DESCRIPTOR`]), so the player appends
+/// the MPD URL's query to its segment requests. Nothing is signed here: the MPD
+/// stays the same for every viewer (it can be stored in S3 as it is), and one
+/// signed MPD URL whose custom policy covers the stream's folder then signs the
+/// segments too. dash.js 5.0 and later and Shaka Player 4.11 and later do this;
+/// Media3/ExoPlayer (1.11) does not and requests the segments without the
+/// parameters, so offer it only where the players are known (see
+/// `docs/streaming.md`). Every other byte is kept.
+///
+/// ```
+/// let mpd = br#"<MPD><Period><AdaptationSet mimeType="video/mp4"><SegmentTemplate media="$Number$.m4s"/></AdaptationSet></Period></MPD>"#;
+/// let out = cfsign::manifest::url_query(mpd)?;
+/// assert_eq!(out.adaptation_sets, 1);
+/// let text = String::from_utf8(out.text).unwrap();
+/// assert!(text.contains(r#"<AdaptationSet mimeType="video/mp4"><EssentialProperty schemeIdUri="urn:mpeg:dash:urlparam:2014""#));
+/// # Ok::<(), cfsign::manifest::ManifestError>(())
+/// ```
+pub fn url_query(mpd: &[u8]) -> Result<UrlQueryMpd, ManifestError> {
+    match ManifestFormat::detect(mpd) {
+        Some(ManifestFormat::Dash) => {}
+        Some(ManifestFormat::Hls) => return Err(ManifestError::NotDash),
+        None => return Err(ManifestError::UnknownFormat),
+    }
+    if mpd.len() > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::TooLarge {
+            size: mpd.len(),
+            max: MAX_MANIFEST_BYTES,
+        });
+    }
+    let text = std::str::from_utf8(mpd).map_err(|e| {
+        let (line, column) = line_and_column(mpd, e.valid_up_to());
+        ManifestError::NotUtf8 { line, column }
+    })?;
+    let (text, adaptation_sets) = dash::url_query(text)?;
+    Ok(UrlQueryMpd {
+        text: text.into_bytes(),
+        adaptation_sets,
+    })
+}
+
 /// A rewritten manifest and what was done to it.
 #[derive(Debug, Clone)]
 pub struct Rewritten {
@@ -529,6 +583,9 @@ pub enum ManifestError {
         /// The template.
         template: String,
     },
+    /// [`url_query`] was given an HLS playlist.
+    #[error("line 1: this is an HLS playlist; UrlQueryInfo is DASH's (an MPD)")]
+    NotDash,
     /// [`Signing::stamp`] was given a canned policy.
     #[error(
         "a canned policy covers one exact URL, so it cannot be stamped on a manifest's URIs; sign a custom policy whose resource covers the stream (for example the manifest's folder and below)"
