@@ -35,7 +35,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 
 use crate::observe::Metrics;
-use crate::tls::{ALPN_H2, EdgeTls, HandshakeFailure};
+use crate::tls::{ALPN_H2, EdgeTls, HandshakeFailure, TlsSession};
 
 /// Bounds on what one client can hold or send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,6 +396,16 @@ where
                             } else {
                                 Protocol::Http1
                             };
+                            // What the access log says of the connection (`https`,
+                            // `ssl-protocol`, `ssl-cipher`).
+                            let session = TlsSession::of(stream.get_ref().1);
+                            let service =
+                                service.map_request(move |mut request: Request<Incoming>| {
+                                    if let Some(session) = session {
+                                        request.extensions_mut().insert(session);
+                                    }
+                                    request
+                                });
                             protocols.serve(stream, protocol, service, watcher).await;
                         }
                         Err(failure) => {

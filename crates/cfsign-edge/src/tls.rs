@@ -43,6 +43,63 @@ use tokio_rustls::rustls::crypto::CryptoProvider;
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
+/// What a viewer's TLS connection negotiated, in the names CloudFront's access
+/// logs use (`ssl-protocol`, `ssl-cipher`): put in every request's extensions
+/// by the server, read by the access log.
+///
+/// ```
+/// use cfsign_edge::tls::TlsSession;
+/// use tokio_rustls::rustls::{CipherSuite, ProtocolVersion};
+///
+/// let session = TlsSession::new(ProtocolVersion::TLSv1_3, CipherSuite::TLS13_AES_128_GCM_SHA256);
+/// assert_eq!((session.protocol, session.cipher), ("TLSv1.3", "TLS_AES_128_GCM_SHA256"));
+/// let session = TlsSession::new(ProtocolVersion::TLSv1_2, CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
+/// assert_eq!((session.protocol, session.cipher), ("TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsSession {
+    /// `TLSv1.3` or `TLSv1.2`.
+    pub protocol: &'static str,
+    /// The cipher suite: IANA's name for TLS 1.3, OpenSSL's for TLS 1.2, as
+    /// CloudFront logs them (`TLS_AES_128_GCM_SHA256`, `ECDHE-RSA-AES128-GCM-SHA256`).
+    pub cipher: &'static str,
+}
+
+impl TlsSession {
+    /// The session of a negotiated version and suite (`-` for anything rustls
+    /// would not negotiate with the edge's configuration).
+    #[must_use]
+    pub fn new(version: rustls::ProtocolVersion, suite: rustls::CipherSuite) -> Self {
+        use rustls::CipherSuite as C;
+        let protocol = match version {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+            _ => "-",
+        };
+        let cipher = match suite {
+            C::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+            C::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+            C::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+            C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+            C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+            C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+            C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+            C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+            C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+            _ => "-",
+        };
+        Self { protocol, cipher }
+    }
+
+    /// The session of an accepted connection, once the handshake is done.
+    #[must_use]
+    pub fn of(connection: &rustls::ServerConnection) -> Option<Self> {
+        let version = connection.protocol_version()?;
+        let suite = connection.negotiated_cipher_suite()?.suite();
+        Some(Self::new(version, suite))
+    }
+}
+
 /// The ALPN protocol id of HTTP/1.1.
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
 

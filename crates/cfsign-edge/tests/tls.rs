@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use cfsign::{KeyType, PrivateKey};
 use cfsign_edge::config::{ConfigError, ConfigFile};
+use cfsign_edge::observe::AccessLogFormat;
 use cfsign_edge::observe::Metrics;
 use cfsign_edge::server::{Limits, ServeOptions};
 use cfsign_edge::tls::{EdgeTls, TlsCertificate, TlsError};
-use cfsign_testkit::edge::{EdgeBuilder, RunningEdge};
+use cfsign_testkit::edge::{BufferedLog, EdgeBuilder, RunningEdge};
 use cfsign_testkit::server::RunningServer;
 use cfsign_testkit::signer::TestSigner;
 use cfsign_testkit::tls::{self as tk, TestCert, rcgen, tokio_rustls::rustls};
@@ -31,6 +32,8 @@ struct Edge {
     cert: TestCert,
     dir: tempfile::TempDir,
     edge: RunningEdge,
+    /// The access log, as JSON lines.
+    log: BufferedLog,
 }
 
 const CONFIG: &str = r#"
@@ -72,10 +75,13 @@ async fn start(limits: Limits) -> Edge {
     let config = ConfigFile::read(&file).unwrap().load(dir.path()).unwrap();
     assert!(config.tls.is_some());
     let metrics = Metrics::new();
+    let log = BufferedLog::new(AccessLogFormat::Json);
     let edge = EdgeBuilder::new()
         .config(config)
         .metrics(metrics.clone())
         .limits(limits)
+        .observed()
+        .access_log(log.log())
         .start()
         .await;
     Edge {
@@ -85,6 +91,7 @@ async fn start(limits: Limits) -> Edge {
         cert,
         dir,
         edge,
+        log,
     }
 }
 
@@ -162,6 +169,38 @@ async fn tls_1_2_and_1_3_and_alpn() {
         assert_eq!(reply.version, Some(expected));
         assert_eq!((reply.status, &reply.body[..]), (200, &b"free"[..]));
     }
+    // The access log names the protocol, the TLS version and the cipher, as
+    // CloudFront's does (OpenSSL's suite names for TLS 1.2, IANA's for 1.3).
+    let lines = edge.log.lines(2).await;
+    let logged: Vec<(String, String, String)> = lines
+        .iter()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let field = |name: &str| v[name].as_str().unwrap_or("-").to_owned();
+            (
+                field("cs-protocol"),
+                field("ssl-protocol"),
+                field("ssl-cipher"),
+            )
+        })
+        .collect();
+    assert_eq!(logged[0].0, "https", "{lines:?}");
+    assert_eq!(logged[0].1, "TLSv1.2", "{lines:?}");
+    assert!(logged[0].2.starts_with("ECDHE-"), "{lines:?}");
+    assert_eq!(
+        (logged[1].0.as_str(), logged[1].1.as_str()),
+        ("https", "TLSv1.3"),
+        "{lines:?}"
+    );
+    assert!(
+        [
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_CHACHA20_POLY1305_SHA256"
+        ]
+        .contains(&logged[1].2.as_str()),
+        "{lines:?}"
+    );
 
     // a client offering only h2 gets h2 (ALPN h2 then http/1.1 since the edge speaks HTTP/2);
     // one offering only protocols the edge does not speak gets no connection

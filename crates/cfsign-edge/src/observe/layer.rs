@@ -2,6 +2,7 @@
 //! with the response body counted as it streams.
 
 use crate::manifests::ManifestSigning;
+use crate::tls::TlsSession;
 use std::hash::BuildHasher as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -200,6 +201,7 @@ fn capture<B>(request: &Request<B>, request_id: String, logged: bool) -> Record 
         cookies: cookie_names(headers),
         forwarded_for: header_text(headers, header::HeaderName::from_static("x-forwarded-for")),
         protocol_version: version(request.version()),
+        tls: request.extensions().get::<TlsSession>().copied(),
         request_bytes: request_bytes(request),
         ..Record::unanswered()
     }

@@ -2,6 +2,7 @@
 //! by a background thread so that a slow disk or pipe never holds up a request.
 
 use crate::manifests::ManifestSigning;
+use crate::tls::TlsSession;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -260,6 +261,8 @@ pub(crate) struct Record {
     pub(crate) cookies: Logged,
     pub(crate) forwarded_for: Logged,
     pub(crate) protocol_version: &'static str,
+    /// The TLS session, for a request over HTTPS.
+    pub(crate) tls: Option<TlsSession>,
     pub(crate) request_bytes: u64,
     // the response
     pub(crate) status: u16,
@@ -297,6 +300,7 @@ impl Record {
             cookies: Logged::default(),
             forwarded_for: Logged::default(),
             protocol_version: "HTTP/1.1",
+            tls: None,
             request_bytes: 0,
             status: 0,
             result: ResultType::Error,
@@ -412,12 +416,12 @@ impl Record {
             }),
             Value::str(&self.request_id),
             Value::logged(&self.host),
-            Value::Str("http"),
+            Value::Str(if self.tls.is_some() { "https" } else { "http" }),
             Value::Int(self.request_bytes),
             Value::Secs(self.taken),
             Value::logged(&self.forwarded_for),
-            Value::None, // ssl-protocol
-            Value::None, // ssl-cipher
+            self.tls.map_or(Value::None, |t| Value::Str(t.protocol)),
+            self.tls.map_or(Value::None, |t| Value::Str(t.cipher)),
             Value::Str(self.result.as_str()),
             Value::Str(self.protocol_version),
             Value::None, // fle-status
@@ -458,11 +462,14 @@ impl Record {
     /// One JSON object, newline-terminated.
     pub(crate) fn json(&self) -> String {
         let mut line = String::with_capacity(1024);
-        line.push('{');
+        // First the time as RFC 3339 (`date` and `time` follow, as CloudFront's).
+        let _ = write!(
+            line,
+            "{{\"timestamp\":\"{}\"",
+            self.received.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        );
         self.each(|name, value| {
-            if name != FIELDS[0] {
-                line.push(',');
-            }
+            line.push(',');
             let _ = write!(line, "\"{name}\":");
             let _ = match value {
                 Value::Str(s) => write!(line, "{}", serde_json::Value::from(*s)),

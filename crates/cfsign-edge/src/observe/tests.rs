@@ -367,7 +367,28 @@ async fn json_lines_parse_and_404s_are_errors() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
     let object = v.as_object().unwrap();
-    assert_eq!(object.len(), FIELDS.len());
+    // CloudFront's fields, and the time as RFC 3339 first.
+    assert_eq!(object.len(), FIELDS.len() + 1);
+    let timestamp = v["timestamp"].as_str().unwrap();
+    let parsed: jiff::Timestamp = timestamp.parse().unwrap();
+    assert!(
+        timestamp.ends_with('Z') && timestamp.contains('.'),
+        "{timestamp}"
+    );
+    assert!(
+        (jiff::Timestamp::now() - parsed).get_seconds().abs() < 60,
+        "{timestamp}"
+    );
+    assert_eq!(
+        format!(
+            "{}T{}",
+            v["date"].as_str().unwrap(),
+            v["time"].as_str().unwrap()
+        ),
+        timestamp[..19]
+    );
+    assert_eq!(v["cs-protocol"], "http");
+    assert_eq!(v["ssl-protocol"], serde_json::Value::Null);
     assert_eq!(v["sc-status"], 404);
     assert_eq!(v["cs-uri-stem"], "/none");
     assert_eq!(v["cs-uri-query"], serde_json::Value::Null);
