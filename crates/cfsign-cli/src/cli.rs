@@ -14,9 +14,20 @@ Start with `cfsign quickstart` (no AWS account needed).
 Exit codes: 0 success; 1 `verify`/`explain` denied, `batch` finished but some lines failed, or
 `edge invalidate` could not invalidate some instance; 2 bad usage or input (the message on stderr names the input and the fix).";
 
+/// `cfsign --version`: the version, the git commit it was built from (`unknown` outside a git
+/// checkout) and the enabled Cargo features, all but the version set by build.rs.
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CFSIGN_GIT_COMMIT"),
+    ", features: ",
+    env!("CFSIGN_FEATURES"),
+    ")"
+);
+
 /// The `cfsign` command.
 #[derive(Debug, Parser)]
-#[command(name = "cfsign", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "cfsign", version = VERSION, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -63,6 +74,43 @@ pub(crate) enum Command {
     #[cfg(feature = "aws")]
     #[command(after_help = crate::commands::aws::args::AWS_EXAMPLES)]
     Aws(crate::commands::aws::args::AwsArgs),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Write the man pages (cfsign.1 and one per subcommand) into a directory
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  # bash: for this shell, then for every new one
+  source <(cfsign completions bash)
+  cfsign completions bash > ~/.local/share/bash-completion/completions/cfsign
+
+  # zsh: into a folder of $fpath, then restart zsh
+  cfsign completions zsh > \"${fpath[1]}/_cfsign\"
+
+  # fish
+  cfsign completions fish > ~/.config/fish/completions/cfsign.fish
+
+  # PowerShell: add this line to $PROFILE
+  cfsign completions powershell | Out-String | Invoke-Expression";
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to print the completion script for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// Options of `manpages` (hidden: for packagers).
+#[derive(Debug, Args)]
+pub(crate) struct ManpagesArgs {
+    /// The directory to write cfsign.1 and cfsign-SUBCOMMAND.1 into (created if missing)
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
 }
 
 const EDGE_EXAMPLES: &str = "\

@@ -45,6 +45,8 @@ fn main() -> ExitCode {
             Ok(_) => Ok(()),
             Err(e) => Err(e),
         },
+        Command::Completions(a) => commands::docs::completions(a),
+        Command::Manpages(a) => commands::docs::manpages(a),
         Command::Batch(a) => match commands::batch::run(a) {
             Ok(outcome) if outcome.failed > 0 => return ExitCode::from(1),
             Ok(_) => Ok(()),

@@ -4,6 +4,7 @@
 pub(crate) mod aws;
 pub(crate) mod batch;
 pub(crate) mod cookies;
+pub(crate) mod docs;
 pub(crate) mod edge;
 pub(crate) mod invalidate;
 pub(crate) mod keygen;
