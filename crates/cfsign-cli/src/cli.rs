@@ -408,8 +408,12 @@ The JSON goes to stdout exactly as it would be signed; warnings go to stderr.";
 
 const KEYGEN_EXAMPLES: &str = "\
 Examples:
-  cfsign keygen                       # RSA-2048 into the current folder
-  cfsign keygen --type ecdsa --out keys/   # ECDSA P-256: shorter URLs, faster signing";
+  cfsign keygen                    # ECDSA P-256 into the current folder
+  cfsign keygen --out keys/        # into keys/ (created if missing)
+  cfsign keygen --type rsa         # RSA-2048: longer URLs, slower signing
+
+ECDSA P-256 is the default: its signatures are shorter (so are the URLs) and faster to make;
+CloudFront has accepted ECDSA P-256 public keys since September 2025.";
 
 const BATCH_EXAMPLES: &str = "\
 Examples:
@@ -676,8 +680,9 @@ pub(crate) enum KeyTypeArg {
 
 #[derive(Debug, Args)]
 pub(crate) struct KeygenArgs {
-    /// Key type: rsa (RSA-2048) or ecdsa (P-256)
-    #[arg(long = "type", value_enum, default_value = "rsa")]
+    /// Key type: ecdsa (P-256: shorter signatures, so shorter URLs, and faster signing) or
+    /// rsa (RSA-2048)
+    #[arg(long = "type", value_enum, default_value = "ecdsa")]
     pub(crate) key_type: KeyTypeArg,
 
     /// Folder to write private_key.pem and public_key.pem to (created if missing)

@@ -313,6 +313,23 @@ proptest! {
 }
 
 #[test]
+fn keygen_defaults_to_ecdsa_p256() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, stdout, err) = run(&["keygen", "--out", out]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.starts_with("Generated an ECDSA P-256 key pair:\n"),
+        "{stdout}"
+    );
+    let key = cfsign::PrivateKey::from_file(dir.path().join("private_key.pem")).unwrap();
+    assert_eq!(key.key_type(), cfsign::KeyType::EcdsaP256);
+    let (code, help, _) = run(&["keygen", "--help"]);
+    assert_eq!(code, 0);
+    assert!(help.contains("[default: ecdsa]"), "{help}");
+}
+
+#[test]
 fn keygen_writes_0600_private_key_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("keys");
@@ -341,6 +358,10 @@ fn keygen_writes_0600_private_key_and_refuses_to_overwrite() {
             cfsign::KeyType::EcdsaP256
         };
         assert_eq!(key.key_type(), expected);
+        assert!(
+            stdout.starts_with(&format!("Generated an {expected} key pair:\n")),
+            "{stdout}"
+        );
     }
     let before = std::fs::read(out_dir.join("private_key.pem")).unwrap();
     let (code, _, err) = run(&["keygen", "--out", out]);

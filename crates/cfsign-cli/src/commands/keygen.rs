@@ -21,7 +21,7 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "Generated a {key_type} key pair:\n  {}  private key, mode 0600: keep it secret (a secret store, not git)\n  {}  public key (SubjectPublicKeyInfo PEM)\n\nNext steps:\n  1. CloudFront console > Key management > Public keys > Create public key: paste {}\n     (or: aws cloudfront create-public-key ...). Note the ID it gets, e.g. K2JCJMDEHXQW5F.\n  2. Key groups > Create key group with that public key.\n  3. On the distribution's cache behavior: Restrict viewer access > Trusted key groups > your group.\n  4. Sign: cfsign url 'https://YOUR-DOMAIN/path/file' --key-pair-id THAT-ID --private-key {} --expires-in 1h",
+        "Generated an {key_type} key pair:\n  {}  private key, mode 0600: keep it secret (a secret store, not git)\n  {}  public key (SubjectPublicKeyInfo PEM)\n\nNext steps:\n  1. CloudFront console > Key management > Public keys > Create public key: paste {}\n     (or: aws cloudfront create-public-key ...). Note the ID it gets, e.g. K2JCJMDEHXQW5F.\n  2. Key groups > Create key group with that public key.\n  3. On the distribution's cache behavior: Restrict viewer access > Trusted key groups > your group.\n  4. Sign: cfsign url 'https://YOUR-DOMAIN/path/file' --key-pair-id THAT-ID --private-key {} --expires-in 1h",
         private_path.display(),
         public_path.display(),
         public_path.display(),
