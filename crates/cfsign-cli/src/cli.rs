@@ -115,30 +115,37 @@ pub(crate) struct ManpagesArgs {
 
 const EDGE_EXAMPLES: &str = "\
 Examples:
-  # Serve ./media; only URLs and cookies signed with the key K2JCJMDEHXQW5F are served
-  cfsign edge --root ./media --public-key K2JCJMDEHXQW5F=public_key.pem --listen 127.0.0.1:8080
+  # Serve ./media; only URLs and cookies signed with the key K2JCJMDEHXQW5F
+  # are served
+  cfsign edge --root ./media --public-key K2JCJMDEHXQW5F=public_key.pem \\
+      --listen 127.0.0.1:8080
 
   # Then, in another terminal
-  curl -i \"$(cfsign url http://127.0.0.1:8080/video.mp4 --key-pair-id K2JCJMDEHXQW5F \\
-      --private-key private_key.pem --expires-in 10m)\"
+  curl -i \"$(cfsign url http://127.0.0.1:8080/video.mp4 \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem \\
+      --expires-in 10m)\"
 
   # Behind a load balancer that terminates TLS for cdn.example.com
-  cfsign edge --root /srv/media --public-key K2JCJMDEHXQW5F=public_key.pem --listen 0.0.0.0:8080 \\
-      --public-base-url https://cdn.example.com --trusted-proxy 10.0.0.0/8
+  cfsign edge --root /srv/media --public-key K2JCJMDEHXQW5F=public_key.pem \\
+      --listen 0.0.0.0:8080 --public-base-url https://cdn.example.com \\
+      --trusted-proxy 10.0.0.0/8
 
-  # HTTPS with a certificate and its key (PEM); SIGHUP re-reads them after a renewal
-  cfsign edge --root /srv/media --public-key K2JCJMDEHXQW5F=public_key.pem --listen 0.0.0.0:8443 \\
+  # HTTPS with a certificate and its key (PEM); SIGHUP re-reads them after a
+  # renewal
+  cfsign edge --root /srv/media --public-key K2JCJMDEHXQW5F=public_key.pem \\
+      --listen 0.0.0.0:8443 \\
       --tls-cert /etc/letsencrypt/live/cdn.example.com/fullchain.pem \\
       --tls-key /etc/letsencrypt/live/cdn.example.com/privkey.pem
 
   # Several behaviors, origins and key groups from a file; check it first
   cfsign edge --config edge.toml --check && cfsign edge --config edge.toml
 
-  # Prometheus metrics and /healthz on a separate port; JSON access logs into a file
-  cfsign edge --config edge.toml --admin-listen 127.0.0.1:9901 --access-log json \\
-      --access-log-file /var/log/cfsign/access.log
+  # Prometheus metrics and /healthz on a separate port; JSON access logs into
+  # a file
+  cfsign edge --config edge.toml --admin-listen 127.0.0.1:9901 \\
+      --access-log json --access-log-file /var/log/cfsign/access.log
 
-  # Then drop cached objects before they expire (see `cfsign edge invalidate --help`)
+  # Then drop cached objects before they expire (see its --help)
   cfsign edge invalidate --admin http://127.0.0.1:9901 /index.html '/videos/*'
 
 Denials are CloudFront's 403 XML bodies and codes. GET and HEAD, ranges and conditional
@@ -160,11 +167,13 @@ pub(crate) enum EdgeCommand {
 
 const INVALIDATE_EXAMPLES: &str = "\
 Examples:
-  # One edge started with --admin-listen 127.0.0.1:9901: one file, and everything under /videos/
+  # One edge started with --admin-listen 127.0.0.1:9901: one file, and
+  # everything under /videos/
   cfsign edge invalidate --admin http://127.0.0.1:9901 /index.html '/videos/*'
 
   # Every instance behind the load balancer (each has its own cache)
-  cfsign edge invalidate --admin http://10.0.1.5:9901 --admin http://10.0.2.7:9901 '/*'
+  cfsign edge invalidate --admin http://10.0.1.5:9901 \\
+      --admin http://10.0.2.7:9901 '/*'
 
 Paths follow CloudFront's invalidation syntax: they start with '/', are case-sensitive, and may end
 with '*' (a prefix: /images/* is everything under /images/, /images* also /images.jpg; '*' anywhere
@@ -287,16 +296,18 @@ pub(crate) struct EdgeArgs {
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:
-  cfsign verify 'https://d111111abcdef8.cloudfront.net/a.jpg?Expires=...&Signature=...&Key-Pair-Id=K2JCJMDEHXQW5F' \\
-      --public-key K2JCJMDEHXQW5F=public_key.pem
+  # SIGNED_URL: e.g. https://d111111abcdef8.cloudfront.net/a.jpg?Expires=...
+  cfsign verify \"$SIGNED_URL\" --public-key K2JCJMDEHXQW5F=public_key.pem
 
   # Signed cookies, an IP-restricted policy, a given time
-  cfsign verify 'https://d111111abcdef8.cloudfront.net/videos/1.ts' --public-key K2JCJMDEHXQW5F=public_key.pem \\
-      --cookie 'CloudFront-Policy=...; CloudFront-Signature=...; CloudFront-Key-Pair-Id=K2JCJMDEHXQW5F' \\
+  cfsign verify 'https://d111111abcdef8.cloudfront.net/videos/1.ts' \\
+      --public-key K2JCJMDEHXQW5F=public_key.pem \\
+      --cookie 'CloudFront-Policy=...; CloudFront-Signature=...; ...' \\
       --client-ip 203.0.113.7 --now 2026-06-01T12:00:00Z
 
   # Bulk check of URLs from a log: one verdict line per input line
-  cut -f 8 access.log | cfsign verify - --public-key K2JCJMDEHXQW5F=public_key.pem
+  cut -f 8 access.log |
+      cfsign verify - --public-key K2JCJMDEHXQW5F=public_key.pem
 
 Exit codes: 0 allowed (all allowed with -); 1 denied (first line: 403 <Code>: <Message>, then the reason);
 2 bad usage or input (with -, a line over 16 KiB stops the run). Several --public-key options form
@@ -304,9 +315,9 @@ the trusted key group.";
 
 const EXPLAIN_EXAMPLES: &str = "\
 Examples:
-  cfsign explain 'https://d111111abcdef8.cloudfront.net/a.jpg?Expires=...&Signature=...&Key-Pair-Id=K2JCJMDEHXQW5F' \\
-      --public-key K2JCJMDEHXQW5F=public_key.pem
-  cfsign explain 'https://d111111abcdef8.cloudfront.net/a.jpg?Expires=...'   # decode-only, no key
+  # SIGNED_URL: e.g. https://d111111abcdef8.cloudfront.net/a.jpg?Expires=...
+  cfsign explain \"$SIGNED_URL\" --public-key K2JCJMDEHXQW5F=public_key.pem
+  cfsign explain \"$SIGNED_URL\"   # decode-only, no key
 
 It tries the usual causes of 403s (missing Hash-Algorithm, a re-encoded URL, a parameter added after
 signing, a wildcard in a canned policy, the wrong key, expiry in milliseconds, ...) and names the one
@@ -314,8 +325,11 @@ that fits. Exit code 0 when allowed or nothing is wrong that could be seen, 1 ot
 
 const INSPECT_EXAMPLES: &str = "\
 Examples:
-  cfsign inspect 'https://d111111abcdef8.cloudfront.net/a.jpg?Policy=...&Signature=...&Key-Pair-Id=K2JCJMDEHXQW5F'
-  cfsign inspect 'CloudFront-Policy=...; CloudFront-Signature=...; CloudFront-Key-Pair-Id=K2JCJMDEHXQW5F'";
+  # SIGNED_URL: e.g. https://d111111abcdef8.cloudfront.net/a.jpg?Policy=...
+  cfsign inspect \"$SIGNED_URL\"
+
+  # A Cookie header's value
+  cfsign inspect 'CloudFront-Policy=...; CloudFront-Signature=...; ...'";
 
 /// Options of `verify` and `explain`.
 #[derive(Debug, Args)]
@@ -361,24 +375,30 @@ const URL_EXAMPLES: &str = "\
 Examples:
   # Canned policy, valid for 15 minutes
   cfsign url 'https://d111111abcdef8.cloudfront.net/videos/intro.mp4' \\
-      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 15m
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem \\
+      --expires-in 15m
 
   # Custom policy: not before a time, only from one network, SHA-256
-  cfsign url 'https://d111111abcdef8.cloudfront.net/report.pdf' --key-pair-id K2JCJMDEHXQW5F \\
-      --private-key private_key.pem --expires 2030-01-01T00:00:00Z \\
+  cfsign url 'https://d111111abcdef8.cloudfront.net/report.pdf' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem \\
+      --expires 2030-01-01T00:00:00Z \\
       --not-before 2029-12-31T00:00:00Z --ip 203.0.113.0/24 --hash sha256
 
-  # Sign a wildcard, deliver a specific URL (the same signature works for every file under /album/)
-  cfsign url 'https://d111111abcdef8.cloudfront.net/album/1.jpg' --resource 'https://d111111abcdef8.cloudfront.net/album/*' \\
+  # Sign a wildcard, deliver a specific URL (the same signature works for
+  # every file under /album/)
+  cfsign url 'https://d111111abcdef8.cloudfront.net/album/1.jpg' \\
+      --resource 'https://d111111abcdef8.cloudfront.net/album/*' \\
       --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 1h
 
-  # A raw URL with spaces or non-ASCII: --encode percent-encodes it first, then signs what it prints
+  # A raw URL with spaces or non-ASCII: --encode percent-encodes it first,
+  # then signs what it prints
   cfsign url 'https://d111111abcdef8.cloudfront.net/Résumé 2026.pdf' --encode \\
       --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 1h
 
   # Drop-in for `aws cloudfront sign`
-  cfsign url --url 'https://d111111abcdef8.cloudfront.net/a.jpg' --key-pair-id K2JCJMDEHXQW5F \\
-      --private-key file://private_key.pem --date-less-than 2030-01-01
+  cfsign url --url 'https://d111111abcdef8.cloudfront.net/a.jpg' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key file://private_key.pem \\
+      --date-less-than 2030-01-01
 
 The URL must be exactly what the client will request: absolute http(s), percent-encoded, ASCII,
 no fragment, none of Expires, Policy, Signature, Key-Pair-Id, Hash-Algorithm. It is never re-encoded.
@@ -388,21 +408,28 @@ DURATION: 90s, 15m, 2h, 7d, 1h30m.";
 const COOKIES_EXAMPLES: &str = "\
 Examples:
   # Everything under /course-42/ for 4 hours, on your alternate domain
-  cfsign cookies 'https://media.example.com/course-42/*' --key-pair-id K2JCJMDEHXQW5F \\
-      --private-key private_key.pem --expires-in 4h --domain media.example.com --path /course-42/
+  cfsign cookies 'https://media.example.com/course-42/*' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem \\
+      --expires-in 4h --domain media.example.com --path /course-42/
 
   # JSON for an application to set
-  cfsign cookies 'https://d111111abcdef8.cloudfront.net/*' --key-pair-id K2JCJMDEHXQW5F \\
-      --private-key private_key.pem --expires-in 1h --json
+  cfsign cookies 'https://d111111abcdef8.cloudfront.net/*' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem \\
+      --expires-in 1h --json
 
 Defaults: Secure, HttpOnly, SameSite=Lax, Path=/, host-only (no Domain), session cookies.
 A URL without wildcards gives a canned policy, valid for that one URL only (you are warned).";
 
 const POLICY_EXAMPLES: &str = "\
 Examples:
-  cfsign policy 'https://d111111abcdef8.cloudfront.net/videos/*' --expires-in 1h --ip 192.0.2.0/24
-  cfsign policy 'https://d111111abcdef8.cloudfront.net/a.jpg' --expires 2030-01-01 --json
-  cfsign policy 'https://d111111abcdef8.cloudfront.net/a.jpg' --policy my-policy.json   # lint a file
+  cfsign policy 'https://d111111abcdef8.cloudfront.net/videos/*' \\
+      --expires-in 1h --ip 192.0.2.0/24
+  cfsign policy 'https://d111111abcdef8.cloudfront.net/a.jpg' \\
+      --expires 2030-01-01 --json
+
+  # Lint a policy file
+  cfsign policy 'https://d111111abcdef8.cloudfront.net/a.jpg' \\
+      --policy my-policy.json
 
 The JSON goes to stdout exactly as it would be signed; warnings go to stderr.";
 
@@ -418,15 +445,19 @@ CloudFront has accepted ECDSA P-256 public keys since September 2025.";
 const BATCH_EXAMPLES: &str = "\
 Examples:
   # One URL per line in, one signed URL per line out (same order), all cores
-  cfsign batch --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 1h < urls.txt > signed.txt
+  cfsign batch --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem \\
+      --expires-in 1h < urls.txt > signed.txt
 
-  # Sign one wildcard policy once and stamp it on every URL (HLS segments, galleries)
+  # Sign one wildcard policy once and stamp it on every URL (HLS segments,
+  # galleries)
   cfsign batch --resource 'https://d111111abcdef8.cloudfront.net/hls/show-7/*' \\
-      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 6h --input segments.txt
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem \\
+      --expires-in 6h --input segments.txt
 
   # JSON lines with per-line options
-  echo '{\"url\":\"https://d111111abcdef8.cloudfront.net/a.jpg\",\"expires_in\":\"10m\",\"ip\":\"192.0.2.1\"}' |
-      cfsign batch --jsonl --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 1h
+  echo '{\"url\":\"https://d111111abcdef8.cloudfront.net/a.jpg\",\"ip\":\"10.0.0.1\"}' |
+      cfsign batch --jsonl --key-pair-id K2JCJMDEHXQW5F \\
+      --private-key private_key.pem --expires-in 1h
 
 A bad line is reported on stderr with its line number; its output line is left empty (plain mode)
 or holds {\"line\":N,\"error\":...} (JSON lines), and the exit code is 1. The others are signed.
@@ -435,19 +466,24 @@ JSON-lines fields: url (required), expires, expires_in, not_before, ip, resource
 
 const MANIFEST_EXAMPLES: &str = "\
 Examples:
-  # One policy for the stream's folder, stamped on every segment, key and child playlist
-  cfsign manifest https://d111111abcdef8.cloudfront.net/movies/42/index.m3u8 --input index.m3u8 \\
-      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 6h > signed.m3u8
+  # One policy for the stream's folder, stamped on every segment, key and
+  # child playlist
+  cfsign manifest https://d111111abcdef8.cloudfront.net/movies/42/index.m3u8 \\
+      --input index.m3u8 --key-pair-id K2JCJMDEHXQW5F \\
+      --private-key private_key.pem --expires-in 6h > signed.m3u8
 
-  # A DASH MPD from stdin, a resource wider than the manifest's folder, a JSON report
-  curl -s https://origin.example.com/movies/42/dash/stream.mpd |
-    cfsign manifest https://d111111abcdef8.cloudfront.net/movies/42/dash/stream.mpd --input - \\
-      --resource 'https://d111111abcdef8.cloudfront.net/movies/42/*' \\
-      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 6h --json
+  # A DASH MPD from stdin, a resource wider than the manifest's folder, a JSON
+  # report
+  curl -s https://origin.example.com/movies/42/dash/a.mpd |
+  cfsign manifest 'https://d111111abcdef8.cloudfront.net/movies/42/dash/a.mpd' \\
+      --input - --resource 'https://d111111abcdef8.cloudfront.net/movies/42/*' \\
+      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem \\
+      --expires-in 6h --json
 
   # Each URI its own canned signature (HLS, or DASH without SegmentTemplate)
-  cfsign manifest https://d111111abcdef8.cloudfront.net/movies/42/720p.m3u8 --input 720p.m3u8 --mode urls \\
-      --key-pair-id K2JCJMDEHXQW5F --private-key private_key.pem --expires-in 6h
+  cfsign manifest https://d111111abcdef8.cloudfront.net/movies/42/720p.m3u8 \\
+      --input 720p.m3u8 --mode urls --key-pair-id K2JCJMDEHXQW5F \\
+      --private-key private_key.pem --expires-in 6h
 
 MANIFEST_URL is where players fetch the manifest: relative URIs are resolved against it to decide
 which ones the resource covers (default: the manifest's folder and below). Covered URIs get the
@@ -526,6 +562,7 @@ pub(crate) struct SigningArgs {
     #[arg(
         long,
         env = "CFSIGN_KMS_KEY_ID",
+        hide_env_values = true,
         value_name = "ARN|ID",
         conflicts_with = "private_key"
     )]

@@ -8,15 +8,21 @@ use crate::cli::KeyTypeArg;
 
 pub(crate) const AWS_EXAMPLES: &str = "\
 Examples:
-  # Everything private content needs, from a new key pair (idempotent: run it again to check)
-  cfsign aws setup --bucket my-private-media --create-bucket --generate-key keys/
+  # Everything private content needs, from a new key pair (idempotent: run it
+  # again to check)
+  cfsign aws setup --bucket my-private-media --create-bucket \\
+      --generate-key keys/
 
   # See the API calls first, change nothing
-  cfsign aws setup --bucket my-private-media --public-key public_key.pem --dry-run
+  cfsign aws setup --bucket my-private-media --public-key public_key.pem \\
+      --dry-run
 
-  # Rotate: add a new key next to the old one, sign with it, retire the old one later
-  cfsign aws keys rotate --key-group cfsign-my-private-media --generate-key keys-2027/
-  cfsign aws keys retire --key-group cfsign-my-private-media --key-id K2JCJMDEHXQW5F
+  # Rotate: add a new key next to the old one, sign with it, retire the old one
+  # later
+  cfsign aws keys rotate --key-group cfsign-my-private-media \\
+      --generate-key keys-2027/
+  cfsign aws keys retire --key-group cfsign-my-private-media \\
+      --key-id K2JCJMDEHXQW5F
 
   # Why does my signed URL get a 403?
   cfsign aws doctor --distribution EDFDVBD6EXAMPLE --url \"$SIGNED_URL\"
