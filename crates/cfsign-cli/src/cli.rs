@@ -733,7 +733,8 @@ pub(crate) struct KeygenArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct BatchArgs {
-    /// Read from this file instead of stdin
+    /// Read from this file instead of stdin (`-` is stdin). Lines from a pipe or a terminal
+    /// are signed and written one by one as they arrive
     #[arg(long, value_name = "FILE")]
     pub(crate) input: Option<PathBuf>,
 

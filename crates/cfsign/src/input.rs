@@ -414,6 +414,13 @@ impl<R: BufRead> Lines<R> {
     pub fn number(&self) -> usize {
         self.number
     }
+
+    /// The underlying reader (e.g. to see whether a [`std::io::BufReader`] still
+    /// holds buffered bytes, or the next read would wait for more input).
+    #[must_use]
+    pub fn get_ref(&self) -> &R {
+        &self.reader
+    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,17 @@
 //! output line (plain mode) or an error object (JSON lines), so output lines stay
 //! aligned with input lines; the others are signed.
 //!
+//! From a regular file the input is read in large chunks. From anything else (a
+//! pipe, a terminal, another program's output) the command streams: a chunk ends
+//! where the bytes read so far end, so each line is signed, written and flushed
+//! as soon as it arrives, before the command waits for more.
+//!
 //! A line longer than [`LINE`] (64 KiB) is refused while it is read: it stops
 //! the command (exit 2) after the lines before it were signed and written, since
 //! input with such a line is not a list of URLs (and reading on to its end could
 //! take forever, e.g. from `/dev/zero`).
 
-use std::io::{BufRead, BufWriter, IsTerminal as _, Write as _};
+use std::io::{BufReader, BufWriter, IsTerminal as _, Read, Write as _};
 
 use anyhow::{Context as _, Result, anyhow};
 use cfsign::batch::{UrlBatch, parallel_map};
@@ -160,23 +165,20 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
     };
     let threads = std::num::NonZeroUsize::new(threads).unwrap_or(std::num::NonZeroUsize::MIN);
     let signer = LineSigner::new(config, args.jsonl)?;
-    let (input, source): (Box<dyn BufRead>, _) = match &args.input {
-        Some(path) => (
-            Box::new(std::io::BufReader::with_capacity(
-                256 * 1024,
-                std::fs::File::open(path)
-                    .with_context(|| format!("--input: cannot open {}", path.display()))?,
-            )),
-            Source::File(path.clone()),
-        ),
-        None => (
-            Box::new(std::io::BufReader::with_capacity(
-                256 * 1024,
-                std::io::stdin().lock(),
-            )),
+    let (input, source, streaming): (Box<dyn Read>, _, _) = match &args.input {
+        Some(path) if path.as_os_str() != "-" => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("--input: cannot open {}", path.display()))?;
+            let streaming = !file.metadata().is_ok_and(|m| m.is_file());
+            (Box::new(file), Source::File(path.clone()), streaming)
+        }
+        _ => (
+            Box::new(std::io::stdin().lock()),
             Source::Stdin,
+            !stdin_is_regular_file(),
         ),
     };
+    let input = BufReader::with_capacity(256 * 1024, input);
     let progress = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -188,6 +190,7 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
     let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
     let mut reader = LineReader {
         lines: LINE.lines(input, source),
+        streaming,
     };
     let mut outcome = BatchOutcome {
         lines: 0,
@@ -218,6 +221,9 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
             out.write_all(b"\n").context("writing to stdout")?;
         }
         outcome.lines += chunk.len();
+        if streaming {
+            out.flush().context("writing to stdout")?;
+        }
         if let Some(bar) = &progress {
             bar.set_position(outcome.lines as u64);
         }
@@ -227,8 +233,9 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
                 bar.finish_and_clear();
             }
             // The message names the file (or standard input); a file came from --input.
+            let error_source = error.input().clone();
             let error = anyhow!(error);
-            return Err(if args.input.is_some() {
+            return Err(if matches!(error_source, Source::File(_)) {
                 error.context("--input")
             } else {
                 error
@@ -248,15 +255,47 @@ pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
     Ok(outcome)
 }
 
+/// Whether standard input is a regular file (`< file`), which always ends and
+/// is read in chunks; anything else (a pipe, a terminal) is streamed.
+fn stdin_is_regular_file() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.is_file())
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsHandle as _;
+        std::io::stdin()
+            .as_handle()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.is_file())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        false
+    }
+}
+
 /// Reads lines as bytes so that one invalid line (not UTF-8) is an error for that
 /// line only.
 struct LineReader<R> {
-    lines: Lines<R>,
+    lines: Lines<BufReader<R>>,
+    /// End a chunk where the bytes read so far end (input that is not a regular file).
+    streaming: bool,
 }
 
-impl<R: BufRead> LineReader<R> {
-    /// The next lines (at most [`CHUNK_LINES`], about [`CHUNK_BYTES`]), and the
-    /// error that ends the input after them, if any.
+impl<R: Read> LineReader<R> {
+    /// The next lines (at most [`CHUNK_LINES`], about [`CHUNK_BYTES`]; when
+    /// streaming, only those already read, so that none waits for later input),
+    /// and the error that ends the input after them, if any.
     fn next_chunk(&mut self) -> (Vec<Result<String, String>>, Option<InputError>) {
         let mut chunk = Vec::with_capacity(CHUNK_LINES);
         let mut bytes = 0;
@@ -273,6 +312,9 @@ impl<R: BufRead> LineReader<R> {
                 Err(e) => Err(format!("not UTF-8 text ({e})")),
             };
             chunk.push(line);
+            if self.streaming && self.lines.get_ref().buffer().is_empty() {
+                break;
+            }
         }
         (chunk, None)
     }
