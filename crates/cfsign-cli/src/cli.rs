@@ -362,7 +362,7 @@ pub(crate) struct VerifyArgs {
 /// Options of `inspect`.
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
-    /// A signed URL, or a Cookie header with CloudFront-* cookies
+    /// A signed URL, or a Cookie header with CloudFront-* cookies (`-`: read it from stdin)
     #[arg(value_name = "SIGNED_URL_OR_COOKIE_HEADER")]
     pub(crate) input: String,
 
@@ -546,8 +546,9 @@ pub(crate) struct SigningArgs {
     )]
     pub(crate) key_pair_id: Option<String>,
 
-    /// Private key file (PEM or DER; PKCS#1, PKCS#8 or SEC1). `file://PATH` is accepted.
-    /// The key's contents can instead be given in $CFSIGN_PRIVATE_KEY_PEM
+    /// Private key file (PEM or DER; PKCS#1, PKCS#8 or SEC1). `file://PATH` is accepted, and
+    /// `-` reads the key from stdin. The key's contents can instead be given in
+    /// $CFSIGN_PRIVATE_KEY_PEM
     #[arg(
         long,
         env = cfsign::env::PRIVATE_KEY,
@@ -637,7 +638,7 @@ pub(crate) enum HashArg {
 
 #[derive(Debug, Args)]
 pub(crate) struct UrlArgs {
-    /// The URL exactly as the client will request it
+    /// The URL exactly as the client will request it (`-`: read it from stdin)
     #[arg(value_name = "URL", required_unless_present = "url_flag")]
     pub(crate) url: Option<String>,
 

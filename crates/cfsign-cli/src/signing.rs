@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use cfsign::excerpt::Excerpt;
-use cfsign::input::Source;
+use cfsign::input::{Limit, Source};
+use cfsign::key::PRIVATE_KEY_FILE;
 use cfsign::options::{OptionsError, PolicyInputs, SigningOptions};
 use cfsign::policy::{POLICY_FILE, PolicyError};
 use cfsign::time::{self, parse_instant};
@@ -27,7 +28,20 @@ pub(crate) struct SigningConfig {
 }
 
 impl SigningConfig {
-    pub(crate) fn from_args(args: &SigningArgs) -> Result<Self> {
+    /// `stdin` names the command's own input when it reads standard input (e.g.
+    /// `URL -`), so that `--private-key -` or `--policy -` cannot also claim it.
+    pub(crate) fn from_args(args: &SigningArgs, stdin: Option<&str>) -> Result<Self> {
+        one_stdin_use(&[
+            (stdin.unwrap_or_default(), stdin.is_some()),
+            (
+                "--private-key -",
+                args.private_key.as_deref().is_some_and(is_stdin),
+            ),
+            (
+                "--policy -",
+                args.policy.policy.as_deref().is_some_and(is_stdin),
+            ),
+        ])?;
         let policy = PolicyConfig::from_options(&args.policy)?;
         let id = args.key_pair_id.as_deref().ok_or_else(|| {
             anyhow!("no key pair ID: give --key-pair-id ID (the ID of your public key in CloudFront) or set CFSIGN_KEY_PAIR_ID")
@@ -88,6 +102,12 @@ fn kms_signer(_: KeyPairId, _: &str, _: Option<HashArg>) -> Result<Signer> {
 /// `$CFSIGN_PRIVATE_KEY_PEM` (the contents).
 pub(crate) fn load_private_key(path: Option<&str>) -> Result<PrivateKey> {
     if let Some(path) = path {
+        if is_stdin(path) {
+            let bytes = PRIVATE_KEY_FILE
+                .read(std::io::stdin().lock(), Source::Stdin)
+                .context("--private-key -")?;
+            return PrivateKey::from_bytes(&bytes).context("--private-key - (standard input)");
+        }
         let path = path.strip_prefix("file://").unwrap_or(path);
         if path.contains("-----BEGIN") {
             bail!(
@@ -105,6 +125,46 @@ pub(crate) fn load_private_key(path: Option<&str>) -> Result<PrivateKey> {
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether a file or value argument is `-` (or `file://-`): standard input.
+pub(crate) fn is_stdin(value: &str) -> bool {
+    value.strip_prefix("file://").unwrap_or(value) == "-"
+}
+
+/// Refuses a command that would read standard input for more than one of its
+/// inputs (`uses`: each input as named in messages, and whether it is `-`).
+pub(crate) fn one_stdin_use(uses: &[(&str, bool)]) -> Result<()> {
+    let named: Vec<&str> = uses
+        .iter()
+        .filter(|(_, used)| *used)
+        .map(|(name, _)| *name)
+        .collect();
+    if let [first, rest @ ..] = named.as_slice()
+        && !rest.is_empty()
+    {
+        bail!(
+            "{first} and {} both read standard input, which can hold only one of them; give the \
+             other as a file",
+            rest.join(" and ")
+        );
+    }
+    Ok(())
+}
+
+/// One value given as `-`: standard input, at most `limit`, as UTF-8 text without
+/// its final line end (`\n` or `\r\n`); `what` names the argument. Input of more
+/// than one line is refused.
+pub(crate) fn read_stdin_value(limit: &Limit, what: &str) -> Result<String> {
+    let text = limit
+        .read_to_string(std::io::stdin().lock(), Source::Stdin)
+        .with_context(|| format!("{what} -"))?;
+    let value = text.strip_suffix('\n').unwrap_or(&text);
+    let value = value.strip_suffix('\r').unwrap_or(value);
+    if value.contains('\n') {
+        bail!("{what} -: standard input holds more than one line; give exactly one value");
+    }
+    Ok(value.to_owned())
 }
 
 /// Policy settings resolved against one "now" (the core's [`SigningOptions`]),

@@ -156,7 +156,14 @@ fn value_text(v: &serde_json::Value) -> String {
 }
 
 pub(crate) fn run(args: &BatchArgs) -> Result<BatchOutcome> {
-    let config = SigningConfig::from_args(&args.signing)?;
+    let config = SigningConfig::from_args(
+        &args.signing,
+        match &args.input {
+            Some(path) if path.as_os_str() != "-" => None,
+            Some(_) => Some("--input -"),
+            None => Some("the URL list (standard input without --input FILE)"),
+        },
+    )?;
     let threads = match args.threads {
         Some(0) => return Err(anyhow!("--threads must be at least 1")),
         Some(n) => n,

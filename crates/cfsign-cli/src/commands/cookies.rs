@@ -11,7 +11,7 @@ use crate::commands::{iso, print_warnings, warnings_json};
 use crate::signing::SigningConfig;
 
 pub(crate) fn run(args: &CookiesArgs) -> Result<()> {
-    let config = SigningConfig::from_args(&args.signing)?;
+    let config = SigningConfig::from_args(&args.signing, None)?;
     let policy = if config.policy.options.resource().is_some() {
         // With --resource, the positional argument is a URL the cookies must work for.
         let url = config.policy.url(&args.target)?;

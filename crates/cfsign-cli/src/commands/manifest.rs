@@ -18,7 +18,8 @@ pub(crate) fn run(args: &ManifestArgs) -> Result<()> {
         ManifestMode::Urls => Mode::Urls,
         ManifestMode::UrlQuery => return url_query(args),
     };
-    let config = SigningConfig::from_args(&args.signing)?;
+    let config =
+        SigningConfig::from_args(&args.signing, (args.input == "-").then_some("--input -"))?;
     let url = config.policy.url(&args.url).context("MANIFEST_URL")?;
     let input = read_manifest(&args.input)?;
     let signed = manifest::sign(&input, &url, &config.signer, &config.policy.options, mode)

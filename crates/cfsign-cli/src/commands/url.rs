@@ -3,11 +3,20 @@
 use std::io::Write as _;
 
 use anyhow::{Context as _, Result};
+use cfsign::input::Limit;
 use cfsign::lint;
 
 use crate::cli::UrlArgs;
 use crate::commands::{iso, print_warnings, warnings_json};
-use crate::signing::SigningConfig;
+use crate::signing::{SigningConfig, read_stdin_value};
+
+/// `cfsign url -`: one URL on standard input.
+const URL_INPUT: Limit = Limit::new(
+    "the URL",
+    64 * 1024,
+    "`cfsign url -` reads one URL (CloudFront accepts at most 8,192 bytes); for a list of URLs \
+     use `cfsign batch`",
+);
 
 pub(crate) fn run(args: &UrlArgs) -> Result<()> {
     let text = args
@@ -15,7 +24,15 @@ pub(crate) fn run(args: &UrlArgs) -> Result<()> {
         .as_deref()
         .or(args.url_flag.as_deref())
         .unwrap_or_default();
-    let config = SigningConfig::from_args(&args.signing)?;
+    let from_stdin = text == "-";
+    let config = SigningConfig::from_args(&args.signing, from_stdin.then_some("URL -"))?;
+    let read;
+    let text = if from_stdin {
+        read = read_stdin_value(&URL_INPUT, "URL")?;
+        read.as_str()
+    } else {
+        text
+    };
     let url = config.policy.url(text)?;
     let policy = config.policy.policy_for(&url)?;
     let signed = config.signer.sign_url(&url, &policy)?;

@@ -215,8 +215,22 @@ pub(crate) fn explain(args: &VerifyArgs) -> Result<bool> {
 }
 
 /// `cfsign inspect`: decode only.
+/// `cfsign inspect -`: one signed URL or Cookie header on standard input.
+const INSPECT_INPUT: Limit = Limit::new(
+    "the signed URL or Cookie header",
+    64 * 1024,
+    "`cfsign inspect -` reads one signed URL (CloudFront accepts at most 8,192 bytes) or one \
+     Cookie header",
+);
+
 pub(crate) fn inspect(args: &InspectArgs) -> Result<()> {
-    let input = args.input.trim();
+    let read;
+    let input = if args.input == "-" {
+        read = crate::signing::read_stdin_value(&INSPECT_INPUT, "SIGNED_URL_OR_COOKIE_HEADER")?;
+        read.trim()
+    } else {
+        args.input.trim()
+    };
     let (url, cookie) = if input.starts_with("http://") || input.starts_with("https://") {
         (input, None)
     } else {
