@@ -730,6 +730,10 @@ pub(crate) struct KeygenArgs {
     /// Replace existing files
     #[arg(long)]
     pub(crate) force: bool,
+
+    /// Print JSON: the files written, the key type and the next step (never the private key)
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -764,4 +768,9 @@ pub(crate) struct QuickstartArgs {
     /// Keep the local edge running and print a signed URL to open in a browser
     #[arg(long)]
     pub(crate) serve: bool,
+
+    /// Print JSON with each step's results (the files, the signed samples, the edge's
+    /// replies; never the private key)
+    #[arg(long, conflicts_with = "serve")]
+    pub(crate) json: bool,
 }

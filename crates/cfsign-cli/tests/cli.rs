@@ -198,9 +198,11 @@ fn json_output() {
             .unwrap()
             .ends_with("&Key-Pair-Id=K1&Hash-Algorithm=SHA256")
     );
+    assert_eq!(v["schema"], 1);
+    // The policy is a JSON object, not a string holding JSON.
     assert_eq!(
         v["policy"],
-        r#"{"Statement":[{"Resource":"https://x.example.com/a.jpg","Condition":{"DateLessThan":{"AWS:EpochTime":1767290400}}}]}"#
+        serde_json::json!({"Statement":[{"Resource":"https://x.example.com/a.jpg","Condition":{"DateLessThan":{"AWS:EpochTime":1_767_290_400}}}]})
     );
 }
 

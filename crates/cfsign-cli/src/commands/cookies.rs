@@ -7,7 +7,7 @@ use cfsign::excerpt::Excerpt;
 use cfsign::{CookieAttributes, Resource, SameSite, lint, time};
 
 use crate::cli::CookiesArgs;
-use crate::commands::{iso, print_warnings, warnings_json};
+use crate::commands::{iso, policy_value, print_warnings, warnings_json, with_schema};
 use crate::signing::SigningConfig;
 
 pub(crate) fn run(args: &CookiesArgs) -> Result<()> {
@@ -60,12 +60,12 @@ pub(crate) fn run(args: &CookiesArgs) -> Result<()> {
             "set_cookie": headers,
             "cookie_header": cookies.cookie_header(),
             "policy_form": policy.form().to_string(),
-            "policy": policy.json(),
+            "policy": policy_value(policy.json()),
             "expires": policy.date_less_than().get(),
             "expires_at": iso(policy.date_less_than()),
             "warnings": warnings_json(&warnings),
         });
-        writeln!(out, "{value}").context("writing to stdout")?;
+        writeln!(out, "{}", with_schema(value)).context("writing to stdout")?;
     } else {
         print_warnings(&warnings);
         for h in headers {

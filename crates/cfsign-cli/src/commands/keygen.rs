@@ -15,10 +15,26 @@ pub(crate) fn key_type(arg: KeyTypeArg) -> KeyType {
     }
 }
 
+/// Where the key-pair ID comes from (keygen and quickstart --json).
+pub(crate) const KEY_PAIR_ID_HINT: &str = "CloudFront gives the ID when the public key file is \
+    uploaded (console: Key management > Public keys, or aws cloudfront create-public-key); sign \
+    with --key-pair-id THAT-ID";
+
 pub(crate) fn run(args: &KeygenArgs) -> Result<()> {
     let key_type = key_type(args.key_type);
     let (private_path, public_path) = write_key_pair(&args.out, key_type, args.force)?;
     let mut out = std::io::stdout().lock();
+    if args.json {
+        let value = serde_json::json!({
+            "private_key_file": private_path.display().to_string(),
+            "public_key_file": public_path.display().to_string(),
+            "key_type": key_type.to_string(),
+            "key_pair_id": serde_json::Value::Null,
+            "key_pair_id_hint": KEY_PAIR_ID_HINT,
+        });
+        writeln!(out, "{}", crate::commands::with_schema(value)).context("writing to stdout")?;
+        return Ok(());
+    }
     writeln!(
         out,
         "Generated an {key_type} key pair:\n  {}  private key, mode 0600: keep it secret (a secret store, not git)\n  {}  public key (SubjectPublicKeyInfo PEM)\n\nNext steps:\n  1. CloudFront console > Key management > Public keys > Create public key: paste {}\n     (or: aws cloudfront create-public-key ...). Note the ID it gets, e.g. K2JCJMDEHXQW5F.\n  2. Key groups > Create key group with that public key.\n  3. On the distribution's cache behavior: Restrict viewer access > Trusted key groups > your group.\n  4. Sign: cfsign url 'https://YOUR-DOMAIN/path/file' --key-pair-id THAT-ID --private-key {} --expires-in 1h",

@@ -68,7 +68,7 @@ pub(crate) fn run(args: &ManifestArgs) -> Result<()> {
                 .collect::<Vec<_>>(),
             "warnings": warnings_json(&warnings),
         });
-        writeln!(out, "{value}").context("writing to stdout")?;
+        writeln!(out, "{}", crate::commands::with_schema(value)).context("writing to stdout")?;
     } else {
         print_warnings(&warnings);
         out.write_all(&rewritten.text)
@@ -111,7 +111,7 @@ fn url_query(args: &ManifestArgs) -> Result<()> {
             "adaptation_sets": prepared.adaptation_sets,
             "resource": folder.as_str(),
         });
-        writeln!(out, "{value}").context("writing to stdout")?;
+        writeln!(out, "{}", crate::commands::with_schema(value)).context("writing to stdout")?;
     } else {
         out.write_all(&prepared.text).context("writing to stdout")?;
         out.flush().context("writing to stdout")?;

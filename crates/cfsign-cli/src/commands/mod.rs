@@ -34,6 +34,24 @@ pub(crate) fn warnings_json(warnings: &[Warning]) -> serde_json::Value {
         .collect()
 }
 
+/// The version of every `--json` object's layout, in its `"schema"` field: raised
+/// when a field is removed or changes meaning (new fields may appear in any version).
+pub(crate) const JSON_SCHEMA: u64 = 1;
+
+/// A `--json` object with its `"schema"` field.
+pub(crate) fn with_schema(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = value.as_object_mut() {
+        map.insert("schema".to_owned(), JSON_SCHEMA.into());
+    }
+    value
+}
+
+/// A policy's JSON text as a JSON value (an object), for `--json` output; the text
+/// itself if it somehow does not parse.
+pub(crate) fn policy_value(json: &str) -> serde_json::Value {
+    serde_json::from_str(json).unwrap_or_else(|_| json.into())
+}
+
 /// An epoch as an RFC 3339 UTC string.
 pub(crate) fn iso(epoch: cfsign::EpochSeconds) -> String {
     epoch.to_timestamp().to_string()

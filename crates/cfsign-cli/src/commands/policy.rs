@@ -7,7 +7,7 @@ use cfsign::excerpt::Excerpt;
 use cfsign::{KeyType, Resource, lint, resource};
 
 use crate::cli::{KeyTypeArg, PolicyArgs};
-use crate::commands::{iso, print_warnings, warnings_json};
+use crate::commands::{iso, policy_value, print_warnings, warnings_json, with_schema};
 use crate::signing::PolicyConfig;
 
 pub(crate) fn run(args: &PolicyArgs) -> Result<()> {
@@ -34,7 +34,7 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
         let value = serde_json::json!({
-            "policy": policy.json(),
+            "policy": policy_value(policy.json()),
             "policy_form": policy.form().to_string(),
             "resource": policy.resource().map(Resource::as_str),
             "expires": policy.date_less_than().get(),
@@ -43,7 +43,7 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<()> {
             "source_ip": policy.source_ip().map(|ip| ip.to_string()),
             "warnings": warnings_json(&warnings),
         });
-        writeln!(out, "{value}").context("writing to stdout")?;
+        writeln!(out, "{}", with_schema(value)).context("writing to stdout")?;
     } else {
         print_warnings(&warnings);
         writeln!(out, "{}", policy.json()).context("writing to stdout")?;

@@ -167,7 +167,15 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
     std::fs::create_dir_all(site.join("private")).context("creating the sample site")?;
     std::fs::write(site.join("private/welcome.txt"), WELCOME).context("writing the sample file")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(local_edge(&signer, &public_path, &site, args.serve, &mut t))?;
+    let mut replies = Vec::new();
+    let base = runtime.block_on(local_edge(
+        &signer,
+        &public_path,
+        &site,
+        args.serve,
+        &mut t,
+        &mut replies,
+    ))?;
     let _ = writeln!(t, "5. Your turn:");
     let _ = writeln!(
         t,
@@ -189,6 +197,67 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
          cfsign quickstart --serve      # keep this one running for a browser",
         public_path.display()
     );
+    if args.json {
+        let key = private_path.display();
+        let your_turn = [
+            format!(
+                "cfsign url 'https://{DOMAIN}/private/report.pdf' --key-pair-id {KEY_PAIR_ID} \
+                 --private-key {key} --expires-in 15m"
+            ),
+            format!(
+                "cfsign cookies 'https://{DOMAIN}/private/*' --key-pair-id {KEY_PAIR_ID} \
+                 --private-key {key} --expires-in 1h --path /private/"
+            ),
+            "cfsign keygen --out keys/".to_owned(),
+            format!(
+                "cfsign edge --root ./media --public-key {KEY_PAIR_ID}={}",
+                public_path.display()
+            ),
+            "cfsign quickstart --serve".to_owned(),
+        ];
+        let value = serde_json::json!({
+            "dir": dir.display().to_string(),
+            "key_pair": {
+                "key_type": key_type.to_string(),
+                "private_key_file": private_path.display().to_string(),
+                "public_key_file": public_path.display().to_string(),
+                "key_pair_id": KEY_PAIR_ID,
+                "key_pair_id_hint": format!(
+                    "{KEY_PAIR_ID} stands for the ID CloudFront gives the uploaded public key: {}",
+                    crate::commands::keygen::KEY_PAIR_ID_HINT
+                ),
+            },
+            "url": {
+                "signed_url": signed.as_str(),
+                "policy_form": url_policy.form().to_string(),
+                "policy": crate::commands::policy_value(url_policy.json()),
+                "expires": expires.get(),
+                "expires_at": crate::commands::iso(expires),
+                "signature": stamp.signature(),
+                "verified": url_ok,
+            },
+            "cookies": {
+                "resource": pattern,
+                "set_cookie": headers,
+                "policy_form": cookie_policy.form().to_string(),
+                "policy": crate::commands::policy_value(cookie_policy.json()),
+                "verified": cookie_ok,
+            },
+            "edge": {
+                "base": base,
+                "site": site.display().to_string(),
+                "requests": replies,
+            },
+            "next": your_turn,
+        });
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            crate::commands::with_schema(value)
+        )
+        .context("writing to stdout")?;
+        return Ok(());
+    }
     std::io::stdout()
         .lock()
         .write_all(t.as_bytes())
@@ -209,7 +278,8 @@ async fn local_edge(
     site: &Path,
     serve: bool,
     t: &mut String,
-) -> Result<()> {
+    replies: &mut Vec<serde_json::Value>,
+) -> Result<String> {
     // The edge `cfsign edge --root SITE --public-key ID=PUBLIC_KEY` runs.
     let mut described = SimpleEdge::new(site);
     described.keys.push(KeyFile {
@@ -267,7 +337,13 @@ async fn local_edge(
         let reply = fetch(Method::GET, target, headers, timeout)
             .await
             .with_context(|| format!("{label}: {target}"))?;
-        let _ = writeln!(t, "   {label:<34} -> {}", describe(&reply));
+        let described = describe(&reply);
+        let _ = writeln!(t, "   {label:<34} -> {described}");
+        replies.push(serde_json::json!({
+            "request": label,
+            "status": reply.status.as_u16(),
+            "result": described,
+        }));
     }
     let _ = writeln!(t);
     if serve {
@@ -287,7 +363,7 @@ async fn local_edge(
         .await
         .context("stopping the local edge")?
         .context("the local edge failed")?;
-    Ok(())
+    Ok(base)
 }
 
 /// One line for a reply: the status, and CloudFront's code and message for a 403.

@@ -7,7 +7,7 @@ use cfsign::input::Limit;
 use cfsign::lint;
 
 use crate::cli::UrlArgs;
-use crate::commands::{iso, print_warnings, warnings_json};
+use crate::commands::{iso, policy_value, print_warnings, warnings_json, with_schema};
 use crate::signing::{SigningConfig, read_stdin_value};
 
 /// `cfsign url -`: one URL on standard input.
@@ -47,7 +47,7 @@ pub(crate) fn run(args: &UrlArgs) -> Result<()> {
         let value = serde_json::json!({
             "url": signed.as_str(),
             "policy_form": policy.form().to_string(),
-            "policy": policy.json(),
+            "policy": policy_value(policy.json()),
             "expires": policy.date_less_than().get(),
             "expires_at": iso(policy.date_less_than()),
             "key_pair_id": config.signer.key_pair_id().as_str(),
@@ -55,7 +55,7 @@ pub(crate) fn run(args: &UrlArgs) -> Result<()> {
             "key_type": config.signer.key_type().to_string(),
             "warnings": warnings_json(&warnings),
         });
-        writeln!(out, "{value}").context("writing to stdout")?;
+        writeln!(out, "{}", with_schema(value)).context("writing to stdout")?;
     } else {
         print_warnings(&warnings);
         writeln!(out, "{signed}").context("writing to stdout")?;

@@ -13,6 +13,7 @@ use cfsign::{KeyPairId, PublicKey};
 use jiff::Timestamp;
 
 use crate::cli::{InspectArgs, VerifyArgs};
+use crate::commands::{policy_value, with_schema};
 
 /// One line read from stdin with `-`: a URL (CloudFront's limit is 8,192 bytes)
 /// with slack. A longer line is refused while it is read and stops the command.
@@ -104,7 +105,8 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<bool> {
     if args.url != "-" {
         let decision = verifier.verify(&inputs.request(&args.url), inputs.now);
         if args.json {
-            writeln!(out, "{}", decision_json(&decision, None)).context("writing to stdout")?;
+            writeln!(out, "{}", with_schema(decision_json(&decision, None)))
+                .context("writing to stdout")?;
         } else {
             match &decision {
                 Decision::Allowed(a) => {
@@ -155,8 +157,12 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<bool> {
         let decision = verifier.verify(&inputs.request(url), inputs.now);
         all &= decision.is_allowed();
         if args.json {
-            writeln!(out, "{}", decision_json(&decision, Some(number)))
-                .context("writing to stdout")?;
+            writeln!(
+                out,
+                "{}",
+                with_schema(decision_json(&decision, Some(number)))
+            )
+            .context("writing to stdout")?;
         } else {
             match &decision {
                 Decision::Allowed(a) => writeln!(out, "allowed {}", a.forward_url()),
@@ -178,7 +184,7 @@ fn decision_json(decision: &Decision, line: Option<usize>) -> serde_json::Value 
             "credentials": a.source().to_string(),
             "hash_algorithm": a.hash_algorithm().as_param(),
             "expires": a.date_less_than().get(),
-            "policy": a.policy_json(),
+            "policy": policy_value(a.policy_json()),
             "resource": a.resource(),
             "forward_url": a.forward_url(),
         }),
@@ -260,7 +266,8 @@ pub(crate) fn inspect(args: &InspectArgs) -> Result<()> {
             .iter()
             .map(|(l, v)| ((*l).to_owned(), serde_json::Value::String(v.clone())))
             .collect();
-        writeln!(out, "{}", serde_json::Value::Object(map)).context("writing to stdout")?;
+        writeln!(out, "{}", with_schema(serde_json::Value::Object(map)))
+            .context("writing to stdout")?;
     } else {
         for (label, value) in facts {
             writeln!(out, "{label:>16}: {value}").context("writing to stdout")?;
@@ -278,7 +285,7 @@ fn print_report(report: &Explanation, json: bool) -> Result<()> {
             "findings": report.findings.iter().map(|f| serde_json::json!({"code": f.code, "summary": f.summary, "fix": f.fix})).collect::<Vec<_>>(),
             "not_checked": report.unchecked,
         });
-        writeln!(out, "{value}").context("writing to stdout")?;
+        writeln!(out, "{}", with_schema(value)).context("writing to stdout")?;
     } else {
         write!(out, "{report}").context("writing to stdout")?;
     }

@@ -251,7 +251,7 @@ fn setup_command(ctx: &Ctx<'_>, a: &SetupArgs) -> Result<()> {
             "signed_url": url,
             "calls": ctx.calls_json(),
         });
-        return ctx.print(&value.to_string());
+        return ctx.print(&crate::commands::with_schema(value).to_string());
     }
     let mut text = String::new();
     for r in &report.resources {
@@ -307,7 +307,7 @@ fn keys_list(ctx: &Ctx<'_>, group: &str) -> Result<()> {
             })
             .collect();
         let value = serde_json::json!({"key_group": state, "keys": keys});
-        return ctx.print(&value.to_string());
+        return ctx.print(&crate::commands::with_schema(value).to_string());
     }
     let mut text = format!(
         "key group {} ({}): {} key(s)\n",
@@ -351,7 +351,7 @@ fn keys_add(ctx: &Ctx<'_>, a: &KeysAddArgs, rotate: bool) -> Result<()> {
         let value = serde_json::json!({
             "dry_run": ctx.dry_run(), "added": added, "calls": ctx.calls_json(),
         });
-        return ctx.print(&value.to_string());
+        return ctx.print(&crate::commands::with_schema(value).to_string());
     }
     let dry = ctx.dry_run();
     let mut text = format!(
@@ -400,7 +400,7 @@ fn keys_retire(ctx: &Ctx<'_>, a: &args::KeysRetireArgs) -> Result<()> {
         let value = serde_json::json!({
             "dry_run": ctx.dry_run(), "retired": retired, "calls": ctx.calls_json(),
         });
-        return ctx.print(&value.to_string());
+        return ctx.print(&crate::commands::with_schema(value).to_string());
     }
     let dry = ctx.dry_run();
     let mut text = format!(
@@ -434,7 +434,10 @@ fn doctor_command(ctx: &Ctx<'_>, a: &DoctorArgs) -> Result<u8> {
         .block_on(doctor::run(ctx.clients, ctx.plan, &options))?;
     let code = u8::from(report.has_errors());
     if ctx.json {
-        ctx.print(&serde_json::to_string(&report).context("JSON")?)?;
+        ctx.print(
+            &crate::commands::with_schema(serde_json::to_value(&report).context("JSON")?)
+                .to_string(),
+        )?;
         return Ok(code);
     }
     let mut text = format!(
