@@ -43,6 +43,10 @@ fn main() -> ExitCode {
         Command::Aws(a) => match commands::aws::run(a) {
             Ok(code) if code != 0 => return ExitCode::from(code),
             Ok(_) => Ok(()),
+            Err(e) if commands::aws::is_aws_failure(&e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(commands::aws::AWS_FAILURE);
+            }
             Err(e) => Err(e),
         },
         Command::Completions(a) => commands::docs::completions(a),

@@ -325,8 +325,9 @@ fn doctor_exit_codes_and_findings() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("0 error(s)"), "{out}");
 
+    // CloudFront answers NoSuchDistribution: an AWS service error, exit 3.
     let (code, out, err) = aws(&moto, &["doctor", "--distribution", "E000000NOPE"]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 3, "{err}");
     assert!(out.is_empty());
     assert!(
         err.contains("NoSuchDistribution") && err.contains("check the name or ID"),
@@ -545,4 +546,56 @@ fn generate_key_errors_name_generate_key_and_protocol_flags_conflict() {
     );
     assert_eq!(code, 2);
     assert!(err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
+fn aws_exit_codes_bad_usage_2_unreachable_aws_3() {
+    let moto = Moto::start();
+    // Nothing listens on a port that was just bound and released.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let unreachable = |args: &[&str]| {
+        cli::run(
+            cfsign(&moto)
+                .arg("aws")
+                .args(args)
+                .args(["--endpoint-url", &closed]),
+        )
+    };
+    for args in [
+        &["keys", "list", "--key-group", "media"][..],
+        &["doctor", "--distribution", "EDFDVBD6EXAMPLE"],
+        &["doctor", "--distribution", "EDFDVBD6EXAMPLE", "--json"],
+    ] {
+        let (code, out, err) = unreachable(args);
+        assert_eq!(code, 3, "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
+    // Bad flags: clap's usage error, 2, before any call.
+    for args in [
+        &["keys", "list"][..],
+        &["doctor", "--distribution", "E1", "--no-such-flag"],
+        &["no-such-command"],
+    ] {
+        let (code, out, err) = unreachable(args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+    // Bad input found by cfsign (a public key file that does not exist): 2.
+    let (code, _, err) = unreachable(&[
+        "keys",
+        "add",
+        "--key-group",
+        "media",
+        "--public-key",
+        "/no/such/public_key.pem",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    // `cfsign aws --help` documents the codes.
+    let (code, help, _) = cli::run(cfsign(&moto).args(["aws", "--help"]));
+    assert_eq!(code, 0);
+    assert!(help.contains("3 AWS failed"), "{help}");
 }

@@ -30,7 +30,9 @@ Examples:
 Credentials and region come from the standard AWS chain (environment, ~/.aws/config and
 credentials files, web identity, ECS/EC2 roles; SSO profiles are not supported); --profile and --region
 override it, --endpoint-url points every call at an emulator.
-Exit codes: 0 success (doctor: no error found); 1 doctor found errors; 2 bad usage or an AWS error.";
+Exit codes: 0 success (doctor: no error found); 1 doctor found errors; 2 bad usage
+or input; 3 AWS failed: a service answered with an error (access denied, not found,
+throttling, ...) or could not be reached.";
 
 /// `cfsign aws`: options shared by every subcommand.
 #[derive(Debug, Args)]

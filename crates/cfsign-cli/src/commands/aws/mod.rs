@@ -12,18 +12,57 @@ use anyhow::{Context as _, Result, anyhow};
 use cfsign::{
     HashAlgorithm, KeyPairId, Policy, PrivateKey, PublicKey, Resource, SignableUrl, Signer,
 };
-use cfsign_aws::client::{AwsSettings, Clients};
-use cfsign_aws::doctor::{self, DoctorOptions};
-use cfsign_aws::keys;
-use cfsign_aws::kms::KmsSigningKey;
+use cfsign_aws::client::{ApiError, AwsSettings, Clients, IncompleteAnswer};
+use cfsign_aws::doctor::{self, DoctorError, DoctorOptions};
+use cfsign_aws::keys::{self, KeysError};
+use cfsign_aws::kms::{KmsError, KmsSigningKey};
 use cfsign_aws::plan::{Action, Plan};
-use cfsign_aws::setup::{self, SetupOptions, ViewerProtocol};
+use cfsign_aws::setup::{self, SetupError, SetupOptions, ViewerProtocol};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use args::{AwsArgs, AwsCommand, DoctorArgs, KeySource, KeysAddArgs, KeysCommand, SetupArgs};
 
 /// How often `setup` looks at the distribution while waiting for `Deployed`.
 const POLL: Duration = Duration::from_secs(15);
+
+/// The exit code of `cfsign aws` when AWS failed: a service answered with an error
+/// (or an unusable answer, or kept a resource changing or deploying), or could not be
+/// reached. Bad usage or input stays 2; `doctor` finding errors is 1.
+pub(crate) const AWS_FAILURE: u8 = 3;
+
+/// Whether `error` is a failure of AWS ([`AWS_FAILURE`]) rather than of the input.
+pub(crate) fn is_aws_failure(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        if e.is::<ApiError>() || e.is::<IncompleteAnswer>() {
+            return true;
+        }
+        if let Some(keys) = e.downcast_ref::<KeysError>() {
+            return keys_failure(keys);
+        }
+        if let Some(setup) = e.downcast_ref::<SetupError>() {
+            return match setup {
+                SetupError::Keys(keys) => keys_failure(keys),
+                SetupError::Api { .. }
+                | SetupError::IncompleteAnswer(_)
+                | SetupError::BucketForbidden(_)
+                | SetupError::EtagRace(..)
+                | SetupError::NotDeployed { .. } => true,
+                _ => false,
+            };
+        }
+        matches!(
+            e.downcast_ref::<DoctorError>(),
+            Some(DoctorError::Api { .. })
+        ) || matches!(e.downcast_ref::<KmsError>(), Some(KmsError::Api { .. }))
+    })
+}
+
+fn keys_failure(error: &KeysError) -> bool {
+    matches!(
+        error,
+        KeysError::Api { .. } | KeysError::IncompleteAnswer(_) | KeysError::EtagRace { .. }
+    )
+}
 
 /// Runs `cfsign aws ...`; returns the exit code (doctor: 1 when it found errors).
 pub(crate) fn run(args: &AwsArgs) -> Result<u8> {
