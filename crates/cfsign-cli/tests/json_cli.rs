@@ -49,6 +49,21 @@ fn every_json_object_has_schema_1_and_policies_are_objects() {
     assert_eq!(cookies["schema"], 1);
     assert_eq!(cookies["policy"], canned_policy(PATTERN));
 
+    // Beside the object, the exact text that was signed: CloudFront's layout, no spaces.
+    for (output, resource) in [(&url, URL), (&policy, URL), (&cookies, PATTERN)] {
+        let text = output["policy_text"].as_str().unwrap();
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"Statement":[{{"Resource":"{resource}","Condition":{{"DateLessThan":{{"AWS:EpochTime":1767290400}}}}}}]}}"#
+            )
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(text).unwrap(),
+            output["policy"]
+        );
+    }
+
     let signed = url["url"].as_str().unwrap();
     let public = format!("K2JCJMDEHXQW5F={}", data("keys/rsa2048.pub.pem"));
     let verify = json_of(

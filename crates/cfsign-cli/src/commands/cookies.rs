@@ -61,6 +61,7 @@ pub(crate) fn run(args: &CookiesArgs) -> Result<()> {
             "cookie_header": cookies.cookie_header(),
             "policy_form": policy.form().to_string(),
             "policy": policy_value(policy.json()),
+            "policy_text": policy.json(),
             "expires": policy.date_less_than().get(),
             "expires_at": iso(policy.date_less_than()),
             "warnings": warnings_json(&warnings),

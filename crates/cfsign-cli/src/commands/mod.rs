@@ -47,7 +47,8 @@ pub(crate) fn with_schema(mut value: serde_json::Value) -> serde_json::Value {
 }
 
 /// A policy's JSON text as a JSON value (an object), for `--json` output; the text
-/// itself if it somehow does not parse.
+/// itself if it somehow does not parse. Beside it, `policy_text` keeps the exact
+/// bytes that were signed (an object's key order and spacing are not kept).
 pub(crate) fn policy_value(json: &str) -> serde_json::Value {
     serde_json::from_str(json).unwrap_or_else(|_| json.into())
 }

@@ -35,6 +35,7 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<()> {
     if args.json {
         let value = serde_json::json!({
             "policy": policy_value(policy.json()),
+            "policy_text": policy.json(),
             "policy_form": policy.form().to_string(),
             "resource": policy.resource().map(Resource::as_str),
             "expires": policy.date_less_than().get(),

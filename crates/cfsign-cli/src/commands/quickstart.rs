@@ -231,6 +231,7 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
                 "signed_url": signed.as_str(),
                 "policy_form": url_policy.form().to_string(),
                 "policy": crate::commands::policy_value(url_policy.json()),
+                "policy_text": url_policy.json(),
                 "expires": expires.get(),
                 "expires_at": crate::commands::iso(expires),
                 "signature": stamp.signature(),
@@ -241,6 +242,7 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
                 "set_cookie": headers,
                 "policy_form": cookie_policy.form().to_string(),
                 "policy": crate::commands::policy_value(cookie_policy.json()),
+                "policy_text": cookie_policy.json(),
                 "verified": cookie_ok,
             },
             "edge": {

@@ -48,6 +48,7 @@ pub(crate) fn run(args: &UrlArgs) -> Result<()> {
             "url": signed.as_str(),
             "policy_form": policy.form().to_string(),
             "policy": policy_value(policy.json()),
+            "policy_text": policy.json(),
             "expires": policy.date_less_than().get(),
             "expires_at": iso(policy.date_less_than()),
             "key_pair_id": config.signer.key_pair_id().as_str(),

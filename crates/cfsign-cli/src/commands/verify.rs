@@ -185,6 +185,7 @@ fn decision_json(decision: &Decision, line: Option<usize>) -> serde_json::Value 
             "hash_algorithm": a.hash_algorithm().as_param(),
             "expires": a.date_less_than().get(),
             "policy": policy_value(a.policy_json()),
+            "policy_text": a.policy_json(),
             "resource": a.resource(),
             "forward_url": a.forward_url(),
         }),
