@@ -132,8 +132,8 @@ fn admin_listener_and_json_access_log_file() {
     let (code, metrics) = status(&format!("{admin}/metrics"));
     assert_eq!(code, StatusCode::OK);
     for needle in [
-        r#"cfsign_edge_requests_total{status="200",code="-",behavior="*"} 1"#,
-        r#"cfsign_edge_requests_total{status="403",code="MissingKey",behavior="*"} 1"#,
+        r#"cfsign_edge_requests_total{code="200",error_code="-",behavior="*"} 1"#,
+        r#"cfsign_edge_requests_total{code="403",error_code="MissingKey",behavior="*"} 1"#,
     ] {
         assert!(metrics.contains(needle), "lacks {needle}:\n{metrics}");
     }

@@ -136,6 +136,10 @@ pub fn limits() -> Limits {
 }
 
 async fn scrape(State(state): State<AdminState>) -> impl IntoResponse {
+    // The cache gauges read the cache as of its last applied evictions.
+    if let Some(cache) = &state.cache {
+        cache.settle().await;
+    }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
         state.metrics.encode(),

@@ -154,6 +154,9 @@ impl Edge {
     #[must_use]
     pub fn new(behaviors: &Behaviors, cache: Option<ObjectCache>, metrics: Metrics) -> Self {
         let routes = Routes::new(behaviors, cache.as_ref(), &metrics);
+        if let Some(cache) = &cache {
+            metrics.watch_cache(cache);
+        }
         Self {
             routes: Arc::new(ArcSwap::from_pointee(routes)),
             cache,

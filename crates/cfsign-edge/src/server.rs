@@ -304,6 +304,9 @@ where
         tls,
         metrics,
     } = options;
+    if let (Some(metrics), Some(tls)) = (&metrics, &tls) {
+        metrics.watch_tls(tls);
+    }
     accept_loop(listener, service, limits, metrics, tls, shutdown).await
 }
 

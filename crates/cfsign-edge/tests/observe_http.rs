@@ -248,11 +248,11 @@ async fn metrics_and_access_logs_over_sockets() {
         .map(|l| field(l, "sc-bytes").parse::<u64>().unwrap())
         .sum();
     for expected in [
-        r#"cfsign_edge_requests_total{status="200",code="-",behavior="/media/*"} 3"#.to_owned(),
-        r#"cfsign_edge_requests_total{status="403",code="MissingKey",behavior="/media/*"} 1"#
+        r#"cfsign_edge_requests_total{code="200",error_code="-",behavior="/media/*"} 3"#.to_owned(),
+        r#"cfsign_edge_requests_total{code="403",error_code="MissingKey",behavior="/media/*"} 1"#
             .to_owned(),
-        r#"cfsign_edge_requests_total{status="404",code="-",behavior="/media/*"} 1"#.to_owned(),
-        r#"cfsign_edge_requests_total{status="200",code="-",behavior="*"} 1"#.to_owned(),
+        r#"cfsign_edge_requests_total{code="404",error_code="-",behavior="/media/*"} 1"#.to_owned(),
+        r#"cfsign_edge_requests_total{code="200",error_code="-",behavior="*"} 1"#.to_owned(),
         // hello.txt again (with cookies) is the one hit; huge.bin is too large
         // to cache and is streamed from the cache's own look at it (one get).
         r#"cfsign_edge_cache_total{result="hit"} 1"#.to_owned(),
@@ -263,9 +263,32 @@ async fn metrics_and_access_logs_over_sockets() {
         r#"cfsign_edge_origin_seconds_count{op="get"} 4"#.to_owned(),
         r#"cfsign_edge_origin_seconds_count{op="head"} 0"#.to_owned(),
         format!("cfsign_edge_response_bytes_total {total_sent}\n"),
+        // one duration per request, by behavior and status
+        r#"cfsign_edge_request_duration_seconds_count{behavior="/media/*",code="200"} 3"#
+            .to_owned(),
+        r#"cfsign_edge_request_duration_seconds_count{behavior="/media/*",code="403"} 1"#
+            .to_owned(),
+        r#"cfsign_edge_request_duration_seconds_bucket{le="60.0",behavior="*",code="200"} 1"#
+            .to_owned(),
+        format!(
+            "cfsign_build_info{{version=\"{}\",commit=\"",
+            env!("CARGO_PKG_VERSION")
+        ),
+        // the cache holds what was cached (read at the scrape)
+        "# TYPE cfsign_edge_cache_entries gauge\n".to_owned(),
     ] {
         assert!(text.contains(&expected), "lacks {expected}:\n{text}");
     }
+
+    let gauge = |name: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name}:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(gauge("cfsign_edge_cache_entries") >= 1, "{text}");
+    assert!(gauge("cfsign_edge_cache_bytes") > 0, "{text}");
 
     // every viewer connection is closed by now, or soon
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -864,3 +864,22 @@ fn configuration_tls_section() {
         .to_string();
     assert!(e.contains("password"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_certificate_s_expiry_is_a_metric() {
+    let edge = start(Limits::default()).await;
+    // served, so the server runs (and reports its certificate)
+    let signed = edge.signed("https", "/hello.txt");
+    assert_eq!(edge.get(&signed).await.status, 200);
+    // rcgen's certificates are valid until 4096-01-01T00:00:00Z
+    let text = edge.metrics.encode();
+    assert!(
+        text.contains("cfsign_edge_tls_certificate_expiry_timestamp_seconds 67090118400\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE cfsign_edge_tls_certificate_expiry_timestamp_seconds gauge\n"),
+        "{text}"
+    );
+    edge.stop().await;
+}

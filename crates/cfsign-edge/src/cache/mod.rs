@@ -240,6 +240,18 @@ impl ObjectCache {
         self.entries.weighted_size()
     }
 
+    /// Bytes accounted and entries held, as of the last applied pending tasks
+    /// (see [`weighted_bytes`](Self::weighted_bytes)).
+    pub(crate) fn usage(&self) -> (u64, u64) {
+        (self.entries.weighted_size(), self.entries.entry_count())
+    }
+
+    /// Applies pending insertions and evictions, so that [`usage`](Self::usage)
+    /// is current.
+    pub(crate) async fn settle(&self) {
+        self.entries.run_pending_tasks().await;
+    }
+
     /// Drops every entry (e.g. after the origin's content was replaced).
     pub fn clear(&self) {
         self.entries.invalidate_all();

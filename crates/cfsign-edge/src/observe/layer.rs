@@ -244,6 +244,7 @@ impl InFlight {
             self.code,
             self.behavior,
             self.record.result.label(),
+            self.record.taken,
         );
         if let Some(log) = &self.shared.log
             && !log.write(&self.record)

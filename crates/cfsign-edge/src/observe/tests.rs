@@ -347,7 +347,7 @@ async fn text_lines_have_every_field_and_no_secrets() {
     }
     let text = metrics.encode();
     assert!(
-        text.contains(r#"cfsign_edge_requests_total{status="200",code="-",behavior="-"} 1"#),
+        text.contains(r#"cfsign_edge_requests_total{code="200",error_code="-",behavior="-"} 1"#),
         "{text}"
     );
     assert!(
@@ -414,6 +414,67 @@ async fn an_abandoned_request_is_logged_as_000() {
     assert!(
         metrics
             .encode()
-            .contains(r#"cfsign_edge_requests_total{status="0",code="-",behavior="-"} 1"#)
+            .contains(r#"cfsign_edge_requests_total{code="0",error_code="-",behavior="-"} 1"#)
     );
+}
+
+#[test]
+fn build_info_reloads_and_watched_gauges() {
+    let metrics = Metrics::new();
+    let text = metrics.encode();
+    let info = format!(
+        "cfsign_build_info{{version=\"{}\",commit=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("CFSIGN_EDGE_GIT_COMMIT")
+    );
+    assert!(text.contains(&info), "{text}");
+    assert!(!env!("CFSIGN_EDGE_GIT_COMMIT").is_empty());
+    assert!(
+        text.contains("cfsign_edge_reloads_total{result=\"ok\"} 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cfsign_edge_reloads_total{result=\"error\"} 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cfsign_edge_last_reload_timestamp_seconds 0\n"),
+        "{text}"
+    );
+    // without a cache nor TLS, their gauges are absent rather than 0
+    assert!(!text.contains("cfsign_edge_cache_bytes"), "{text}");
+    assert!(!text.contains("cfsign_edge_tls_certificate"), "{text}");
+
+    metrics.reloaded(false);
+    metrics.reloaded(true);
+    let text = metrics.encode();
+    assert!(
+        text.contains("cfsign_edge_reloads_total{result=\"ok\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cfsign_edge_reloads_total{result=\"error\"} 1\n"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cfsign_edge_last_reload_timestamp_seconds "))
+        .unwrap();
+    let at: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(at <= now && at + 60 > now, "{line}");
+
+    let cache = crate::cache::ObjectCache::new(crate::cache::CacheSettings::default());
+    metrics.watch_cache(&cache);
+    let text = metrics.encode();
+    assert!(
+        text.contains("# TYPE cfsign_edge_cache_bytes gauge\n"),
+        "{text}"
+    );
+    assert!(text.contains("cfsign_edge_cache_bytes 0\n"), "{text}");
+    assert!(text.contains("cfsign_edge_cache_entries 0\n"), "{text}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
 }
