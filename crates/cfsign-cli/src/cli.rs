@@ -154,7 +154,7 @@ requests are answered like S3 behind CloudFront. SIGHUP reloads the configuratio
 
 Access logs go to standard output (text by default: CloudFront's standard-log fields, tab-separated);
 signatures, policies and cookie values are never logged. Messages go to standard error; with
---admin-listen, the second line there is `cfsign edge: admin listening on http://ADDR (/healthz, /metrics, POST /invalidations)`.";
+--admin-listen, the second line there is `cfsign edge: admin listening on http://ADDR (/healthz, /readyz, /metrics, POST /invalidations)`.";
 
 /// Subcommands of `edge` (without one, `edge` serves).
 #[derive(Debug, Subcommand)]
@@ -257,7 +257,7 @@ pub(crate) struct EdgeArgs {
     #[arg(long, value_name = "SECONDS")]
     pub(crate) default_ttl: Option<u64>,
 
-    /// Serve GET /healthz, GET /metrics (Prometheus) and POST /invalidations (`cfsign edge
+    /// Serve GET /healthz, GET /readyz, GET /metrics (Prometheus) and POST /invalidations (`cfsign edge
     /// invalidate`) on this separate address, to keep private: it has no authentication (default:
     /// the configuration's `admin_listen`, else none)
     #[arg(long, value_name = "ADDR")]

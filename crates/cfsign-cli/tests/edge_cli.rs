@@ -115,7 +115,7 @@ fn admin_listener_and_json_access_log_file() {
     let line = edge.next_line();
     let admin = line
         .strip_prefix("cfsign edge: admin listening on ")
-        .and_then(|rest| rest.strip_suffix(" (/healthz, /metrics, POST /invalidations)"))
+        .and_then(|rest| rest.strip_suffix(" (/healthz, /readyz, /metrics, POST /invalidations)"))
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_owned();
     assert_eq!(
@@ -312,7 +312,9 @@ fn flags_override_the_file_and_check_shows_the_result() {
         stdout.contains("would listen on 127.0.0.1:9000 (http)")
             && stdout.contains("listen backlog 128; send timeout 60s")
             && stdout.contains(&format!("access log: text, appended to {}", log.display()))
-            && stdout.contains("admin (/healthz, /metrics, POST /invalidations) on 127.0.0.1:9901"),
+            && stdout.contains(
+                "admin (/healthz, /readyz, /metrics, POST /invalidations) on 127.0.0.1:9901"
+            ),
         "{stdout}"
     );
 }

@@ -2,7 +2,14 @@
 //!
 //! [`router`] serves:
 //!
-//! - `GET /healthz`: `200 ok`;
+//! - `GET /healthz`: `200 ok` (liveness: the process answers);
+//! - `GET /readyz`: readiness, for a load balancer or Kubernetes: `200 ready`
+//!   when the configuration and keys are loaded (they are, once the edge
+//!   exists) and every origin answers a cheap check ([`Edge::not_ready`]: a
+//!   directory origin's root is a readable directory, an S3 or HTTP origin
+//!   answers a `HEAD`, each within 2 s); otherwise `503` with one line per
+//!   origin that is not ready, as plain text. Without an [`Edge`]
+//!   ([`router`] rather than [`edge_router`]) there is nothing to check: `200`;
 //! - `GET /metrics`: the [`Metrics`] in the OpenMetrics text format;
 //! - `POST /invalidations` with `Content-Type: application/json` and a body
 //!   `{"paths": ["/a.jpg", "/videos/*"]}` (at most [`MAX_BODY_BYTES`]): the
@@ -63,6 +70,7 @@ use serde_json::json;
 
 use crate::cache::ObjectCache;
 use crate::cache::invalidation::{InvalidationError, InvalidationPaths};
+use crate::edge::Edge;
 use crate::observe::{CONTENT_TYPE, Metrics};
 use crate::server::Limits;
 
@@ -81,6 +89,8 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 struct AdminState {
     metrics: Metrics,
     cache: Option<ObjectCache>,
+    /// Whose origins `/readyz` checks.
+    edge: Option<Edge>,
 }
 
 /// The admin endpoints (see the [module documentation](self)) over `metrics`
@@ -110,12 +120,77 @@ struct AdminState {
 /// # }
 /// ```
 pub fn router(metrics: Metrics, cache: Option<ObjectCache>) -> Router {
+    build(AdminState {
+        metrics,
+        cache,
+        edge: None,
+    })
+}
+
+/// The admin endpoints of `edge`: its metrics and cache, and `/readyz`
+/// checking its origins (see the [module documentation](self)).
+///
+/// ```
+/// use std::sync::Arc;
+/// use cfsign_edge::admin;
+/// use cfsign_edge::behavior::{Behavior, Behaviors, PathPattern};
+/// use cfsign_edge::cache::TtlPolicy;
+/// use cfsign_edge::edge::Edge;
+/// use cfsign_edge::observe::Metrics;
+/// use cfsign_edge::origin::DirectoryOrigin;
+/// use tower::ServiceExt as _;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let public = Behavior {
+///     pattern: PathPattern::any(),
+///     origin: Arc::new(DirectoryOrigin::new(dir.path())?),
+///     origin_name: "files".to_owned(),
+///     access: None,
+///     ttl: TtlPolicy::default(),
+///     compress: false,
+///     sign_manifests: false,
+/// };
+/// let edge = Edge::new(&Behaviors::new(vec![], public), None, Metrics::new());
+/// let request = http::Request::get("/readyz").body(axum::body::Body::empty())?;
+/// let response = admin::edge_router(&edge).oneshot(request).await?;
+/// assert_eq!(response.status(), 200);
+/// # Ok(())
+/// # }
+/// ```
+pub fn edge_router(edge: &Edge) -> Router {
+    build(AdminState {
+        metrics: edge.metrics().clone(),
+        cache: edge.cache().cloned(),
+        edge: Some(edge.clone()),
+    })
+}
+
+fn build(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(scrape))
         .route(INVALIDATIONS_PATH, post(invalidations))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
-        .with_state(AdminState { metrics, cache })
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AdminState>) -> Response {
+    let not_ready = match &state.edge {
+        Some(edge) => edge.not_ready().await,
+        None => Vec::new(),
+    };
+    if not_ready.is_empty() {
+        return "ready".into_response();
+    }
+    let mut body = String::from("not ready:\n");
+    for line in not_ready {
+        body.push_str(&line);
+        body.push('\n');
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
 }
 
 /// Limits for the admin listener: a few connections, small heads, quick drain.

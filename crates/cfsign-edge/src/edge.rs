@@ -51,6 +51,9 @@ use crate::origin::Origin;
 use crate::outcome::BehaviorLabel;
 use crate::respond::{self, respond};
 
+/// How long [`Edge::not_ready`] waits for each origin's check.
+pub const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The edge's request pipeline (see the [module docs](self)); cheap to clone.
 #[derive(Clone)]
 pub struct Edge {
@@ -180,6 +183,39 @@ impl Edge {
     pub fn replace(&self, behaviors: &Behaviors) {
         let routes = Routes::new(behaviors, self.cache.as_ref(), &self.metrics);
         self.routes.store(Arc::new(routes));
+    }
+
+    /// What keeps the edge from serving now, for the admin listener's
+    /// `/readyz`: one line per origin (each once, however many behaviors use
+    /// it) whose [`ready`](Origin::ready) check fails or takes more than
+    /// [`READINESS_TIMEOUT`]; empty when every origin answers. The checks run
+    /// concurrently, on the origins themselves (not through the cache).
+    pub async fn not_ready(&self) -> Vec<String> {
+        let routes = self.routes.load_full();
+        let mut seen = std::collections::HashSet::new();
+        let checks = routes
+            .behaviors
+            .iter()
+            .filter(|b| seen.insert(b.origin.cache_identity()))
+            .map(|b| async move {
+                let problem = match tokio::time::timeout(READINESS_TIMEOUT, b.origin.ready()).await
+                {
+                    Ok(Ok(())) => return None,
+                    Ok(Err(why)) => why,
+                    Err(_) => format!("no answer within {}s", READINESS_TIMEOUT.as_secs()),
+                };
+                Some(format!(
+                    "origin {} ({}, behavior {}): {problem}",
+                    b.origin_name,
+                    b.origin.kind(),
+                    b.pattern.as_str()
+                ))
+            });
+        futures_util::future::join_all(checks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// The object cache.

@@ -249,3 +249,105 @@ async fn the_suite_catches_a_buffering_origin_that_ignores_ranges() {
     );
     assert!(!report.contains("missing key"), "{report}");
 }
+
+#[tokio::test]
+async fn readyz_follows_the_directory_origin_and_healthz_stays_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("media");
+    std::fs::create_dir(&root).unwrap();
+    let edge = cfsign_testkit::edge::EdgeBuilder::new()
+        .directory(&root)
+        .admin()
+        .start()
+        .await;
+    let admin = |path: &str| format!("{}{path}", edge.admin_base());
+    let ready = cfsign_testkit::http::get(&admin("/readyz"), &[]).await;
+    assert_eq!(
+        (ready.status.as_u16(), ready.text()),
+        (200, "ready".to_owned())
+    );
+
+    std::fs::remove_dir_all(&root).unwrap();
+    let ready = cfsign_testkit::http::get(&admin("/readyz"), &[]).await;
+    assert_eq!(ready.status.as_u16(), 503, "{}", ready.text());
+    let text = ready.text();
+    assert!(text.starts_with("not ready:\n"), "{text}");
+    assert!(text.contains("(directory, behavior *)"), "{text}");
+    assert!(text.contains("cannot read the directory"), "{text}");
+    assert!(text.contains("media"), "{text}");
+    // liveness is not readiness
+    let health = cfsign_testkit::http::get(&admin("/healthz"), &[]).await;
+    assert_eq!(
+        (health.status.as_u16(), health.text()),
+        (200, "ok".to_owned())
+    );
+
+    std::fs::create_dir(&root).unwrap();
+    let ready = cfsign_testkit::http::get(&admin("/readyz"), &[]).await;
+    assert_eq!(ready.status.as_u16(), 200, "{}", ready.text());
+    edge.stop().await;
+}
+
+/// What a probed origin's `head` answers.
+type Answer = fn() -> Result<HeadResponse, OriginError>;
+
+/// An origin answering `head` with `answer`, or never when `None`.
+struct Probed(Option<Answer>);
+
+impl Origin for Probed {
+    fn kind(&self) -> &'static str {
+        "probed"
+    }
+
+    fn cache_identity(&self) -> String {
+        "probed".to_owned()
+    }
+
+    fn head<'a>(&'a self, _: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
+        Box::pin(async move {
+            match self.0 {
+                Some(answer) => answer(),
+                None => std::future::pending().await,
+            }
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        _: &'a ObjectKey,
+        _: Option<ByteRange>,
+    ) -> BoxFuture<'a, Result<GetResponse, OriginError>> {
+        Box::pin(async { Err(OriginError::NotFound) })
+    }
+}
+
+#[tokio::test]
+async fn readyz_of_other_origins_is_a_head_that_gets_an_answer() {
+    let cases: [(Option<Answer>, u16, &str); 4] = [
+        (Some(|| Err(OriginError::NotFound)), 200, "ready"),
+        (
+            Some(|| Err(OriginError::Forbidden("AccessDenied".to_owned()))),
+            200,
+            "ready",
+        ),
+        (
+            Some(|| Err(OriginError::Unavailable("connection refused".to_owned()))),
+            503,
+            "origin error: connection refused",
+        ),
+        (None, 503, "no answer within 2s"),
+    ];
+    for (answer, status, says) in cases {
+        let edge = cfsign_testkit::edge::EdgeBuilder::new()
+            .origin(Arc::new(Probed(answer)))
+            .admin()
+            .start()
+            .await;
+        let started = std::time::Instant::now();
+        let ready = cfsign_testkit::http::get(&format!("{}/readyz", edge.admin_base()), &[]).await;
+        assert_eq!(ready.status.as_u16(), status, "{}", ready.text());
+        assert!(ready.text().contains(says), "{}", ready.text());
+        assert!(started.elapsed() < std::time::Duration::from_secs(4));
+        edge.stop().await;
+    }
+}

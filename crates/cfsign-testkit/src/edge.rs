@@ -442,7 +442,7 @@ impl EdgeBuilder {
         self
     }
 
-    /// Starts the admin listener too (`/healthz`, `/metrics`, `POST
+    /// Starts the admin listener too (`/healthz`, `/readyz`, `/metrics`, `POST
     /// /invalidations` on the edge's cache), on a port of its own.
     ///
     /// ```
@@ -530,7 +530,7 @@ impl EdgeBuilder {
             RunningServer::start(edge.clone(), options).await
         };
         let admin = if self.admin {
-            let router = admin::router(self.metrics.clone(), edge.cache().cloned());
+            let router = admin::edge_router(&edge);
             let options = ServeOptions::default().limits(admin::limits());
             Some(RunningServer::start(router, options).await)
         } else {

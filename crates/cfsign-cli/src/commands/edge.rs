@@ -206,7 +206,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
             None => println!("TLS: off"),
         }
         match admin_listen {
-            Some(a) => println!("admin (/healthz, /metrics, POST /invalidations) on {a}"),
+            Some(a) => println!("admin (/healthz, /readyz, /metrics, POST /invalidations) on {a}"),
             None => println!("admin listener: off"),
         }
         println!("access log: {}", logging.describe());
@@ -274,10 +274,10 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let admin_task = match admin {
             Some(listener) => {
                 let address = listener.local_addr().context("reading the admin address")?;
-                eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /metrics, POST /invalidations)");
+                eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /readyz, /metrics, POST /invalidations)");
                 Some(tokio::spawn(server::serve(
                     listener,
-                    admin::router(metrics.clone(), edge.cache().cloned()),
+                    admin::edge_router(&edge),
                     ServeOptions::default().limits(admin::limits()),
                     until_stopped(stopped.clone()),
                 )))

@@ -277,6 +277,19 @@ impl Origin for DirectoryOrigin {
         format!("directory:{}", self.root.display())
     }
 
+    /// The root is still a directory this process can list.
+    fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            match tokio::fs::read_dir(&self.root).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(format!(
+                    "cannot read the directory {}: {e}",
+                    self.root.display()
+                )),
+            }
+        })
+    }
+
     fn head<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<HeadResponse, OriginError>> {
         Box::pin(async move {
             let opened = self.open(key, Read::Nothing).await?;

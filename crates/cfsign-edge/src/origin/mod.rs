@@ -445,7 +445,27 @@ pub trait Origin: Send + Sync + 'static {
         let _ = cached;
         Box::pin(async move { self.get(key, None).await.map(Revalidation::Modified) })
     }
+
+    /// A cheap check that the origin can serve, for the admin listener's
+    /// `/readyz`: `Err` says why not. The default is a `head` of
+    /// [`READINESS_PROBE`], which is not expected to exist: an object, `404` or
+    /// `403` (a missing key when the edge may not list the bucket) all show an
+    /// origin that answers; an unreachable one, or a server error, does not.
+    /// The caller bounds the time it takes.
+    fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let key = ObjectKey::from_request_path(READINESS_PROBE)
+                .map_err(|e| format!("the probe key: {e}"))?;
+            match self.head(&key).await {
+                Ok(_) | Err(OriginError::NotFound | OriginError::Forbidden(_)) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
 }
+
+/// The path [`Origin::ready`]'s default looks up (a `HEAD`; it need not exist).
+pub const READINESS_PROBE: &str = "/cfsign-edge-readiness-probe";
 
 #[cfg(test)]
 mod tests {
