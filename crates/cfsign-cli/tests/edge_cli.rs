@@ -394,3 +394,88 @@ fn errors_name_the_flag_or_the_file_that_gave_the_value() {
         assert_eq!(stderr.lines().count(), 1, "the cause once: {stderr}");
     }
 }
+
+#[test]
+fn sighup_reopens_the_access_log_and_counts_reloads() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media/public")).unwrap();
+    std::fs::write(dir.path().join("media/public/a.txt"), "a").unwrap();
+    let signer = TestSigner::new("KR");
+    signer.write_public_key(&dir.path().join("r.pem"));
+    let file = dir.path().join("edge.toml");
+    std::fs::write(&file, config("KR", "r.pem")).unwrap();
+    let log_file = dir.path().join("access.log");
+    let rotated = dir.path().join("access.log.1");
+    let mut edge = start(
+        &file,
+        &[
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--access-log",
+            "text",
+            "--access-log-file",
+            log_file.to_str().unwrap(),
+        ],
+    );
+    let line = edge.next_line();
+    let admin = line
+        .strip_prefix("cfsign edge: admin listening on ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    let metric = |name: &str| -> String {
+        let (_, text) = status(&format!("{admin}/metrics"));
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name}:\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(metric("cfsign_edge_reloads_total{result=\"ok\"}"), "0");
+    assert_eq!(metric("cfsign_edge_last_reload_timestamp_seconds "), "0");
+
+    let first = format!("{}/public/a.txt?first", edge.base());
+    assert_eq!(status(&first).0, StatusCode::OK);
+    // logrotate without copytruncate: rename, then SIGHUP
+    std::fs::rename(&log_file, &rotated).unwrap();
+    edge.signal("HUP");
+    assert!(edge.next_line().contains("reloaded"));
+    let second = format!("{}/public/a.txt?second", edge.base());
+    assert_eq!(status(&second).0, StatusCode::OK);
+    assert_eq!(metric("cfsign_edge_reloads_total{result=\"ok\"}"), "1");
+    assert_eq!(metric("cfsign_edge_reloads_total{result=\"error\"}"), "0");
+    let at: u64 = metric("cfsign_edge_last_reload_timestamp_seconds ")
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(at <= now && at + 60 > now, "{at} vs {now}");
+
+    // a broken configuration is a failed reload, counted; the timestamp stays
+    std::fs::write(&file, "[[behaviors]\n").unwrap();
+    edge.signal("HUP");
+    assert!(edge.next_line().contains("reload failed"));
+    assert_eq!(metric("cfsign_edge_reloads_total{result=\"error\"}"), "1");
+    assert_eq!(metric("cfsign_edge_reloads_total{result=\"ok\"}"), "1");
+    assert_eq!(
+        metric("cfsign_edge_last_reload_timestamp_seconds "),
+        at.to_string()
+    );
+
+    edge.signal("TERM");
+    edge.wait_for_exit();
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    let new = std::fs::read_to_string(&log_file).unwrap();
+    assert_eq!(old.lines().count(), 1, "{old}");
+    assert!(old.contains("first"), "{old}");
+    assert_eq!(new.lines().count(), 1, "{new}");
+    assert!(new.contains("second"), "{new}");
+    let mode = std::fs::metadata(&log_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & !0o640, 0, "{mode:o}");
+}

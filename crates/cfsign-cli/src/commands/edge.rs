@@ -260,7 +260,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let hangups =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
         let count = config.behaviors.iter().count();
-        eprintln!("cfsign edge: listening on {scheme}://{address} ({count} behavior(s)); SIGHUP reloads, Ctrl-C stops");
+        eprintln!("cfsign edge: listening on {scheme}://{address} ({count} behavior(s)); SIGHUP reloads (and reopens the access-log file), Ctrl-C stops");
 
         // One signal stops both listeners.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -287,7 +287,13 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         #[cfg(unix)]
         match hangups {
             Ok(hangups) => {
-                tokio::spawn(reload_on_hangup(hangups, source, edge.clone(), tls.clone()));
+                tokio::spawn(reload_on_hangup(
+                    hangups,
+                    source,
+                    edge.clone(),
+                    tls.clone(),
+                    log.clone(),
+                ));
             }
             Err(e) => eprintln!("cfsign edge: cannot listen for SIGHUP ({e}); reloads are not available"),
         }
@@ -311,28 +317,45 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     served
 }
 
-/// On each SIGHUP, load the configuration, keys and TLS certificate again; keep the
-/// old ones if that fails. TLS itself is turned on or off by a restart only.
+/// On each SIGHUP, reopen the access-log file (for logrotate without
+/// copytruncate), and load the configuration, keys and TLS certificate again;
+/// keep the old ones if that fails. TLS itself is turned on or off by a restart
+/// only. Counted in `cfsign_edge_reloads_total` and
+/// `cfsign_edge_last_reload_timestamp_seconds`.
 #[cfg(unix)]
 async fn reload_on_hangup(
     mut hangups: tokio::signal::unix::Signal,
     source: Source,
     edge: Edge,
     tls: Option<EdgeTls>,
+    log: Option<AccessLog>,
 ) {
     while hangups.recv().await.is_some() {
+        if let Some(log) = log.clone() {
+            // Opening a file, and waiting for the writer thread: off the async workers.
+            match tokio::task::spawn_blocking(move || log.reopen()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => eprintln!(
+                    "cfsign edge: cannot reopen the access log, still writing to the old file: {e}"
+                ),
+                Err(e) => eprintln!("cfsign edge: cannot reopen the access log: {e}"),
+            }
+        }
         let failed = |why: &str| {
+            edge.metrics().reloaded(false);
             eprintln!("cfsign edge: reload failed, keeping the running configuration: {why}");
         };
         match source.load() {
             Ok(config) => match (&tls, &config.tls) {
                 (None, None) => {
                     edge.replace(&config.behaviors);
+                    edge.metrics().reloaded(true);
                     eprintln!("cfsign edge: configuration and keys reloaded");
                 }
                 (Some(running), Some(certificate)) => {
                     edge.replace(&config.behaviors);
                     running.replace(certificate);
+                    edge.metrics().reloaded(true);
                     eprintln!("cfsign edge: configuration, keys and TLS certificate reloaded");
                 }
                 (Some(_), None) => failed("[tls] was removed; turning TLS off needs a restart"),

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
@@ -68,6 +68,8 @@ impl std::str::FromStr for AccessLogFormat {
 enum Message {
     Line(String),
     Flush(SyncSender<()>),
+    /// Write to this from now on (the old writer is flushed and dropped).
+    Reopen(Box<dyn Write + Send>),
 }
 
 /// Where access-log lines go: a writer owned by a background thread, fed through
@@ -86,6 +88,18 @@ enum Message {
 pub struct AccessLog {
     format: AccessLogFormat,
     queue: SyncSender<Message>,
+    /// The file it appends to, for [`reopen`](Self::reopen).
+    path: Option<PathBuf>,
+}
+
+/// Opens `path` to append to, created `0640` (on Unix) if missing: access logs
+/// hold viewers' addresses, not for every local user.
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
+    options.open(path)
 }
 
 impl AccessLog {
@@ -99,10 +113,15 @@ impl AccessLog {
         writer: impl Write + Send + 'static,
     ) -> std::io::Result<Self> {
         let (queue, lines) = mpsc::sync_channel(QUEUE_LINES);
+        let writer: Box<dyn Write + Send> = Box::new(writer);
         std::thread::Builder::new()
             .name("cfsign-access-log".to_owned())
             .spawn(move || write_lines(&lines, writer))?;
-        Ok(Self { format, queue })
+        Ok(Self {
+            format,
+            queue,
+            path: None,
+        })
     }
 
     /// Lines written to standard output.
@@ -123,17 +142,73 @@ impl AccessLog {
         Self::new(format, std::io::stderr())
     }
 
-    /// Lines appended to a file (created if missing).
+    /// Lines appended to a file (created `0640` if missing); see
+    /// [`reopen`](Self::reopen) for log rotation.
     ///
     /// # Errors
     ///
     /// When the file cannot be opened or the writer thread cannot be started.
     pub fn file(format: AccessLogFormat, path: &Path) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        Self::new(format, file)
+        let file = open_append(path)?;
+        let mut log = Self::new(format, file)?;
+        log.path = Some(path.to_owned());
+        Ok(log)
+    }
+
+    /// Opens the file again by its path and writes there from now on, for log
+    /// rotation without `copytruncate` (`cfsign edge` does it on SIGHUP): once
+    /// the file was renamed, the lines queued before go to the renamed file, the
+    /// later ones to a new file at the path (created `0640`). `Ok(false)` for a
+    /// log that is not a file (standard output, a writer).
+    ///
+    /// ```
+    /// use cfsign_edge::observe::{AccessLog, AccessLogFormat};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("access.log");
+    /// let log = AccessLog::file(AccessLogFormat::Text, &path)?;
+    /// std::fs::rename(&path, dir.path().join("access.log.1"))?;
+    /// assert!(log.reopen()?);
+    /// assert!(path.is_file());
+    /// assert!(!AccessLog::stderr(AccessLogFormat::Text)?.reopen()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened (the old one stays in use), or the writer
+    /// thread is gone or did not take the new file within 5 s.
+    pub fn reopen(&self) -> std::io::Result<bool> {
+        let Some(path) = &self.path else {
+            return Ok(false);
+        };
+        let file = open_append(path)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        if self.enqueue(Message::Reopen(Box::new(file)), deadline) {
+            Ok(true)
+        } else {
+            Err(std::io::Error::other(
+                "the access-log writer did not take the reopened file",
+            ))
+        }
+    }
+
+    /// Queues `message`, retrying while the queue is full until `deadline`
+    /// rather than blocking; `false` if it was not queued.
+    fn enqueue(&self, mut message: Message, deadline: std::time::Instant) -> bool {
+        loop {
+            match self.queue.try_send(message) {
+                Ok(()) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(m)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    message = m;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
     }
 
     /// The line format.
@@ -147,20 +222,9 @@ impl AccessLog {
     pub fn flush(&self, timeout: Duration) -> bool {
         let (done, wait) = mpsc::sync_channel(1);
         let deadline = std::time::Instant::now() + timeout;
-        let mut message = Message::Flush(done);
         // The queue may be full: retry until the deadline rather than block.
-        loop {
-            match self.queue.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Disconnected(_)) => return false,
-                Err(TrySendError::Full(m)) => {
-                    if std::time::Instant::now() >= deadline {
-                        return false;
-                    }
-                    message = m;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
+        if !self.enqueue(Message::Flush(done), deadline) {
+            return false;
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         wait.recv_timeout(left).is_ok()
@@ -176,7 +240,7 @@ impl AccessLog {
     }
 }
 
-fn write_lines(lines: &Receiver<Message>, writer: impl Write) {
+fn write_lines(lines: &Receiver<Message>, writer: Box<dyn Write + Send>) {
     let mut out = std::io::BufWriter::new(writer);
     while let Ok(message) = lines.recv() {
         handle(message, &mut out);
@@ -189,8 +253,12 @@ fn write_lines(lines: &Receiver<Message>, writer: impl Write) {
 }
 
 /// Write errors are ignored: there is nowhere to report them, and serving goes on.
-fn handle(message: Message, out: &mut impl Write) {
+fn handle(message: Message, out: &mut std::io::BufWriter<Box<dyn Write + Send>>) {
     match message {
+        Message::Reopen(writer) => {
+            let _ = out.flush();
+            *out = std::io::BufWriter::new(writer);
+        }
         Message::Line(line) => {
             let _ = out.write_all(line.as_bytes());
         }
