@@ -258,4 +258,4 @@ def test_cookies_match_the_cli_byte_for_byte(
     assert cookies.cookie_header == expected["cookie_header"]
     assert [(w.code, w.message) for w in cookies.warnings] == [(w["code"], w["message"]) for w in expected["warnings"]]
     assert cookies.warnings, "each case has at least one warning"
-    assert (cookies.policy, cookies.form, cookies.expires) == (expected["policy"], expected["policy_form"], expected["expires"])
+    assert (cookies.policy, cookies.form, cookies.expires) == (expected["policy_text"], expected["policy_form"], expected["expires"])

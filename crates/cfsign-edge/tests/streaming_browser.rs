@@ -423,26 +423,8 @@ async fn signed_streams_play_in_headless_chromium() {
     let log_lines = access_log.lines(0).await;
     for (name, manifest, _) in &played {
         let s = scenario(name);
-        let context = format!("{name}: {s}");
-        assert!(s.get("error").is_none(), "{context}");
-        assert_eq!(s.at("pageStatus").num(), 200.0, "{context}");
-        assert!(s.at("currentTime").num() > 3.0, "did not play: {context}");
-        assert!(s.at("fatal").is_null(), "{context}");
-        let responses = s.at("responses").arr();
-        for r in responses {
-            assert!(r.at("status").num() < 400.0, "{r}: {context}");
-        }
         let stream = format!("{base}/streams/{}/", manifest.parent().unwrap().display());
-        let of_stream: Vec<&str> = responses
-            .iter()
-            .map(|r| r.at("url").str())
-            .filter(|u| u.starts_with(&stream))
-            .collect();
-        for url in &of_stream {
-            assert!(url.contains("Signature="), "unsigned {url}: {context}");
-        }
-        let segments = of_stream.iter().filter(|u| is_segment(u)).count();
-        assert!(segments > 3, "{segments} segments: {context}");
+        assert_played_signed(s, name, &stream);
         // The edge's side: the manifest was rewritten (N URIs stamped).
         let manifest_path = format!("/streams/{}", manifest.display());
         assert!(
@@ -456,25 +438,11 @@ async fn signed_streams_play_in_headless_chromium() {
 
     // --- 1b. DASH's UrlQueryInfo: the MPD served as it is, every segment signed by
     // dash.js with the MPD URL's query.
-    let s = scenario("dash-url-query");
-    let context = format!("dash-url-query: {s}");
-    assert!(s.at("currentTime").num() > 3.0, "did not play: {context}");
-    assert!(s.at("fatal").is_null(), "{context}");
-    let responses = s.at("responses").arr();
-    for r in responses {
-        assert!(r.at("status").num() < 400.0, "{r}: {context}");
-    }
-    let stream = format!("{base}/static/dash-url-query/");
-    let of_stream: Vec<&str> = responses
-        .iter()
-        .map(|r| r.at("url").str())
-        .filter(|u| u.starts_with(&stream))
-        .collect();
-    for url in &of_stream {
-        assert!(url.contains("Signature="), "unsigned {url}: {context}");
-    }
-    let segments = of_stream.iter().filter(|u| is_segment(u)).count();
-    assert!(segments > 3, "{segments} segments: {context}");
+    assert_played_signed(
+        scenario("dash-url-query"),
+        "dash-url-query",
+        &format!("{base}/static/dash-url-query/"),
+    );
     let mpd_stem = format!("/static/{}", url_query_mpd.display());
     assert!(
         log_lines
@@ -573,6 +541,31 @@ fn is_segment(url: &str) -> bool {
 
 /// The manifest was answered 403, nothing else of the stream was fetched, the
 /// player reported a fatal error and the video never passed 0.5 s.
+/// The scenario played past 3 s without a fatal error or any 4xx/5xx, and every
+/// request under `stream` (the manifest's folder) carried a signature, more
+/// than three of them segments.
+fn assert_played_signed(s: &Json, name: &str, stream: &str) {
+    let context = format!("{name}: {s}");
+    assert!(s.get("error").is_none(), "{context}");
+    assert_eq!(s.at("pageStatus").num(), 200.0, "{context}");
+    assert!(s.at("currentTime").num() > 3.0, "did not play: {context}");
+    assert!(s.at("fatal").is_null(), "{context}");
+    let responses = s.at("responses").arr();
+    for r in responses {
+        assert!(r.at("status").num() < 400.0, "{r}: {context}");
+    }
+    let of_stream: Vec<&str> = responses
+        .iter()
+        .map(|r| r.at("url").str())
+        .filter(|u| u.starts_with(stream))
+        .collect();
+    for url in &of_stream {
+        assert!(url.contains("Signature="), "unsigned {url}: {context}");
+    }
+    let segments = of_stream.iter().filter(|u| is_segment(u)).count();
+    assert!(segments > 3, "{segments} segments: {context}");
+}
+
 fn assert_refused(s: &Json, manifest_url: &str, context: &str) {
     assert!(s.get("error").is_none(), "{context}");
     let manifest: Vec<&Json> = s
