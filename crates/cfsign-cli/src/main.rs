@@ -3,6 +3,8 @@
 
 mod cli;
 mod commands;
+#[cfg(unix)]
+mod notify;
 mod signing;
 
 use std::process::ExitCode;

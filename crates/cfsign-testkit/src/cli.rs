@@ -139,9 +139,26 @@ impl EdgeProcess {
     /// If it cannot be started, or exits or says something else first.
     #[must_use]
     pub fn start(binary: &str, args: &[&str]) -> Self {
+        Self::start_with_env(binary, args, &[])
+    }
+
+    /// [`EdgeProcess::start`] with these environment variables set too.
+    ///
+    /// ```no_run
+    /// # use cfsign_testkit::cli::EdgeProcess;
+    /// let edge = EdgeProcess::start_with_env("target/debug/cfsign", &[], &[("NOTIFY_SOCKET", "/tmp/n.sock")]);
+    /// # let _ = edge;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`EdgeProcess::start`].
+    #[must_use]
+    pub fn start_with_env(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary)
             .arg("edge")
             .args(args)
+            .envs(env.iter().copied())
             .args(["--listen", "127.0.0.1:0"])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())

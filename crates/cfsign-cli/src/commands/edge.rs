@@ -262,10 +262,19 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let count = config.behaviors.iter().count();
         eprintln!("cfsign edge: listening on {scheme}://{address} ({count} behavior(s)); SIGHUP reloads (and reopens the access-log file), Ctrl-C stops");
 
+        // systemd's Type=notify: READY, RELOADING and STOPPING (nothing without NOTIFY_SOCKET).
+        #[cfg(unix)]
+        let notifier = crate::notify::Notifier::from_env().map(std::sync::Arc::new);
         // One signal stops both listeners.
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        #[cfg(unix)]
+        let stopping = notifier.clone();
         tokio::spawn(async move {
             server::shutdown_signal().await;
+            #[cfg(unix)]
+            if let Some(n) = &stopping {
+                n.send("STOPPING=1");
+            }
             let _ = stop.send(true);
         });
         let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -293,6 +302,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
                     edge.clone(),
                     tls.clone(),
                     log.clone(),
+                    notifier.clone(),
                 ));
             }
             Err(e) => eprintln!("cfsign edge: cannot listen for SIGHUP ({e}); reloads are not available"),
@@ -302,6 +312,11 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let shutdown = until_stopped(stopped);
         let mut options = ServeOptions::default().limits(limits).metrics(metrics);
         options.tls.clone_from(&tls);
+        // Both listeners are bound and the reload handler is in place.
+        #[cfg(unix)]
+        if let Some(n) = &notifier {
+            n.send(&format!("READY=1\nSTATUS=listening on {scheme}://{address}"));
+        }
         let served = server::serve(listener, edge.observed(log.clone()), options, shutdown)
             .await
             .context("serving");
@@ -329,8 +344,12 @@ async fn reload_on_hangup(
     edge: Edge,
     tls: Option<EdgeTls>,
     log: Option<AccessLog>,
+    notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
 ) {
     while hangups.recv().await.is_some() {
+        if let Some(n) = &notifier {
+            n.send("RELOADING=1");
+        }
         if let Some(log) = log.clone() {
             // Opening a file, and waiting for the writer thread: off the async workers.
             match tokio::task::spawn_blocking(move || log.reopen()).await {
@@ -362,6 +381,10 @@ async fn reload_on_hangup(
                 (None, Some(_)) => failed("[tls] was added; turning TLS on needs a restart"),
             },
             Err(e) => failed(&format!("{e:#}")),
+        }
+        // Ready again, with the new configuration or the old one.
+        if let Some(n) = &notifier {
+            n.send("READY=1");
         }
     }
 }
