@@ -39,6 +39,7 @@
 //! - [`Layout`]: another signer's byte layout (condition and parameter order).
 //! - [`lint`]: warnings for valid but probably wrong policies.
 //! - [`explain`]: turn a denial into a diagnosis with the fix.
+//! - [`manifest`]: HLS playlists and DASH MPDs with every covered URI signed.
 //! - [`verify`]: decide a request as CloudFront's edge would, with the reason for every denial.
 //! - [`cloudfront_base64`], [`time`]: the wire encodings of bytes and times.
 //! - [`input`]: reading files and streams with a bound that fits their kind.

@@ -11,6 +11,11 @@
 //! - [`Signing::Urls`]: each covered URI signed on its own with a canned policy
 //!   (HLS, and DASH without templates).
 //!
+//! [`sign`] is what the front ends call (the CLI, Python, Node): the resource
+//! from the options or the manifest's folder, a [`Mode`], and the signer.
+//! [`url_query`] is DASH's own alternative (ISO/IEC 23009-1 Annex I): nothing
+//! signed, the player appends the signed MPD URL's query to its requests.
+//!
 //! Relative URIs stay relative; they are resolved against the manifest's URL
 //! (RFC 3986 §5.2) only to decide coverage and, for [`Signing::Urls`], what is
 //! signed. A URI outside the resource, with another scheme (`skd://`, `data:`),
