@@ -340,7 +340,7 @@ impl<'t> Rewriter<'t, '_> {
     }
 }
 
-/// The descriptor [`url_query`] adds: DASH Annex I's `UrlQueryInfo`, telling the
+/// The descriptor [`url_query`](super::url_query) adds: DASH Annex I's `UrlQueryInfo`, telling the
 /// player to append the MPD URL's query to its segment requests.
 pub const URL_QUERY_DESCRIPTOR: &str = r#"<EssentialProperty schemeIdUri="urn:mpeg:dash:urlparam:2014" xmlns:up="urn:mpeg:dash:schema:urlparam:2014"><up:UrlQueryInfo queryTemplate="$querypart$" useMPDUrlQuery="true"/></EssentialProperty>"#;
 
