@@ -498,7 +498,12 @@ fn manifest_input<'a>(manifest: &'a Bound<'_, PyAny>) -> PyResult<(Cow<'a, [u8]>
     if let Ok(b) = manifest.cast::<PyBytes>() {
         Ok((Cow::Borrowed(b.as_bytes()), false))
     } else if let Ok(s) = manifest.cast::<PyString>() {
-        Ok((Cow::Owned(s.to_cow()?.into_owned().into_bytes()), true))
+        // Borrowed when Python holds the text as UTF-8 already.
+        let bytes = match s.to_cow()? {
+            Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
+            Cow::Owned(t) => Cow::Owned(t.into_bytes()),
+        };
+        Ok((bytes, true))
     } else {
         Err(PyTypeError::new_err(format!(
             "manifest must be the playlist or MPD as str or bytes, not {}",

@@ -240,16 +240,18 @@ impl Edge {
 
 /// Steps 2 and 3 of the pipeline for one request.
 async fn answer<B>(route: &Route, mut request: Request<B>) -> Response<Body> {
-    let mut credentials = None;
+    // For sign_manifests: what the viewer was allowed with, and the URI it sent
+    // (its query holds the parameters). Read only if the answer is a manifest.
+    let mut viewer = None;
     match &route.access {
         Some(config) => match access::check(&request, config) {
             Err(e) => return respond::error(e),
             Ok((_, Decision::Denied(denial))) => return denial_response(&denial),
             Ok((uri, Decision::Allowed(allowed))) => {
+                let sent = std::mem::replace(request.uri_mut(), uri);
                 if route.sign_manifests {
-                    credentials = Some(ViewerCredentials::of(&allowed, request.uri().query()));
+                    viewer = Some((allowed, sent));
                 }
-                *request.uri_mut() = uri;
             }
         },
         None => {
@@ -260,7 +262,7 @@ async fn answer<B>(route: &Route, mut request: Request<B>) -> Response<Body> {
     }
     // GET and HEAD carry no body the edge reads.
     let (parts, _) = request.into_parts();
-    let Some(credentials) = credentials else {
+    let Some((allowed, sent)) = viewer else {
         return respond(
             route.origin.as_ref(),
             &Request::from_parts(parts, ()),
@@ -272,7 +274,7 @@ async fn answer<B>(route: &Route, mut request: Request<B>) -> Response<Body> {
     let mut request = Request::from_parts(parts, ());
     // A manifest whose credentials pass down is fetched whole, and compressed
     // after the rewrite.
-    let passes_down = manifest_path && credentials.is_ok();
+    let passes_down = manifest_path && ViewerCredentials::can_pass_down(&allowed).is_ok();
     if passes_down {
         manifests::prepare(&mut request);
     }
@@ -289,8 +291,10 @@ async fn answer<B>(route: &Route, mut request: Request<B>) -> Response<Body> {
         method: request.method(),
         headers: request.headers(),
         manifest_path,
+        allowed: &allowed,
+        query: sent.query(),
     };
-    manifests::sign(response, credentials, &viewer, route.compress).await
+    manifests::sign(response, &viewer, route.compress).await
 }
 
 impl<B: Send + 'static> Service<Request<B>> for Edge {

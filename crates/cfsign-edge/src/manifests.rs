@@ -126,11 +126,7 @@ impl ViewerCredentials {
     /// The credentials of an allowed request whose query was `query`, or why
     /// they cannot be passed down.
     pub(crate) fn of(allowed: &Allowed, query: Option<&str>) -> Result<Self, Unsigned> {
-        match (allowed.source(), allowed.form()) {
-            (CredentialSource::Query, PolicyForm::Custom) => {}
-            (CredentialSource::Cookies, _) => return Err(Unsigned::Cookies),
-            (_, _) => return Err(Unsigned::CannedPolicy),
-        }
+        Self::can_pass_down(allowed)?;
         let covers = allowed
             .resource()
             .and_then(|r| Resource::parse(r).ok())
@@ -152,6 +148,18 @@ impl ViewerCredentials {
             covers,
             manifest_url,
         })
+    }
+}
+
+impl ViewerCredentials {
+    /// Whether the credentials' kind can be passed down (a signed URL with a
+    /// custom policy), without reading them: decided before the origin is asked.
+    pub(crate) fn can_pass_down(allowed: &Allowed) -> Result<(), Unsigned> {
+        match (allowed.source(), allowed.form()) {
+            (CredentialSource::Query, PolicyForm::Custom) => Ok(()),
+            (CredentialSource::Cookies, _) => Err(Unsigned::Cookies),
+            (_, _) => Err(Unsigned::CannedPolicy),
+        }
     }
 }
 
@@ -183,20 +191,25 @@ pub(crate) fn prepare<B>(request: &mut Request<B>) {
     }
 }
 
-/// The viewer's request, as far as the compression decision needs it.
+/// The viewer's request, as far as the rewrite and the compression decision
+/// need it.
 pub(crate) struct Viewer<'r> {
     pub(crate) version: http::Version,
     pub(crate) method: &'r Method,
     pub(crate) headers: &'r HeaderMap,
     /// Whether the request's path names a manifest.
     pub(crate) manifest_path: bool,
+    /// What the viewer was allowed with.
+    pub(crate) allowed: &'r Allowed,
+    /// The query the viewer sent (its signing parameters among it).
+    pub(crate) query: Option<&'r str>,
 }
 
-/// Rewrites `response` if it is a manifest (by the path, or its content type);
-/// `credentials` is what the viewer brought. Anything else passes unchanged.
+/// Rewrites `response` if it is a manifest (by the path, or its content type)
+/// with the credentials the viewer brought, read only then. Anything else
+/// passes unchanged.
 pub(crate) async fn sign(
     response: Response<Body>,
-    credentials: Result<ViewerCredentials, Unsigned>,
     viewer: &Viewer<'_>,
     compress: bool,
 ) -> Response<Body> {
@@ -209,13 +222,13 @@ pub(crate) async fn sign(
     {
         return response;
     }
-    let credentials = match credentials {
+    let credentials = match ViewerCredentials::of(viewer.allowed, viewer.query) {
         Ok(c) => c,
         Err(why) => return mark(response, ManifestSigning::Unchanged(why)),
     };
     let (mut parts, body) = response.into_parts();
     if status == StatusCode::NOT_MODIFIED {
-        weaken_etag(&mut parts.headers);
+        compress::convert_etag(&mut parts.headers);
         return Response::from_parts(parts, body);
     }
     if status == StatusCode::PARTIAL_CONTENT {
@@ -247,7 +260,7 @@ pub(crate) async fn sign(
                 left_alone: rewritten.report.left_alone.len(),
             };
             let body = Bytes::from(rewritten.text);
-            weaken_etag(&mut parts.headers);
+            compress::convert_etag(&mut parts.headers);
             parts.headers.remove(header::ACCEPT_RANGES);
             parts
                 .headers
@@ -287,19 +300,6 @@ fn compressed(headers: &mut HeaderMap, viewer: &Viewer<'_>, body: Bytes) -> Byte
     }
 }
 
-/// `"x"` becomes `W/"x"`: the body is the origin's object rewritten.
-fn weaken_etag(headers: &mut HeaderMap) {
-    if let Some(tag) = headers.get(header::ETAG)
-        && tag.as_bytes().starts_with(b"\"")
-    {
-        let mut weak = b"W/".to_vec();
-        weak.extend_from_slice(tag.as_bytes());
-        if let Ok(value) = HeaderValue::from_bytes(&weak) {
-            headers.insert(header::ETAG, value);
-        }
-    }
-}
-
 fn mark(mut response: Response<Body>, outcome: ManifestSigning) -> Response<Body> {
     response.extensions_mut().insert(outcome);
     response
@@ -330,9 +330,9 @@ mod tests {
     fn etags_become_weak_once() {
         let mut headers = HeaderMap::new();
         headers.insert(header::ETAG, HeaderValue::from_static("\"v1\""));
-        weaken_etag(&mut headers);
+        compress::convert_etag(&mut headers);
         assert_eq!(headers[header::ETAG], "W/\"v1\"");
-        weaken_etag(&mut headers);
+        compress::convert_etag(&mut headers);
         assert_eq!(headers[header::ETAG], "W/\"v1\"");
     }
 }

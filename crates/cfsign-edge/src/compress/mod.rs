@@ -531,9 +531,10 @@ pub fn not_modified_headers(headers: &mut HeaderMap) {
     convert_etag(headers);
 }
 
-/// CloudFront's `ETag` conversion for a compressed representation: a strong tag
+/// CloudFront's `ETag` conversion for a representation the edge changed (compressed, or a
+/// manifest rewritten by [`manifests`](crate::manifests)): a strong tag
 /// (`"…"`) gets `W/` in front, a weak one stays, any other value is removed.
-fn convert_etag(headers: &mut HeaderMap) {
+pub(crate) fn convert_etag(headers: &mut HeaderMap) {
     let etag = headers
         .get(header::ETAG)
         .map(|v| v.to_str().ok().and_then(compressed_etag));

@@ -16,7 +16,7 @@
 // The last line on stdout is the JSON result; the Rust test asserts on it.
 // Exit codes: 0 result printed, 2 bad usage, 3 watchdog, 1 anything else.
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const base = process.argv[2];
 if (!base || !/^(http:\/\/127\.0\.0\.1|https:\/\/edge\.test):\d+$/.test(base)) {
@@ -31,26 +31,11 @@ const watchdog = setTimeout(() => {
   process.exit(3);
 }, 90_000);
 
-// The flags that work on these machines (no network beyond loopback). Playwright
-// itself adds --headless and a new, empty, temporary --user-data-dir.
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    // Let the <audio> element buffer without a user gesture (nothing is played).
-    '--autoplay-policy=no-user-gesture-required',
-    // Over TLS: the name edge.test reaches the test's server on loopback (nothing else
-    // is resolved), and its self-signed certificate is accepted.
-    ...(tls ? ['--host-resolver-rules=MAP edge.test 127.0.0.1', '--ignore-certificate-errors'] : []),
-  ],
-});
+// Over TLS: the name edge.test reaches the test's server on loopback (nothing else
+// is resolved), and its self-signed certificate is accepted.
+const browser = await launchChromium(
+  tls ? ['--host-resolver-rules=MAP edge.test 127.0.0.1', '--ignore-certificate-errors'] : [],
+);
 
 const result = { browser: browser.version(), phases: {}, responses: [], console: [] };
 try {

@@ -20,7 +20,7 @@
 // Exit codes: 0 result printed, 2 bad usage, 3 watchdog, 1 anything else.
 
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const file = process.argv[2];
 if (!file) {
@@ -37,22 +37,7 @@ const watchdog = setTimeout(() => {
   process.exit(3);
 }, 100_000);
 
-// The flags browser.rs's driver uses (no network beyond loopback), plus muted
-// playback without a user gesture.
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launchChromium();
 
 const result = { browser: browser.version(), scenarios: {} };
 try {

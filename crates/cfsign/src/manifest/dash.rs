@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use quick_xml::escape::{escape, unescape};
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use super::{
@@ -187,10 +187,7 @@ impl<'t> Rewriter<'t, '_> {
                     }
                 }
                 Event::GeneralRef(r) => {
-                    let name = String::from_utf8_lossy(&r).into_owned();
-                    if !r.is_char_ref()
-                        && !matches!(name.as_str(), "lt" | "gt" | "amp" | "apos" | "quot")
-                    {
+                    if let Some(name) = unknown_entity(&r) {
                         let line = self.lines.at(self.offset_of(&r));
                         return Err(ManifestError::UnknownEntity { line, name });
                     }
@@ -300,11 +297,9 @@ impl<'t> Rewriter<'t, '_> {
         let value = self.unescaped(raw, start)?;
         let line = self.lines.at(start);
         let template = template_place && value.replace("$$", "").contains('$');
-        let base = self.bases.iter().rev().find_map(|b| b.clone());
-        match self
-            .stamper
-            .decide(base.as_deref(), &value, line, place, template)?
-        {
+        // The fields are borrowed apart: the base is read while the stamper decides.
+        let base = self.bases.iter().rev().find_map(|b| b.as_deref());
+        match self.stamper.decide(base, &value, line, place, template)? {
             Decision::Sign {
                 at,
                 separator,
@@ -410,10 +405,7 @@ pub(super) fn url_query(text: &str) -> Result<(String, usize), ManifestError> {
                 }
             }
             Event::GeneralRef(r) => {
-                let name = String::from_utf8_lossy(&r).into_owned();
-                if !r.is_char_ref()
-                    && !matches!(name.as_str(), "lt" | "gt" | "amp" | "apos" | "quot")
-                {
+                if let Some(name) = unknown_entity(&r) {
                     return Err(ManifestError::UnknownEntity {
                         line: lines.at(offset_of(&r)),
                         name,
@@ -425,6 +417,14 @@ pub(super) fn url_query(text: &str) -> Result<(String, usize), ManifestError> {
     }
     out.push_str(&text[copied..]);
     Ok((out, added))
+}
+
+/// The name of an entity reference other than a character reference or one of
+/// XML's five, which are the only ones an MPD may use (no DTD defines more).
+fn unknown_entity(reference: &BytesRef<'_>) -> Option<String> {
+    let name: &[u8] = reference;
+    (!reference.is_char_ref() && !matches!(name, b"lt" | b"gt" | b"amp" | b"apos" | b"quot"))
+        .then(|| String::from_utf8_lossy(name).into_owned())
 }
 
 fn is_url_param_descriptor(e: &BytesStart<'_>) -> bool {
