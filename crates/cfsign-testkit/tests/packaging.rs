@@ -86,8 +86,13 @@ fn check(krate: &str) {
         has("src/lib.rs") || has("src/main.rs"),
         "{krate} packages no crate root\n{listing}"
     );
-    // The license files are links to the root's texts: they must resolve to them.
     let dir = workspace_root().join("crates").join(krate);
+    // A build script left out compiles without it: `env!` of what it sets then fails.
+    assert!(
+        !dir.join("build.rs").exists() || has("build.rs"),
+        "{krate} has a build.rs but does not package it\n{listing}"
+    );
+    // The license files are links to the root's texts: they must resolve to them.
     let read = |name: &str| {
         std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{krate}/{name}: {e}"))
     };
