@@ -1,4 +1,4 @@
-//! The admin listener: health, metrics and invalidations, on a socket of its own.
+//! The admin listener: health, metrics, invalidations and reloads, on a socket of its own.
 //!
 //! [`router`] serves:
 //!
@@ -19,16 +19,37 @@
 //!   `{"paths": N, "invalidated": M}` (M: the matching entries the cache held);
 //!   `400` `{"error": ..., "index": I, "path": ...}` naming the first bad path
 //!   (nothing is dropped then); `409` when the edge runs without a cache; `413`
-//!   for a larger body; `415` without the JSON content type.
+//!   for a larger body; `415` without the JSON content type;
+//! - `POST /reload` (no body; [`edge_router_with`] given a
+//!   [`Reload`](crate::reload::Reload) hook, and an [`AdminToken`]): loads the
+//!   configuration, keys, TLS certificate and admin token again, as SIGHUP
+//!   does, through the same routine (one reload at a time). Answers, all JSON:
+//!   `200` `{"reloaded": true, "behaviors": N, "tls_certificate": ..., "admin_token": ..., "changed": [FILE, ...]}`
+//!   ([`Reloaded`](crate::reload::Reloaded)); `422` `{"reloaded": false, "error": ...}`
+//!   when the new configuration cannot be used and `409` when it changes what
+//!   only a restart changes (the running configuration keeps serving in both
+//!   cases); `403` when no token is configured (it never reloads
+//!   unauthenticated); `501` without a reload hook;
 //! - anything else: `404` (`405` for another method on a known path).
 //!
-//! **Keep the admin listener private** (loopback, or a network only operators
-//! reach): it has no authentication, and anyone who can reach it can empty the
-//! cache (sending every request to the origin) and read the metrics. Requiring
-//! `Content-Type: application/json` means a web page cannot post an
-//! invalidation from a browser with a plain form (that needs a CORS preflight,
-//! which this listener never allows), but it is no substitute for keeping the
-//! socket private. [`limits`] keeps it small: a few connections, small heads.
+//! **Authentication.** With an [`AdminToken`] (the configuration's
+//! `admin_token_file`), `POST /reload` and `POST /invalidations` require
+//! `Authorization: Bearer TOKEN`; without it, or with another token, they
+//! answer `401` with `WWW-Authenticate: Bearer` and do nothing. The token is
+//! compared by its SHA-256 digest in constant time, and never logged or
+//! echoed. Without a token, `POST /invalidations` stays open as it always was
+//! (for compatibility) and `POST /reload` is refused. `GET /healthz`,
+//! `/readyz` and `/metrics` are never authenticated: probes and Prometheus
+//! read them.
+//!
+//! **Keep the admin listener private** all the same (loopback, or a network
+//! only operators reach): it speaks plain HTTP, so the token crosses the
+//! network in clear, and without a token anyone who can reach it can empty
+//! the cache (sending every request to the origin); anyone can read the
+//! metrics. Requiring `Content-Type: application/json` means a web page
+//! cannot post an invalidation from a browser with a plain form (that needs a
+//! CORS preflight, which this listener never allows). [`limits`] keeps it
+//! small: a few connections, small heads.
 //!
 //! Every edge instance has its own cache: behind a load balancer, invalidate
 //! every instance ([`InvalidationRequest::send`] to each admin address, as
@@ -54,6 +75,7 @@
 //! # }
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -72,7 +94,12 @@ use crate::cache::ObjectCache;
 use crate::cache::invalidation::{InvalidationError, InvalidationPaths};
 use crate::edge::Edge;
 use crate::observe::{CONTENT_TYPE, Metrics};
+use crate::reload::{Reload, ReloadError, Trigger};
 use crate::server::Limits;
+
+mod token;
+
+pub use token::{AdminAuth, AdminToken, AdminTokenError, MIN_TOKEN_CHARS, TOKEN_FILE};
 
 /// The largest `POST /invalidations` body accepted (1 MiB: hundreds of paths of
 /// ordinary length; split longer lists into several invalidations).
@@ -80,6 +107,9 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The path of the invalidation endpoint.
 pub const INVALIDATIONS_PATH: &str = "/invalidations";
+
+/// The path of the reload endpoint.
+pub const RELOAD_PATH: &str = "/reload";
 
 /// The largest answer the client reads.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -91,6 +121,62 @@ struct AdminState {
     cache: Option<ObjectCache>,
     /// Whose origins `/readyz` checks.
     edge: Option<Edge>,
+    /// The token `POST /reload` and `POST /invalidations` require.
+    auth: AdminAuth,
+    /// What `POST /reload` calls.
+    reloader: Option<Arc<dyn Reload>>,
+}
+
+/// What [`edge_router_with`] adds to the plain admin endpoints: the token that
+/// protects them and the hook `POST /reload` calls.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cfsign_edge::admin::{AdminAuth, AdminOptions, AdminToken};
+/// use cfsign_edge::reload::{Reload, ReloadError, ReloadFuture, Trigger};
+///
+/// struct Never;
+/// impl Reload for Never {
+///     fn reload(&self, _: Trigger) -> ReloadFuture<'_> {
+///         Box::pin(async { Err(ReloadError::Invalid("not today".into())) })
+///     }
+/// }
+/// let token = AdminToken::new("0123456789abcdef0123456789abcdef")?;
+/// let options = AdminOptions::default()
+///     .auth(AdminAuth::new(Some(token)))
+///     .reloader(Arc::new(Never));
+/// # let _ = options;
+/// # Ok::<(), cfsign_edge::admin::AdminTokenError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct AdminOptions {
+    auth: AdminAuth,
+    reloader: Option<Arc<dyn Reload>>,
+}
+
+impl AdminOptions {
+    /// Require this token (shared: a reload may replace it).
+    #[must_use]
+    pub fn auth(mut self, auth: AdminAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Serve `POST /reload` by calling `reloader`.
+    #[must_use]
+    pub fn reloader(mut self, reloader: Arc<dyn Reload>) -> Self {
+        self.reloader = Some(reloader);
+        self
+    }
+}
+
+impl std::fmt::Debug for AdminOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminOptions")
+            .field("auth", &self.auth)
+            .field("reloader", &self.reloader.is_some())
+            .finish()
+    }
 }
 
 /// The admin endpoints (see the [module documentation](self)) over `metrics`
@@ -124,6 +210,8 @@ pub fn router(metrics: Metrics, cache: Option<ObjectCache>) -> Router {
         metrics,
         cache,
         edge: None,
+        auth: AdminAuth::default(),
+        reloader: None,
     })
 }
 
@@ -160,10 +248,54 @@ pub fn router(metrics: Metrics, cache: Option<ObjectCache>) -> Router {
 /// # }
 /// ```
 pub fn edge_router(edge: &Edge) -> Router {
+    edge_router_with(edge, AdminOptions::default())
+}
+
+/// [`edge_router`] with a token and a reload hook: `POST /reload` and, with a
+/// token, `POST /invalidations` require `Authorization: Bearer TOKEN` (see the
+/// [module documentation](self)).
+///
+/// ```
+/// use std::sync::Arc;
+/// use cfsign_edge::admin::{self, AdminAuth, AdminOptions, AdminToken};
+/// use cfsign_edge::reload::{Reload, ReloadFuture, Reloaded, Trigger};
+/// use tower::ServiceExt as _;
+///
+/// struct Counted;
+/// impl Reload for Counted {
+///     fn reload(&self, _: Trigger) -> ReloadFuture<'_> {
+///         Box::pin(async { Ok(Reloaded { behaviors: 1, ..Reloaded::default() }) })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let edge = cfsign_testkit::edge::edge(
+/// #     Arc::new(cfsign_edge::origin::DirectoryOrigin::new(dir.path())?), None);
+/// let secret = "0123456789abcdef0123456789abcdef";
+/// let options = AdminOptions::default()
+///     .auth(AdminAuth::new(Some(AdminToken::new(secret)?)))
+///     .reloader(Arc::new(Counted));
+/// let admin = admin::edge_router_with(&edge, options);
+/// let reload = |auth: &str| {
+///     http::Request::post("/reload").header("authorization", auth).body(axum::body::Body::empty())
+/// };
+/// let refused = admin.clone().oneshot(reload("Bearer wrong")?).await?;
+/// assert_eq!(refused.status(), 401);
+/// assert!(refused.headers()["www-authenticate"].to_str()?.starts_with("Bearer"));
+/// let done = admin.oneshot(reload(&format!("Bearer {secret}"))?).await?;
+/// assert_eq!(done.status(), 200);
+/// # Ok(())
+/// # }
+/// ```
+pub fn edge_router_with(edge: &Edge, options: AdminOptions) -> Router {
     build(AdminState {
         metrics: edge.metrics().clone(),
         cache: edge.cache().cloned(),
         edge: Some(edge.clone()),
+        auth: options.auth,
+        reloader: options.reloader,
     })
 }
 
@@ -173,6 +305,7 @@ fn build(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(scrape))
         .route(INVALIDATIONS_PATH, post(invalidations))
+        .route(RELOAD_PATH, post(reload))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
 }
@@ -244,7 +377,106 @@ fn json_error(status: StatusCode, message: &str) -> Response {
     json_answer(status, &json!({ "error": message }))
 }
 
+/// `WWW-Authenticate` of a request without credentials (RFC 6750).
+const CHALLENGE: &str = "Bearer realm=\"cfsign edge admin\"";
+
+/// `WWW-Authenticate` of a request with a wrong or malformed token.
+const CHALLENGE_INVALID: &str = "Bearer realm=\"cfsign edge admin\", error=\"invalid_token\"";
+
+/// `Ok` when no token is required or the request carries it; otherwise the
+/// `401` to answer.
+fn authorize(auth: &AdminAuth, headers: &http::HeaderMap) -> Result<(), Response> {
+    let Some(token) = auth.token() else {
+        return Ok(());
+    };
+    let unauthorized = |challenge: &'static str, message: &str| {
+        let mut response = json_error(StatusCode::UNAUTHORIZED, message);
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+        Err(response)
+    };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return unauthorized(
+            CHALLENGE,
+            "this admin listener requires its token: send Authorization: Bearer TOKEN (the token in the edge's admin_token_file)",
+        );
+    };
+    let presented = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, credentials)| credentials.trim());
+    match presented {
+        Some(presented) if token.matches(presented) => Ok(()),
+        Some(_) => unauthorized(
+            CHALLENGE_INVALID,
+            "the bearer token is not this admin listener's token (the one in the edge's admin_token_file)",
+        ),
+        None => unauthorized(
+            CHALLENGE_INVALID,
+            "the Authorization header is not \"Bearer TOKEN\"",
+        ),
+    }
+}
+
+async fn reload(State(state): State<AdminState>, headers: http::HeaderMap) -> Response {
+    let Some(reloader) = state.reloader.clone() else {
+        return json_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "this admin listener cannot reload its edge (it was built without a reload hook)",
+        );
+    };
+    if state.auth.token().is_none() {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "POST /reload needs an admin token, and this edge has none: write one to a file readable by the \
+             edge alone (openssl rand -hex 32 > admin-token; chmod 600 admin-token), set admin_token_file to \
+             it in the configuration, and reload the edge by its signal or restart it",
+        );
+    }
+    if let Err(refused) = authorize(&state.auth, &headers) {
+        return refused;
+    }
+    // On a task of its own: a client that hangs up must not cut a reload short.
+    let done = tokio::spawn(async move { reloader.reload(Trigger::Admin).await }).await;
+    match done {
+        Ok(Ok(reloaded)) => {
+            let mut answer = json!({ "reloaded": true });
+            if let (Some(map), Ok(serde_json::Value::Object(details))) =
+                (answer.as_object_mut(), serde_json::to_value(&reloaded))
+            {
+                map.extend(details);
+            }
+            json_answer(StatusCode::OK, &answer)
+        }
+        Ok(Err(e)) => {
+            let status = match e {
+                ReloadError::NeedsRestart(_) => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            json_answer(
+                status,
+                &json!({
+                    "reloaded": false,
+                    "error": e.to_string(),
+                    "running": "the configuration that was running is kept",
+                }),
+            )
+        }
+        Err(_) => json_answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({ "reloaded": false, "error": "the reload did not complete; the running configuration is kept" }),
+        ),
+    }
+}
+
 async fn invalidations(State(state): State<AdminState>, request: Request) -> Response {
+    if let Err(refused) = authorize(&state.auth, request.headers()) {
+        return refused;
+    }
     let is_json = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -461,6 +693,7 @@ pub fn invalidations_url(admin: &str) -> Result<Uri, AdminClientError> {
 #[derive(Debug, Clone)]
 pub struct InvalidationRequest {
     body: Bytes,
+    token: Option<AdminToken>,
 }
 
 impl InvalidationRequest {
@@ -481,7 +714,26 @@ impl InvalidationRequest {
         }
         Ok(Self {
             body: Bytes::from(body),
+            token: None,
         })
+    }
+
+    /// Sends `Authorization: Bearer TOKEN`, for admin listeners that require
+    /// their token.
+    ///
+    /// ```
+    /// use cfsign_edge::admin::{AdminToken, InvalidationRequest};
+    /// use cfsign_edge::cache::invalidation::InvalidationPaths;
+    ///
+    /// let token = AdminToken::new("0123456789abcdef0123456789abcdef")?;
+    /// let request = InvalidationRequest::new(&InvalidationPaths::parse(&["/a.jpg"])?)?.with_token(token);
+    /// assert!(!format!("{request:?}").contains("0123"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_token(mut self, token: AdminToken) -> Self {
+        self.token = Some(token);
+        self
     }
 
     /// The JSON body.
@@ -499,15 +751,27 @@ impl InvalidationRequest {
     ) -> Result<Invalidated, AdminClientError> {
         let uri = invalidations_url(admin)?;
         let url = uri.to_string();
-        let request = http::Request::builder()
+        let mut request = http::Request::builder()
             .method(Method::POST)
             .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(self.body.clone()))
-            .map_err(|e| AdminClientError::Unreachable {
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = &self.token {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", token.secret())).map_err(|e| {
+                    AdminClientError::Unreachable {
+                        url: url.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+            value.set_sensitive(true);
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let request = request.body(Full::new(self.body.clone())).map_err(|e| {
+            AdminClientError::Unreachable {
                 url: url.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let exchange = async {
             let response =
@@ -746,6 +1010,189 @@ mod tests {
         assert_eq!(status, StatusCode::CONFLICT);
         let message = answer["error"].as_str().unwrap();
         assert!(message.contains("without an object cache"), "{message}");
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// Counts its calls; fails with `fail` when set.
+    struct Fake {
+        calls: std::sync::atomic::AtomicUsize,
+        fail: Option<ReloadError>,
+    }
+
+    impl Reload for Fake {
+        fn reload(&self, trigger: Trigger) -> crate::reload::ReloadFuture<'_> {
+            Box::pin(async move {
+                assert_eq!(trigger, Trigger::Admin);
+                self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                match &self.fail {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(crate::reload::Reloaded {
+                        behaviors: 2,
+                        changed: vec!["keys/b.pem".to_owned()],
+                        ..crate::reload::Reloaded::default()
+                    }),
+                }
+            })
+        }
+    }
+
+    fn fake(fail: Option<ReloadError>) -> Arc<Fake> {
+        Arc::new(Fake {
+            calls: std::sync::atomic::AtomicUsize::new(0),
+            fail,
+        })
+    }
+
+    fn admin_with(token: Option<&str>, reloader: &Arc<Fake>) -> Router {
+        let dir = tempfile::tempdir().unwrap();
+        let origin: Arc<dyn Origin> = Arc::new(DirectoryOrigin::new(dir.path()).unwrap());
+        let edge = Edge::new(
+            &crate::behavior::Behaviors::new(
+                vec![],
+                crate::behavior::Behavior {
+                    pattern: crate::behavior::PathPattern::any(),
+                    origin,
+                    origin_name: "files".to_owned(),
+                    access: None,
+                    ttl: TtlPolicy::default(),
+                    compress: false,
+                    sign_manifests: false,
+                },
+            ),
+            Some(ObjectCache::new(CacheSettings::default())),
+            Metrics::new(),
+        );
+        let auth = AdminAuth::new(token.map(|t| AdminToken::new(t).unwrap()));
+        let reloader: Arc<dyn Reload> = reloader.clone();
+        edge_router_with(&edge, AdminOptions::default().auth(auth).reloader(reloader))
+    }
+
+    fn reload_request(authorization: Option<&str>) -> Request {
+        let mut request = http::Request::post(RELOAD_PATH);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn reload_needs_the_token() {
+        let reloader = fake(None);
+        let admin = admin_with(Some(SECRET), &reloader);
+        let wrong = format!("Bearer {}", SECRET.replace('0', "1"));
+        for (authorization, challenge) in [
+            (None, CHALLENGE),
+            (Some(wrong.as_str()), CHALLENGE_INVALID),
+            (Some(SECRET), CHALLENGE_INVALID),
+            (Some("Basic dXNlcjpwYXNz"), CHALLENGE_INVALID),
+            (Some("Bearer"), CHALLENGE_INVALID),
+        ] {
+            let response = admin
+                .clone()
+                .oneshot(reload_request(authorization))
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{authorization:?}"
+            );
+            assert_eq!(response.headers()[header::WWW_AUTHENTICATE], challenge);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let text = std::str::from_utf8(&body).unwrap();
+            assert!(!text.contains(SECRET), "{text}");
+            assert!(
+                text.contains("admin_token_file") || text.contains("Bearer TOKEN"),
+                "{text}"
+            );
+        }
+        assert_eq!(reloader.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let (status, answer) =
+                call(&admin, reload_request(Some(&format!("{scheme} {SECRET}")))).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(
+                answer,
+                json!({"reloaded": true, "behaviors": 2, "tls_certificate": false, "admin_token": false, "changed": ["keys/b.pem"]})
+            );
+        }
+        assert_eq!(reloader.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let get = http::Request::get(RELOAD_PATH).body(Body::empty()).unwrap();
+        let response = admin.clone().oneshot(get).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn a_failed_reload_says_why() {
+        for (error, status) in [
+            (
+                ReloadError::Invalid("origins.media.root: cannot serve nope".to_owned()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                ReloadError::NeedsRestart("[tls] was added".to_owned()),
+                StatusCode::CONFLICT,
+            ),
+        ] {
+            let reloader = fake(Some(error.clone()));
+            let admin = admin_with(Some(SECRET), &reloader);
+            let (got, answer) =
+                call(&admin, reload_request(Some(&format!("Bearer {SECRET}")))).await;
+            assert_eq!(got, status);
+            assert_eq!(answer["reloaded"], false);
+            assert_eq!(answer["error"], error.to_string());
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_token_reload_is_refused_and_invalidations_stay_open() {
+        let reloader = fake(None);
+        let admin = admin_with(None, &reloader);
+        for authorization in [None, Some(format!("Bearer {SECRET}"))] {
+            let (status, answer) = call(&admin, reload_request(authorization.as_deref())).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            let message = answer["error"].as_str().unwrap();
+            assert!(
+                message.contains("admin_token_file") && message.contains("openssl rand -hex 32"),
+                "{message}"
+            );
+        }
+        assert_eq!(reloader.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let (status, _) = call(&admin, post(r#"{"paths": ["/a.jpg"]}"#)).await;
+        assert_eq!(status, StatusCode::OK);
+        // no hook at all: 501
+        let (status, _) = call(&router(Metrics::new(), None), reload_request(None)).await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    }
+
+    #[tokio::test]
+    async fn with_a_token_invalidations_need_it_too() {
+        let admin = admin_with(Some(SECRET), &fake(None));
+        let (status, answer) = call(&admin, post(r#"{"paths": ["/a.jpg"]}"#)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(answer["error"].as_str().unwrap().contains("Bearer"));
+        let mut request = post(r#"{"paths": ["/a.jpg"]}"#);
+        request.headers_mut().insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {SECRET}")).unwrap(),
+        );
+        let (status, answer) = call(&admin, request).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        // health and metrics stay open (/readyz too: the origin's folder is gone, so 503)
+        for (path, expected) in [
+            ("/healthz", StatusCode::OK),
+            ("/metrics", StatusCode::OK),
+            ("/readyz", StatusCode::SERVICE_UNAVAILABLE),
+        ] {
+            let response = admin
+                .clone()
+                .oneshot(http::Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), expected, "{path}");
+        }
     }
 
     #[test]

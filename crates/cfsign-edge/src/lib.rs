@@ -15,6 +15,7 @@ pub mod manifests;
 pub mod observe;
 pub mod origin;
 pub mod outcome;
+pub mod reload;
 pub mod respond;
 pub mod server;
 pub mod tls;

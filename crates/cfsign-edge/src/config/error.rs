@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use cfsign::input::InputError;
 
+use crate::admin::AdminTokenError;
 use crate::behavior::PatternError;
 use crate::cache::{MAX_CACHEABLE_OBJECT, TtlError};
 use crate::origin::HttpOriginError;
@@ -41,6 +42,8 @@ pub enum Setting {
     TrustedProxies,
     /// `admin_listen`.
     AdminListen,
+    /// `admin_token_file`.
+    AdminTokenFile,
     /// `access_log`.
     AccessLog,
     /// `access_log_file`.
@@ -68,6 +71,7 @@ impl Setting {
             Setting::PublicBaseUrl => "public_base_url",
             Setting::TrustedProxies => "trusted_proxies",
             Setting::AdminListen => "admin_listen",
+            Setting::AdminTokenFile => "admin_token_file",
             Setting::AccessLog => "access_log",
             Setting::AccessLogFile => "access_log_file",
             Setting::CacheMaxBytes => "cache.max_bytes",
@@ -294,6 +298,16 @@ pub enum ConfigError {
         #[source]
         source: cfsign::SignError,
     },
+    /// The admin token file cannot be read, holds too short a token, or other
+    /// users can read it.
+    #[error("{field}: {source}")]
+    AdminToken {
+        /// The field (`admin_token_file`).
+        field: Field,
+        /// Why, naming the file and the fix.
+        #[source]
+        source: AdminTokenError,
+    },
     /// A public key file that cannot be read or is not a usable public key.
     #[error("{field}: {source}")]
     PublicKey {
@@ -481,6 +495,7 @@ impl ConfigError {
             | ConfigError::EmptyKeyGroup { field }
             | ConfigError::KeyPairId { field, .. }
             | ConfigError::PublicKey { field, .. }
+            | ConfigError::AdminToken { field, .. }
             | ConfigError::DirectoryRoot { field, .. }
             | ConfigError::S3Origin { field, .. }
             | ConfigError::HttpOrigin { field, .. }

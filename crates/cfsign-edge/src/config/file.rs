@@ -41,6 +41,9 @@ pub struct ConfigFile {
     pub signature_cache: Option<usize>,
     /// Address of the admin listener (`/healthz`, `/metrics`); none unless set.
     pub admin_listen: Option<SocketAddr>,
+    /// A file holding the bearer token the admin listener requires for
+    /// `POST /reload` and `POST /invalidations` (see [`AdminToken`](crate::admin::AdminToken)).
+    pub admin_token_file: Option<PathBuf>,
     /// Access-log format: `text` (the default), `json` or `off`.
     pub access_log: Option<String>,
     /// File the access log is appended to (default: standard output).

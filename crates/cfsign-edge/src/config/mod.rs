@@ -11,6 +11,7 @@
 //! trusted_proxies = ["10.0.0.0/8"]        # X-Forwarded-For is believed only from these
 //! signature_cache = 100000                # verified signatures (and decoded policies) remembered (0: off)
 //! admin_listen = "127.0.0.1:9901"         # GET /healthz and /metrics here (off unless set)
+//! admin_token_file = "admin-token"        # bearer token for POST /reload and /invalidations (mode 0600)
 //! access_log = "text"                     # "text" (default), "json" or "off"
 //! access_log_file = "logs/access.log"     # appended to; default: standard output
 //! send_timeout = 30                       # seconds a response may wait for the viewer to read (1-3600)
@@ -65,9 +66,12 @@
 //! Relative paths are resolved against the configuration file's folder (paths
 //! in [`ConfigOverrides`] are used as given). `listen`, `listen_backlog`,
 //! `send_timeout`, `admin_listen`, `[cache]`, the access-log settings and whether
-//! TLS is on are read at start; a reload (SIGHUP) replaces the keys and
-//! behaviors, and the TLS certificate and key (re-read from their files, for a
-//! renewed certificate).
+//! TLS is on are read at start; a reload (SIGHUP, the admin listener's
+//! `POST /reload`, or a change of the files seen by a watch: see
+//! [`reload`](crate::reload)) replaces the keys and behaviors, the TLS
+//! certificate and key (re-read from their files, for a renewed certificate)
+//! and the admin token. [`ConfigSource::inputs`] lists the files a
+//! configuration is read from, for a watch.
 //!
 //! Loading is one small builder per section, in this folder: `top` (the
 //! top-level settings), `tls`, `cache`, `keys`, `origins` and `behaviors`; the
@@ -78,6 +82,7 @@ use std::path::{Path, PathBuf};
 
 use cfsign::input::Limit;
 
+use crate::admin::AdminToken;
 use crate::behavior::Behaviors;
 use crate::cache::CacheSettings;
 use crate::observe::AccessLogFormat;
@@ -137,6 +142,9 @@ pub struct EdgeConfig {
     pub behaviors: Behaviors,
     /// Address of the admin listener, if any.
     pub admin_listen: Option<SocketAddr>,
+    /// The admin listener's bearer token, read and checked; `None`: no token
+    /// (`POST /reload` is refused, `POST /invalidations` is open).
+    pub admin_token: Option<AdminToken>,
     /// The access-log format; `None` when off.
     pub access_log: Option<AccessLogFormat>,
     /// The access-log file (resolved); `None` for standard output.
@@ -187,6 +195,7 @@ impl ConfigFile {
         let tls = tls::certificate(settings.tls.as_ref())?;
         let viewers = top::viewers(&settings, tls.is_some())?;
         let cache = cache::settings(&settings.cache)?;
+        let admin_token = top::admin_token(&settings)?;
         let key_groups = keys::key_groups(&self.key_groups, base)?;
         let origins = origins::origins(&self.origins, base)?;
         let context = behaviors::Context {
@@ -202,6 +211,7 @@ impl ConfigFile {
             tls,
             behaviors,
             admin_listen: listening.admin_listen,
+            admin_token,
             access_log: listening.access_log,
             access_log_file: listening.access_log_file,
             cache,
@@ -252,6 +262,76 @@ impl ConfigSource {
             // "" rather than ".": messages show `media`, not `./media`
             ConfigSource::Simple(edge) => edge.config_file().load_with(Path::new(""), overrides),
         }
+    }
+
+    /// The files [`load`](Self::load) reads as of now, for a watch that reloads
+    /// when they change: the configuration file, and the public keys, TLS
+    /// certificate and key and admin token file it names (with `overrides`
+    /// applied; relative paths resolved as `load` resolves them). Origins'
+    /// contents are not configuration and are not listed. A configuration file
+    /// that cannot be read or parsed is listed alone.
+    ///
+    /// ```
+    /// use std::path::PathBuf;
+    /// use cfsign_edge::config::{ConfigOverrides, ConfigSource};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("edge.toml");
+    /// std::fs::write(&path, "[key_groups.main]\nkeys = [{ id = \"K2JCJMDEHXQW5F\", public_key = \"keys/a.pem\" }]\n\
+    ///     [origins.m]\ntype = \"directory\"\nroot = \"media\"\n\
+    ///     [default_behavior]\norigin = \"m\"\ntrusted_key_groups = [\"main\"]\n")?;
+    /// let inputs = ConfigSource::File(path.clone()).inputs(&ConfigOverrides::default());
+    /// assert_eq!(inputs, vec![path, dir.path().join("keys/a.pem")]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn inputs(&self, overrides: &ConfigOverrides) -> Vec<PathBuf> {
+        match self {
+            ConfigSource::File(path) => {
+                let base = path.parent().unwrap_or(Path::new("."));
+                let mut files = vec![path.clone()];
+                if let Ok(file) = ConfigFile::read(path) {
+                    files.extend(file.inputs(base, overrides));
+                }
+                files
+            }
+            ConfigSource::Simple(edge) => edge.config_file().inputs(Path::new(""), overrides),
+        }
+    }
+}
+
+impl ConfigFile {
+    /// The files [`load_with`](Self::load_with) reads besides this one: the
+    /// public keys, the TLS certificate and key, and the admin token file.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use cfsign_edge::config::{ConfigFile, ConfigOverrides};
+    ///
+    /// let file: ConfigFile = toml::from_str(
+    ///     "admin_token_file = \"token\"\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n\
+    ///      [origins.m]\ntype = \"directory\"\nroot = \".\"\n[default_behavior]\norigin = \"m\"\nrestricted = false\n",
+    /// )?;
+    /// let inputs = file.inputs(Path::new("/etc/cfsign"), &ConfigOverrides::default());
+    /// assert_eq!(inputs, ["/etc/cfsign/c.pem", "/etc/cfsign/k.pem", "/etc/cfsign/token"].map(Into::into));
+    /// # Ok::<(), toml::de::Error>(())
+    /// ```
+    #[must_use]
+    pub fn inputs(&self, base: &Path, overrides: &ConfigOverrides) -> Vec<PathBuf> {
+        let settings = overrides::Settings::new(self, overrides, base);
+        let keys = (self.key_groups.values())
+            .flat_map(|group| &group.keys)
+            .map(|key| base.join(&key.public_key));
+        let mut files: Vec<PathBuf> = Vec::new();
+        files.extend(keys);
+        if let Some(tls) = &settings.tls {
+            files.push(tls.cert_file.value.clone());
+            files.push(tls.key_file.value.clone());
+        }
+        if let Some(token) = &settings.admin_token_file {
+            files.push(token.value.clone());
+        }
+        files
     }
 }
 

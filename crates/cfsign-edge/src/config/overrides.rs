@@ -48,6 +48,8 @@ pub struct ConfigOverrides {
     pub trusted_proxies: Option<Vec<String>>,
     /// `admin_listen`: the address of the admin listener.
     pub admin_listen: Option<SocketAddr>,
+    /// `admin_token_file`: the file holding the admin listener's bearer token.
+    pub admin_token_file: Option<PathBuf>,
     /// `access_log`: `text`, `json` or `off`.
     pub access_log: Option<String>,
     /// `access_log_file`: where the access log is appended.
@@ -91,6 +93,7 @@ pub(super) struct Settings<'a> {
     pub(super) trusted_proxies: Vec<Given<&'a str>>,
     pub(super) signature_cache: Option<usize>,
     pub(super) admin_listen: Option<SocketAddr>,
+    pub(super) admin_token_file: Option<Given<PathBuf>>,
     pub(super) access_log: Option<Given<&'a str>>,
     pub(super) access_log_file: Option<PathBuf>,
     pub(super) cache: CacheSection,
@@ -144,6 +147,11 @@ impl<'a> Settings<'a> {
             trusted_proxies,
             signature_cache: file.signature_cache,
             admin_listen: overrides.admin_listen.or(file.admin_listen),
+            admin_token_file: match &overrides.admin_token_file {
+                Some(f) => Some(given(f.clone(), Field::Override(Setting::AdminTokenFile))),
+                None => (file.admin_token_file.as_ref())
+                    .map(|f| given(base.join(f), Field::file(Setting::AdminTokenFile.field()))),
+            },
             access_log: pick(
                 overrides.access_log.as_deref(),
                 file.access_log.as_deref(),

@@ -103,6 +103,7 @@ impl SimpleEdge {
             trusted_proxies: Vec::new(),
             signature_cache: None,
             admin_listen: None,
+            admin_token_file: None,
             access_log: None,
             access_log_file: None,
             send_timeout: None,

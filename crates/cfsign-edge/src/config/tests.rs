@@ -146,6 +146,74 @@ fn admin_listener_and_access_log() {
     assert!(err.contains("admin_listen"), "{err}");
 }
 
+#[cfg(unix)]
+#[test]
+fn admin_token_file_is_read_checked_and_listed() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let d = dir();
+    let token = d.dir.path().join("admin-token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = FULL.replacen(
+        "signature_cache = 10\n",
+        "signature_cache = 10\nadmin_token_file = \"admin-token\"\n",
+        1,
+    );
+    let config = load(&d, &text).unwrap();
+    let loaded = config.admin_token.expect("a token");
+    assert!(loaded.matches("0123456789abcdef0123456789abcdef"));
+    assert_eq!(loaded.file(), Some(token.as_path()));
+    assert!(load(&d, FULL).unwrap().admin_token.is_none());
+
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = load(&d, &text).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::AdminToken { field, source: crate::admin::AdminTokenError::Exposed { .. } } if field.name() == "admin_token_file"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("admin_token_file: the admin token file"),
+        "{err}"
+    );
+
+    // an override is used as given, and named as an override
+    let overrides = ConfigOverrides {
+        admin_token_file: Some(d.dir.path().join("none")),
+        ..ConfigOverrides::default()
+    };
+    let path = d.dir.path().join("edge.toml");
+    std::fs::write(&path, &text).unwrap();
+    let source = ConfigSource::File(path.clone());
+    let err = source.load(&overrides).unwrap_err();
+    assert_eq!(err.field(), Some(&Field::Override(Setting::AdminTokenFile)));
+    assert!(
+        err.reason().contains("cannot read the admin token file"),
+        "{err}"
+    );
+
+    // the files a watch reads: the configuration, the key, the token
+    assert_eq!(
+        source.inputs(&ConfigOverrides::default()),
+        vec![
+            path.clone(),
+            d.dir.path().join("keys/public_key.pem"),
+            token
+        ]
+    );
+    assert_eq!(
+        source.inputs(&overrides),
+        vec![
+            path.clone(),
+            d.dir.path().join("keys/public_key.pem"),
+            d.dir.path().join("none")
+        ]
+    );
+    std::fs::write(&path, "[[behaviors]\n").unwrap();
+    assert_eq!(source.inputs(&overrides), vec![path]);
+}
+
 #[test]
 fn send_timeout_and_listen_backlog() {
     let d = dir();
@@ -766,6 +834,7 @@ fn overrides_win_over_the_file() {
         public_base_url: Some("https://media.example.org".to_owned()),
         trusted_proxies: Some(vec!["172.16.0.0/12".to_owned()]),
         admin_listen: Some("127.0.0.1:9902".parse().unwrap()),
+        admin_token_file: None,
         access_log: Some("off".to_owned()),
         access_log_file: Some(PathBuf::from("relative.log")),
         cache_max_bytes: Some(0),

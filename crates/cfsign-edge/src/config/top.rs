@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use super::ConfigError;
 use super::overrides::{Given, Settings};
 use crate::access::Scheme;
+use crate::admin::AdminToken;
 use crate::observe::AccessLogFormat;
 use crate::server;
 
@@ -73,6 +74,19 @@ pub(super) fn listening(s: &Settings<'_>) -> Result<Listening, ConfigError> {
         access_log,
         access_log_file: s.access_log_file.clone(),
     })
+}
+
+/// `admin_token_file`: the token read and checked; `None` without one.
+pub(super) fn admin_token(s: &Settings<'_>) -> Result<Option<AdminToken>, ConfigError> {
+    let Some(Given { value, field }) = &s.admin_token_file else {
+        return Ok(None);
+    };
+    AdminToken::from_file(value)
+        .map(Some)
+        .map_err(|source| ConfigError::AdminToken {
+            field: field.clone(),
+            source,
+        })
 }
 
 /// How restricted behaviors see viewers.
