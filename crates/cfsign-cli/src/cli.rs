@@ -148,13 +148,27 @@ Examples:
   # Then drop cached objects before they expire (see its --help)
   cfsign edge invalidate --admin http://127.0.0.1:9901 /index.html '/videos/*'
 
+  # Reload through the admin listener, with a token only the edge and its
+  # operators can read; or reload whenever the files change (Kubernetes)
+  (umask 077; openssl rand -hex 32 > admin-token)
+  cfsign edge --config edge.toml --admin-listen 127.0.0.1:9901 \\
+      --admin-token-file admin-token
+  curl -X POST -H \"Authorization: Bearer $(cat admin-token)\" \\
+      http://127.0.0.1:9901/reload
+  cfsign edge --config /etc/cfsign/edge.toml --watch-config
+
 Denials are CloudFront's 403 XML bodies and codes. GET and HEAD, ranges and conditional
-requests are answered like S3 behind CloudFront. SIGHUP reloads the configuration and the keys
-(a key rotation needs no restart); Ctrl-C or SIGTERM stops it gracefully.
+requests are answered like S3 behind CloudFront. SIGHUP (which also reopens the access-log file),
+POST /reload on the admin listener (with --admin-token-file) and --watch-config reload the
+configuration, the keys, the TLS certificate and the token through one routine, one reload at a
+time (a key rotation needs no restart); a configuration that fails to load leaves the running one
+serving. Each reload is counted in cfsign_edge_reloads_total{result} and, when it succeeds,
+cfsign_edge_last_reload_timestamp_seconds. Ctrl-C or SIGTERM stops it gracefully.
 
 Access logs go to standard output (text by default: CloudFront's standard-log fields, tab-separated);
 signatures, policies and cookie values are never logged. Messages go to standard error; with
---admin-listen, the second line there is `cfsign edge: admin listening on http://ADDR (/healthz, /readyz, /metrics, POST /invalidations)`.";
+--admin-listen, the second line there is `cfsign edge: admin listening on http://ADDR (/healthz, /readyz, /metrics, POST /invalidations)`
+(with a token: `... POST /invalidations, POST /reload; the last two need the bearer token)`).";
 
 /// Subcommands of `edge` (without one, `edge` serves).
 #[derive(Debug, Subcommand)]
@@ -192,6 +206,11 @@ pub(crate) struct InvalidateArgs {
     /// repeat for every instance
     #[arg(long = "admin", value_name = "URL", required = true)]
     pub(crate) admin: Vec<String>,
+
+    /// A file holding the instances' admin token (their --admin-token-file), sent as
+    /// `Authorization: Bearer`
+    #[arg(long, value_name = "FILE")]
+    pub(crate) admin_token_file: Option<std::path::PathBuf>,
 
     /// Seconds each instance has to answer, 1 to 600
     #[arg(long, value_name = "SECONDS", default_value_t = 10,
@@ -257,11 +276,32 @@ pub(crate) struct EdgeArgs {
     #[arg(long, value_name = "SECONDS")]
     pub(crate) default_ttl: Option<u64>,
 
-    /// Serve GET /healthz, GET /readyz, GET /metrics (Prometheus) and POST /invalidations (`cfsign edge
-    /// invalidate`) on this separate address, to keep private: it has no authentication (default:
-    /// the configuration's `admin_listen`, else none)
+    /// Serve GET /healthz, GET /readyz, GET /metrics (Prometheus), POST /invalidations (`cfsign edge
+    /// invalidate`) and POST /reload on this separate address, to keep private: it speaks plain
+    /// HTTP, and without --admin-token-file anyone who reaches it may invalidate (default: the
+    /// configuration's `admin_listen`, else none)
     #[arg(long, value_name = "ADDR")]
     pub(crate) admin_listen: Option<std::net::SocketAddr>,
+
+    /// A file holding the admin listener's bearer token (at least 32 characters, e.g. from
+    /// `openssl rand -hex 32`; mode 0600: a file other users can read is refused). POST /reload
+    /// and POST /invalidations then need `Authorization: Bearer TOKEN`; without a token POST
+    /// /reload is refused. Read again on every reload (default: the configuration's
+    /// `admin_token_file`, else none)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) admin_token_file: Option<std::path::PathBuf>,
+
+    /// Reload when the configuration file, or a key, certificate or token file it names,
+    /// changes: their contents are polled (Kubernetes swaps a mounted secret's `..data` symlink,
+    /// which file events and modification times miss); a change is applied once it has held still
+    /// for one interval, and a change that fails to load is not tried again until it changes
+    #[arg(long)]
+    pub(crate) watch_config: bool,
+
+    /// Seconds between two polls of --watch-config, 1 to 3600
+    #[arg(long, value_name = "SECONDS", default_value_t = 2, requires = "watch_config",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) watch_interval: u64,
 
     /// Serve HTTPS with this PEM certificate chain (the server's certificate first); needs
     /// --tls-key. Overrides the configuration's [tls]. Signed URLs are then matched as https://

@@ -433,7 +433,7 @@ async fn reload(State(state): State<AdminState>, headers: http::HeaderMap) -> Re
         return json_error(
             StatusCode::FORBIDDEN,
             "POST /reload needs an admin token, and this edge has none: write one to a file readable by the \
-             edge alone (openssl rand -hex 32 > admin-token; chmod 600 admin-token), set admin_token_file to \
+             edge alone (e.g. `(umask 077; openssl rand -hex 32 > admin-token)`), set admin_token_file to \
              it in the configuration, and reload the edge by its signal or restart it",
         );
     }

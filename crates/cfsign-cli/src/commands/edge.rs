@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
-use cfsign_edge::admin;
+use cfsign_edge::admin::{self, AdminAuth, AdminOptions, AdminToken};
 use cfsign_edge::config::{
     ConfigError, ConfigOverrides, ConfigSource, EdgeConfig, KeyFile, Setting, SimpleEdge, TlsFile,
 };
 use cfsign_edge::edge::Edge;
 use cfsign_edge::observe::{AccessLog, AccessLogFormat, Metrics};
+use cfsign_edge::reload::{Fingerprint, Reload, ReloadError, ReloadFuture, Reloaded, Trigger};
 use cfsign_edge::server::{self, Limits, ServeOptions};
 use cfsign_edge::tls::EdgeTls;
 
@@ -74,6 +75,7 @@ impl Source {
             public_base_url: args.public_base_url.clone(),
             trusted_proxies: (!args.trusted_proxy.is_empty()).then(|| args.trusted_proxy.clone()),
             admin_listen: args.admin_listen,
+            admin_token_file: args.admin_token_file.clone(),
             access_log: args.access_log.clone(),
             access_log_file: args.access_log_file.clone(),
             cache_max_bytes: args.cache_max_bytes,
@@ -87,6 +89,11 @@ impl Source {
         self.config
             .load(&self.overrides)
             .map_err(|e| self.explain(&e))
+    }
+
+    /// The files [`load`](Self::load) reads as of now, as they are now.
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.config.inputs(&self.overrides))
     }
 
     /// The library's error in the command's words: a mistake in a flag's value
@@ -128,6 +135,7 @@ fn flag(setting: Setting) -> &'static str {
         Setting::PublicBaseUrl => "--public-base-url",
         Setting::TrustedProxies => "--trusted-proxy",
         Setting::AdminListen => "--admin-listen",
+        Setting::AdminTokenFile => "--admin-token-file",
         Setting::AccessLog => "--access-log",
         Setting::AccessLogFile => "--access-log-file",
         Setting::CacheMaxBytes => "--cache-max-bytes",
@@ -176,6 +184,8 @@ impl LogSetting {
 
 pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     let source = Source::from_args(args)?;
+    // Before loading: a file changed while it is read is seen as changed.
+    let loaded_files = source.fingerprint();
     let config = source.load()?;
     let listen = config.listen;
     let backlog = config.listen_backlog;
@@ -185,6 +195,9 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     };
     let admin_listen = config.admin_listen;
     let logging = LogSetting::new(&config);
+    let watch = args
+        .watch_config
+        .then(|| Duration::from_secs(args.watch_interval));
     let scheme = if config.tls.is_some() {
         "https"
     } else {
@@ -208,6 +221,21 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         match admin_listen {
             Some(a) => println!("admin (/healthz, /readyz, /metrics, POST /invalidations) on {a}"),
             None => println!("admin listener: off"),
+        }
+        match &config.admin_token {
+            Some(t) => println!(
+                "admin token: {} (POST /reload and POST /invalidations require it)",
+                t.file().map_or_else(String::new, |f| f.display().to_string())
+            ),
+            None => println!("admin token: none (POST /reload refused, POST /invalidations open)"),
+        }
+        match watch {
+            Some(every) => println!(
+                "watch: {} file(s) polled every {}s; a change reloads",
+                loaded_files.paths().count(),
+                every.as_secs()
+            ),
+            None => println!("watch: off (SIGHUP or POST /reload reloads)"),
         }
         println!("access log: {}", logging.describe());
         match &config.cache {
@@ -238,6 +266,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         }
         return Ok(());
     }
+    warn_about_token(config.admin_token.as_ref());
     let tls = config.tls.as_ref().map(EdgeTls::new).transpose()?;
     let log = logging.open()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -265,6 +294,20 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         // systemd's Type=notify: READY, RELOADING and STOPPING (nothing without NOTIFY_SOCKET).
         #[cfg(unix)]
         let notifier = crate::notify::Notifier::from_env().map(std::sync::Arc::new);
+        // The one reload routine, for SIGHUP, POST /reload and the file watch.
+        let auth = AdminAuth::new(config.admin_token.clone());
+        let reloader = std::sync::Arc::new(Reloader {
+            source,
+            edge: edge.clone(),
+            tls: tls.clone(),
+            auth: auth.clone(),
+            #[cfg(unix)]
+            notifier: notifier.clone(),
+            files: tokio::sync::Mutex::new(LoadedFiles {
+                running: loaded_files.clone(),
+                attempted: loaded_files,
+            }),
+        });
         // One signal stops both listeners.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         #[cfg(unix)]
@@ -283,10 +326,16 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         let admin_task = match admin {
             Some(listener) => {
                 let address = listener.local_addr().context("reading the admin address")?;
-                eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /readyz, /metrics, POST /invalidations)");
+                if auth.token().is_some() {
+                    eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /readyz, /metrics, POST /invalidations, POST /reload; the last two need the bearer token)");
+                } else {
+                    eprintln!("cfsign edge: admin listening on http://{address} (/healthz, /readyz, /metrics, POST /invalidations)");
+                }
+                let hook: std::sync::Arc<dyn Reload> = reloader.clone();
+                let options = AdminOptions::default().auth(auth.clone()).reloader(hook);
                 Some(tokio::spawn(server::serve(
                     listener,
-                    admin::edge_router(&edge),
+                    admin::edge_router_with(&edge, options),
                     ServeOptions::default().limits(admin::limits()),
                     until_stopped(stopped.clone()),
                 )))
@@ -296,19 +345,18 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         #[cfg(unix)]
         match hangups {
             Ok(hangups) => {
-                tokio::spawn(reload_on_hangup(
-                    hangups,
-                    source,
-                    edge.clone(),
-                    tls.clone(),
-                    log.clone(),
-                    notifier.clone(),
-                ));
+                tokio::spawn(reload_on_hangup(hangups, reloader.clone(), log.clone()));
             }
             Err(e) => eprintln!("cfsign edge: cannot listen for SIGHUP ({e}); reloads are not available"),
         }
-        #[cfg(not(unix))]
-        let _ = source;
+        if let Some(every) = watch {
+            let files = reloader.files.lock().await.attempted.paths().count();
+            eprintln!(
+                "cfsign edge: watching {files} file(s) (the configuration, keys, certificate, token) every {}s; a change reloads",
+                every.as_secs()
+            );
+            tokio::spawn(reload_on_change(reloader.clone(), every));
+        }
         let shutdown = until_stopped(stopped);
         let mut options = ServeOptions::default().limits(limits).metrics(metrics);
         options.tls.clone_from(&tls);
@@ -332,24 +380,138 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     served
 }
 
-/// On each SIGHUP, reopen the access-log file (for logrotate without
-/// copytruncate), and load the configuration, keys and TLS certificate again;
-/// keep the old ones if that fails. TLS itself is turned on or off by a restart
-/// only. Counted in `cfsign_edge_reloads_total` and
-/// `cfsign_edge_last_reload_timestamp_seconds`.
-#[cfg(unix)]
-async fn reload_on_hangup(
-    mut hangups: tokio::signal::unix::Signal,
+/// A token file its group may read works, but deserves a word.
+fn warn_about_token(token: Option<&AdminToken>) {
+    if let Some(file) = token.filter(|t| t.group_readable()).and_then(AdminToken::file) {
+        eprintln!(
+            "cfsign edge: warning: the admin token file {} can be read by its group; run chmod 600 on it unless that group is the edge's alone",
+            file.display()
+        );
+    }
+}
+
+/// The files the running configuration was read from, and those of the last
+/// reload tried (the same after a success; a failure is not tried again until
+/// they change).
+struct LoadedFiles {
+    running: Fingerprint,
+    attempted: Fingerprint,
+}
+
+/// The reload routine: SIGHUP, `POST /reload` and the file watch all call
+/// [`Reload::reload`], one at a time. It loads the configuration, keys, TLS
+/// certificate and admin token again and puts them in place, or keeps the
+/// running ones; counts the result in `cfsign_edge_reloads_total` and
+/// `cfsign_edge_last_reload_timestamp_seconds`; says so on standard error and
+/// to systemd (RELOADING=1, then READY=1). TLS itself is turned on or off, and
+/// a token removed, by a restart only.
+struct Reloader {
     source: Source,
     edge: Edge,
     tls: Option<EdgeTls>,
-    log: Option<AccessLog>,
+    auth: AdminAuth,
+    #[cfg(unix)]
     notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
+    /// Also the lock that makes reloads one at a time.
+    files: tokio::sync::Mutex<LoadedFiles>,
+}
+
+impl Reload for Reloader {
+    fn reload(&self, trigger: Trigger) -> ReloadFuture<'_> {
+        Box::pin(async move {
+            let mut files = self.files.lock().await;
+            #[cfg(unix)]
+            if let Some(n) = &self.notifier {
+                n.send("RELOADING=1");
+            }
+            let result = self.apply(&mut files);
+            self.edge.metrics().reloaded(result.is_ok());
+            match &result {
+                Ok(done) => {
+                    let what = match (done.tls_certificate, done.admin_token) {
+                        (false, false) => "configuration and keys",
+                        (true, false) => "configuration, keys and TLS certificate",
+                        (false, true) => "configuration, keys and admin token",
+                        (true, true) => "configuration, keys, TLS certificate and admin token",
+                    };
+                    let changed = if done.changed.is_empty() {
+                        "no file changed".to_owned()
+                    } else {
+                        format!("changed: {}", done.changed.join(", "))
+                    };
+                    eprintln!("cfsign edge: {what} reloaded ({trigger}; {changed})");
+                }
+                Err(e) => eprintln!(
+                    "cfsign edge: reload failed ({trigger}), keeping the running configuration: {e}"
+                ),
+            }
+            // Ready again, with the new configuration or the old one.
+            #[cfg(unix)]
+            if let Some(n) = &self.notifier {
+                n.send("READY=1");
+            }
+            result
+        })
+    }
+}
+
+impl Reloader {
+    fn apply(&self, files: &mut LoadedFiles) -> Result<Reloaded, ReloadError> {
+        // Before loading: a file changed while it is read is seen as changed.
+        files.attempted = self.source.fingerprint();
+        let config = self
+            .source
+            .load()
+            .map_err(|e| ReloadError::Invalid(format!("{e:#}")))?;
+        match (&self.tls, &config.tls) {
+            (Some(_), None) => {
+                return Err(ReloadError::NeedsRestart(
+                    "[tls] was removed; turning TLS off needs a restart".to_owned(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ReloadError::NeedsRestart(
+                    "[tls] was added; turning TLS on needs a restart".to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        if self.auth.token().is_some() && config.admin_token.is_none() {
+            return Err(ReloadError::NeedsRestart(
+                "the admin token was removed; running the admin listener without one (POST /invalidations open to \
+                 anyone who reaches it) needs a restart"
+                    .to_owned(),
+            ));
+        }
+        self.edge.replace(&config.behaviors);
+        if let (Some(running), Some(certificate)) = (&self.tls, &config.tls) {
+            running.replace(certificate);
+        }
+        warn_about_token(config.admin_token.as_ref());
+        let admin_token = config.admin_token.is_some();
+        self.auth.replace(config.admin_token);
+        let changed = (files.attempted.changed(&files.running).iter())
+            .map(|p| p.display().to_string())
+            .collect();
+        files.running = files.attempted.clone();
+        Ok(Reloaded {
+            behaviors: config.behaviors.iter().count(),
+            tls_certificate: self.tls.is_some(),
+            admin_token,
+            changed,
+        })
+    }
+}
+
+/// On each SIGHUP, reopen the access-log file (for logrotate without
+/// copytruncate), then reload.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    reloader: std::sync::Arc<Reloader>,
+    log: Option<AccessLog>,
 ) {
     while hangups.recv().await.is_some() {
-        if let Some(n) = &notifier {
-            n.send("RELOADING=1");
-        }
         if let Some(log) = log.clone() {
             // Opening a file, and waiting for the writer thread: off the async workers.
             match tokio::task::spawn_blocking(move || log.reopen()).await {
@@ -360,31 +522,31 @@ async fn reload_on_hangup(
                 Err(e) => eprintln!("cfsign edge: cannot reopen the access log: {e}"),
             }
         }
-        let failed = |why: &str| {
-            edge.metrics().reloaded(false);
-            eprintln!("cfsign edge: reload failed, keeping the running configuration: {why}");
+        let _ = reloader.reload(Trigger::Signal).await;
+    }
+}
+
+/// Every `every`, read the files the configuration comes from; once their
+/// contents differ from those last loaded (or tried) and have held still for
+/// one more tick, reload (see `cfsign_edge::reload` for why this polls).
+async fn reload_on_change(reloader: std::sync::Arc<Reloader>, every: Duration) {
+    let mut debounce = cfsign_edge::reload::Debounce::default();
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let reading = reloader.clone();
+        let Ok(now) = tokio::task::spawn_blocking(move || reading.source.fingerprint()).await
+        else {
+            continue;
         };
-        match source.load() {
-            Ok(config) => match (&tls, &config.tls) {
-                (None, None) => {
-                    edge.replace(&config.behaviors);
-                    edge.metrics().reloaded(true);
-                    eprintln!("cfsign edge: configuration and keys reloaded");
-                }
-                (Some(running), Some(certificate)) => {
-                    edge.replace(&config.behaviors);
-                    running.replace(certificate);
-                    edge.metrics().reloaded(true);
-                    eprintln!("cfsign edge: configuration, keys and TLS certificate reloaded");
-                }
-                (Some(_), None) => failed("[tls] was removed; turning TLS off needs a restart"),
-                (None, Some(_)) => failed("[tls] was added; turning TLS on needs a restart"),
-            },
-            Err(e) => failed(&format!("{e:#}")),
-        }
-        // Ready again, with the new configuration or the old one.
-        if let Some(n) = &notifier {
-            n.send("READY=1");
+        let settled = {
+            let files = reloader.files.lock().await;
+            debounce.settled(&now, &files.attempted)
+        };
+        if settled {
+            let _ = reloader.reload(Trigger::Watch).await;
         }
     }
 }

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use cfsign_edge::admin::{self, InvalidationRequest};
+use cfsign_edge::admin::{self, AdminToken, InvalidationRequest};
 use cfsign_edge::cache::invalidation::InvalidationPaths;
 
 use crate::cli::InvalidateArgs;
@@ -23,7 +23,11 @@ pub(crate) fn run(args: &InvalidateArgs) -> Result<bool> {
     for url in &args.admin {
         admin::invalidations_url(url).context("--admin")?;
     }
-    let request = InvalidationRequest::new(&paths)?;
+    let mut request = InvalidationRequest::new(&paths)?;
+    if let Some(file) = &args.admin_token_file {
+        let token = AdminToken::from_file(file).context("--admin-token-file")?;
+        request = request.with_token(token);
+    }
     let timeout = Duration::from_secs(args.timeout);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
