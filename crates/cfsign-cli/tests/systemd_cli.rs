@@ -1,7 +1,7 @@
 //! The systemd unit `dist/systemd/cfsign-edge.service` and the readiness protocol
 //! it relies on (`Type=notify`): `systemd-analyze verify` accepts the unit with
 //! no warning, and `cfsign edge` started with `NOTIFY_SOCKET` says `READY=1` once
-//! it listens, `RELOADING=1` then `READY=1` around a SIGHUP reload, and
+//! it listens, `RELOADING=1` then `READY=1` around a reload (SIGHUP, or `POST /reload`), and
 //! `STOPPING=1` on SIGTERM. Needs `systemd-analyze` (Debian's `systemd`); a
 //! missing one fails with the install hint.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
@@ -135,5 +135,56 @@ fn without_notify_socket_the_edge_serves_as_before() {
     let reply = cfsign_testkit::http::get_blocking(&format!("{}/a.txt", edge.base()), &[]);
     assert_eq!(reply.status, 200);
     edge.signal("TERM");
+    edge.wait_for_exit();
+}
+
+#[test]
+fn a_reload_through_the_admin_listener_is_notified_as_sighup_is() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let token = dir.path().join("admin-token");
+    let secret = "0123456789abcdef".repeat(4);
+    std::fs::write(&token, &secret).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut edge = EdgeProcess::start_with_env(
+        env!("CARGO_BIN_EXE_cfsign"),
+        &[
+            "--root",
+            dir.path().to_str().unwrap(),
+            "--public",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            token.to_str().unwrap(),
+        ],
+        &[("NOTIFY_SOCKET", path.to_str().unwrap())],
+    );
+    let line = edge.next_line();
+    let admin = line
+        .strip_prefix("cfsign edge: admin listening on ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    assert!(next(&socket).starts_with("READY=1\n"));
+    let reply = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(cfsign_testkit::http::fetch(
+            http::Method::POST,
+            &format!("{admin}/reload"),
+            &[("authorization", &format!("Bearer {secret}"))],
+        ));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(next(&socket), "RELOADING=1");
+    assert_eq!(next(&socket), "READY=1");
+    edge.signal("TERM");
+    assert_eq!(next(&socket), "STOPPING=1");
     edge.wait_for_exit();
 }
