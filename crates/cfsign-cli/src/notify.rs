@@ -1,6 +1,7 @@
 //! systemd's readiness protocol (`sd_notify`, `Type=notify`): when the service
 //! manager sets `NOTIFY_SOCKET`, `cfsign edge` tells it `READY=1` once it
-//! listens, `RELOADING=1` then `READY=1` around a SIGHUP reload, and
+//! listens, `RELOADING=1` then `READY=1` around a reload (SIGHUP, `POST /reload`, a
+//! watched file's change), and
 //! `STOPPING=1` when it begins to stop. Without `NOTIFY_SOCKET` nothing is
 //! sent. Messages are best effort: a manager that went away must not stop the
 //! edge.

@@ -383,22 +383,20 @@ const CHALLENGE: &str = "Bearer realm=\"cfsign edge admin\"";
 /// `WWW-Authenticate` of a request with a wrong or malformed token.
 const CHALLENGE_INVALID: &str = "Bearer realm=\"cfsign edge admin\", error=\"invalid_token\"";
 
-/// `Ok` when no token is required or the request carries it; otherwise the
+/// `None` when no token is required or the request carries it; otherwise the
 /// `401` to answer.
-fn authorize(auth: &AdminAuth, headers: &http::HeaderMap) -> Result<(), Response> {
-    let Some(token) = auth.token() else {
-        return Ok(());
-    };
-    let unauthorized = |challenge: &'static str, message: &str| {
+fn unauthorized(auth: &AdminAuth, headers: &http::HeaderMap) -> Option<Response> {
+    let token = auth.token()?;
+    let refuse = |challenge: &'static str, message: &str| {
         let mut response = json_error(StatusCode::UNAUTHORIZED, message);
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(challenge),
         );
-        Err(response)
+        Some(response)
     };
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return unauthorized(
+        return refuse(
             CHALLENGE,
             "this admin listener requires its token: send Authorization: Bearer TOKEN (the token in the edge's admin_token_file)",
         );
@@ -410,12 +408,12 @@ fn authorize(auth: &AdminAuth, headers: &http::HeaderMap) -> Result<(), Response
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, credentials)| credentials.trim());
     match presented {
-        Some(presented) if token.matches(presented) => Ok(()),
-        Some(_) => unauthorized(
+        Some(presented) if token.matches(presented) => None,
+        Some(_) => refuse(
             CHALLENGE_INVALID,
             "the bearer token is not this admin listener's token (the one in the edge's admin_token_file)",
         ),
-        None => unauthorized(
+        None => refuse(
             CHALLENGE_INVALID,
             "the Authorization header is not \"Bearer TOKEN\"",
         ),
@@ -437,7 +435,7 @@ async fn reload(State(state): State<AdminState>, headers: http::HeaderMap) -> Re
              it in the configuration, and reload the edge by its signal or restart it",
         );
     }
-    if let Err(refused) = authorize(&state.auth, &headers) {
+    if let Some(refused) = unauthorized(&state.auth, &headers) {
         return refused;
     }
     // On a task of its own: a client that hangs up must not cut a reload short.
@@ -474,7 +472,7 @@ async fn reload(State(state): State<AdminState>, headers: http::HeaderMap) -> Re
 }
 
 async fn invalidations(State(state): State<AdminState>, request: Request) -> Response {
-    if let Err(refused) = authorize(&state.auth, request.headers()) {
+    if let Some(refused) = unauthorized(&state.auth, request.headers()) {
         return refused;
     }
     let is_json = request

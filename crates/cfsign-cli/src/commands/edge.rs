@@ -225,7 +225,8 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         match &config.admin_token {
             Some(t) => println!(
                 "admin token: {} (POST /reload and POST /invalidations require it)",
-                t.file().map_or_else(String::new, |f| f.display().to_string())
+                t.file()
+                    .map_or_else(String::new, |f| f.display().to_string())
             ),
             None => println!("admin token: none (POST /reload refused, POST /invalidations open)"),
         }
@@ -382,7 +383,10 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
 
 /// A token file its group may read works, but deserves a word.
 fn warn_about_token(token: Option<&AdminToken>) {
-    if let Some(file) = token.filter(|t| t.group_readable()).and_then(AdminToken::file) {
+    if let Some(file) = token
+        .filter(|t| t.group_readable())
+        .and_then(AdminToken::file)
+    {
         eprintln!(
             "cfsign edge: warning: the admin token file {} can be read by its group; run chmod 600 on it unless that group is the edge's alone",
             file.display()

@@ -191,7 +191,7 @@ impl Collector for Watched {
 /// | `cfsign_edge_tls_handshake_failures_total` | `reason` = `timeout`, `error` | TLS connections dropped before a request: no handshake within the header timeout, or a failed one (plain HTTP to the TLS port, no common protocol, an untrusted client) |
 /// | `cfsign_edge_send_timeouts_total` | — | connections closed because the viewer accepted no data for the send timeout (a client that stopped reading) |
 /// | `cfsign_edge_access_log_dropped_total` | — | access-log lines dropped because the writer fell behind |
-/// | `cfsign_edge_reloads_total` | `result` = `ok`, `error` | configuration reloads (SIGHUP) |
+/// | `cfsign_edge_reloads_total` | `result` = `ok`, `error` | configuration reloads (SIGHUP, `POST /reload`, a watched file's change: [`reload`](crate::reload)) |
 /// | `cfsign_edge_last_reload_timestamp_seconds` | — | Unix time of the last successful reload (0: none yet) |
 /// | `cfsign_edge_cache_bytes` | — | bytes the object cache holds (bodies and per-entry overhead), read at each scrape |
 /// | `cfsign_edge_cache_entries` | — | entries the object cache holds, read at each scrape |
@@ -320,7 +320,7 @@ impl Metrics {
         let reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "cfsign_edge_reloads",
-            "Configuration reloads (SIGHUP), by result (ok, error)",
+            "Configuration reloads (SIGHUP, POST /reload, a watched file's change), by result (ok, error)",
             reloads.clone(),
         );
         let last_reload = Gauge::default();
