@@ -250,6 +250,24 @@ fn post_reload_with_the_token_reloads_and_nothing_else_does() {
     assert_eq!(reloads(&admin), (5, 1));
     assert_eq!(status(&a.sign_url(&paid, 300)), StatusCode::FORBIDDEN);
 
+    // a reload reads the token file again: the new token is required from then on
+    let rotated = TOKEN.replace('a', "b");
+    write_private(&token, &rotated);
+    let reply = post(&reload_url, Some(&bearer));
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(
+        edge.next_line()
+            .contains("admin token reloaded (POST /reload")
+    );
+    assert_eq!(
+        post(&reload_url, Some(&bearer)).status,
+        StatusCode::UNAUTHORIZED
+    );
+    let reply = post(&reload_url, Some(&format!("Bearer {rotated}")));
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(json(&reply)["changed"], serde_json::json!([]));
+    assert!(edge.next_line().contains("(POST /reload; no file changed)"));
+
     edge.signal("TERM");
     edge.wait_for_exit();
 }

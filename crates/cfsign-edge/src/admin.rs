@@ -21,7 +21,7 @@
 //!   (nothing is dropped then); `409` when the edge runs without a cache; `413`
 //!   for a larger body; `415` without the JSON content type;
 //! - `POST /reload` (no body; [`edge_router_with`] given a
-//!   [`Reload`](crate::reload::Reload) hook, and an [`AdminToken`]): loads the
+//!   [`Reload`] hook, and an [`AdminToken`]): loads the
 //!   configuration, keys, TLS certificate and admin token again, as SIGHUP
 //!   does, through the same routine (one reload at a time). Answers, all JSON:
 //!   `200` `{"reloaded": true, "behaviors": N, "tls_certificate": ..., "admin_token": ..., "changed": [FILE, ...]}`

@@ -55,9 +55,13 @@ pub struct AdminToken {
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("token");
-/// std::fs::write(&path, "too short\n")?;
+/// std::fs::write(&path, "short\n")?;
+/// # #[cfg(unix)] {
+/// # use std::os::unix::fs::PermissionsExt as _;
+/// # std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+/// # }
 /// let err = AdminToken::from_file(&path).unwrap_err();
-/// assert!(matches!(err, AdminTokenError::TooShort { chars: 9, .. }));
+/// assert!(matches!(err, AdminTokenError::TooShort { chars: 5, .. }));
 /// assert!(err.to_string().contains("openssl rand -hex 32 >"), "{err}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -313,7 +313,7 @@ impl ConfigFile {
     ///      [origins.m]\ntype = \"directory\"\nroot = \".\"\n[default_behavior]\norigin = \"m\"\nrestricted = false\n",
     /// )?;
     /// let inputs = file.inputs(Path::new("/etc/cfsign"), &ConfigOverrides::default());
-    /// assert_eq!(inputs, ["/etc/cfsign/c.pem", "/etc/cfsign/k.pem", "/etc/cfsign/token"].map(Into::into));
+    /// assert_eq!(inputs, ["/etc/cfsign/c.pem", "/etc/cfsign/k.pem", "/etc/cfsign/token"].map(std::path::PathBuf::from));
     /// # Ok::<(), toml::de::Error>(())
     /// ```
     #[must_use]
