@@ -1,5 +1,6 @@
-"""The README's Python section: every ```python block runs, in order, in one namespace
-(in a scratch folder with private_key.pem, and KMS on the moto server)."""
+"""The Python examples: the ```python block of the README's Python section, and every ```python
+block of docs/python.md, in order, in one namespace (in a scratch folder with private_key.pem, and
+KMS on the moto server)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,28 @@ import cfsign
 from conftest import REPO
 
 
-def python_blocks() -> list[str]:
+def blocks_of(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def readme_blocks() -> list[str]:
     readme = (REPO / "README.md").read_text()
     section = readme.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return blocks_of(section)
 
 
-def test_the_section_has_its_examples() -> None:
-    blocks = python_blocks()
+def docs_blocks() -> list[str]:
+    return blocks_of((REPO / "docs" / "python.md").read_text())
+
+
+def python_blocks() -> list[str]:
+    return readme_blocks() + docs_blocks()
+
+
+def test_the_pages_have_their_examples() -> None:
+    assert len(readme_blocks()) == 1
+    assert "cfsign.Signer(" in readme_blocks()[0] and "cfsign.Verifier(" in readme_blocks()[0]
+    blocks = docs_blocks()
     assert len(blocks) == 5
     text = "\n".join(blocks)
     for needle in ("cfsign.Signer(", "CloudFrontSigner(", "cfsign.django.CloudFrontS3Storage", "from_callable"):
@@ -46,6 +61,7 @@ def test_the_examples_run(
     for block in python_blocks():
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
     out = capsys.readouterr().out
+    assert "https://d111111abcdef8.cloudfront.net/videos/intro.mp4?Expires=" in out  # the README's block
     assert out.count("Set-Cookie: CloudFront-") == 4
     assert "403 AccessDenied" in out and "url-encoding-changed" in out
     assert "non-ASCII character 'é'" in out and "%C3%A9" in out
