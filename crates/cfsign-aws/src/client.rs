@@ -1,7 +1,16 @@
-//! SDK clients from the standard AWS chain: environment, shared config and
-//! credentials files (`--profile`), web identity, instance metadata; plus an
-//! explicit region and an `--endpoint-url` for emulators (S3 then uses
-//! path-style addressing).
+//! SDK clients from the standard AWS chain: the environment
+//! (`AWS_ACCESS_KEY_ID`, ...), then the profile of the shared config and
+//! credentials files ([`AwsSettings::profile`], else `AWS_PROFILE`, else
+//! `default`) with whatever it names (static keys, a `credential_process`, IAM
+//! Identity Center (SSO) through an `sso_session` or the legacy `sso_start_url`
+//! with the token cache `aws sso login` fills, an `aws login` console session
+//! (`login_session`), a role to assume or web identity), then web identity from
+//! the environment, the ECS/EKS container endpoints and instance metadata; plus
+//! an explicit region and an endpoint for emulators (S3 then uses path-style
+//! addressing). The SDK clients share one identity cache: a command runs a
+//! `credential_process` (or asks SSO) once, and again only when the
+//! credentials are about to expire. The edge's S3 origin can use the same
+//! chain (`cfsign-edge`'s `aws-chain` feature).
 //!
 //! Every call has time limits: [`OPERATION_ATTEMPT_TIMEOUT`] per attempt and
 //! [`OPERATION_TIMEOUT`] for the call with its retries (CloudFront's control plane
@@ -27,6 +36,9 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::{
+    self, ProvideCredentials, SharedCredentialsProvider, error::CredentialsError,
+};
 use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
 
 /// The longest one attempt of an AWS call may take.
@@ -129,7 +141,20 @@ impl AwsSettings {
                 "cfsign-static",
             ));
         }
-        let config = loader.load().await;
+        let mut config = loader.load().await;
+        if self.static_credentials.is_none()
+            && let Some(chain) = config.credentials_provider()
+        {
+            // One provider for the three clients: they share its cached credentials.
+            let named = NamedProfile {
+                profile: self.profile_in_use(),
+                chain,
+            };
+            config = config
+                .to_builder()
+                .credentials_provider(SharedCredentialsProvider::new(named))
+                .build();
+        }
         let region = config
             .region()
             .map(ToString::to_string)
@@ -144,6 +169,56 @@ impl AwsSettings {
             region,
         })
     }
+}
+
+impl AwsSettings {
+    /// The profile the chain reads: this one, else `AWS_PROFILE`, else `default`.
+    fn profile_in_use(&self) -> String {
+        self.profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+            .unwrap_or_else(|| "default".to_owned())
+    }
+}
+
+/// The standard chain, its failures naming the profile it read.
+#[derive(Debug)]
+struct NamedProfile {
+    profile: String,
+    chain: SharedCredentialsProvider,
+}
+
+impl ProvideCredentials for NamedProfile {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(async move {
+            self.chain.provide_credentials().await.map_err(|source| {
+                CredentialsError::provider_error(ChainFailed {
+                    profile: self.profile.clone(),
+                    source,
+                })
+            })
+        })
+    }
+
+    fn fallback_on_interrupt(&self) -> Option<aws_credential_types::Credentials> {
+        self.chain.fallback_on_interrupt()
+    }
+}
+
+/// The chain gave no credentials: the profile it read, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", match source {
+    CredentialsError::CredentialsNotLoaded(_) =>
+        format!("no AWS credentials in the chain (its profile: `{profile}`)"),
+    _ => format!("the AWS profile `{profile}` gave no credentials"),
+})]
+struct ChainFailed {
+    profile: String,
+    #[source]
+    source: CredentialsError,
 }
 
 /// The three SDK clients cfsign uses, sharing one configuration.
@@ -303,10 +378,9 @@ fn fix_for(call: &str, code: Option<&str>, message: &str) -> String {
             | "SignatureDoesNotMatch"
             | "ExpiredToken"
             | "ExpiredTokenException",
-        ) => "the AWS credentials are invalid or expired: refresh them (new access keys, or a new \
-              session token) or pass --profile; SSO profiles are not supported directly, so export \
-              their credentials first: eval \"$(aws configure export-credentials --profile NAME \
-              --format env)\""
+        ) => "the AWS credentials are invalid or expired: refresh them (new access keys, a new \
+              session token; for an SSO profile `aws sso login --profile NAME`, for a console \
+              session `aws login --profile NAME`) or pass --profile"
             .to_owned(),
         Some("UnsupportedOperationException") if call == "kms:GetPublicKey" => {
             "the key has no public half (a symmetric key): create an asymmetric signing key with aws \
@@ -324,6 +398,12 @@ fn fix_for(call: &str, code: Option<&str>, message: &str) -> String {
                 .to_owned()
         }
         Some(_) => "see AWS's message".to_owned(),
+        None if message.contains("gave no credentials") => {
+            "the profile's login failed: check it in ~/.aws/config (AWS_CONFIG_FILE); a \
+             credential_process must print its JSON and exit 0, an SSO profile needs `aws sso login \
+             --profile NAME`, a console session `aws login --profile NAME`"
+                .to_owned()
+        }
         None if message.contains("credentials") || message.contains("Credentials") => {
             "no usable AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws \
              configure`, or pass --profile NAME"

@@ -28,8 +28,9 @@ Examples:
   cfsign aws doctor --distribution EDFDVBD6EXAMPLE --url \"$SIGNED_URL\"
 
 Credentials and region come from the standard AWS chain (environment, ~/.aws/config and
-credentials files, web identity, ECS/EC2 roles; SSO profiles are not supported); --profile and --region
-override it, --endpoint-url points every call at an emulator.
+credentials files with credential_process, SSO (aws sso login), aws login sessions and roles,
+web identity, ECS/EC2 roles); --profile and --region override it, --endpoint-url points every
+call at an emulator.
 Exit codes: 0 success (doctor: no error found); 1 doctor found errors; 2 bad usage
 or input; 3 AWS failed: a service answered with an error (access denied, not found,
 throttling, ...) or could not be reached.";
