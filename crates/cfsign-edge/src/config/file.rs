@@ -205,9 +205,14 @@ pub enum OriginFile {
         /// The folder.
         root: PathBuf,
     },
-    /// An S3-compatible bucket. Credentials come from the environment
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, web identity,
-    /// instance metadata), as object_store's S3 client reads them.
+    /// An S3-compatible bucket. With the `aws-chain` feature (the `cfsign` binary
+    /// has it), credentials come from the AWS SDK's default chain, as for
+    /// `cfsign aws`: the environment (`AWS_ACCESS_KEY_ID`, ...), then the profile
+    /// (`profile`, else `AWS_PROFILE`, else `default`) of `~/.aws/config` with its
+    /// `credential_process`, SSO, `aws login` session or role, then web identity,
+    /// ECS, instance metadata; the region too, when not set. Without it, from the
+    /// environment, web identity or instance metadata, as object_store's S3 client
+    /// reads them (no profiles).
     S3 {
         /// The bucket.
         bucket: String,
@@ -220,6 +225,9 @@ pub enum OriginFile {
         /// Allow a plain-http endpoint (for a server on a private network or loopback).
         #[serde(default)]
         allow_http: bool,
+        /// The profile of `~/.aws/config` the credentials come from (default:
+        /// `AWS_PROFILE`, else `default`); needs the `aws-chain` feature.
+        profile: Option<String>,
     },
     /// An HTTP server (a custom origin, e.g. an application).
     Http {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ConfigError, Field, OriginFile};
-use crate::origin::s3::S3ConfigError;
+use crate::origin::s3::{S3ConfigError, S3OriginBuilder};
 use crate::origin::{DirectoryOrigin, HttpOrigin, Origin, S3Origin};
 
 /// Seconds an HTTP origin may take to send the response head, unless `timeout_seconds` says otherwise.
@@ -46,8 +46,14 @@ fn origin(name: &str, file: &OriginFile, base: &Path) -> Result<Arc<dyn Origin>,
             region,
             endpoint,
             allow_http,
+            profile,
         } => {
             let mut builder = S3Origin::builder(bucket.clone()).allow_http(*allow_http);
+            builder =
+                aws_chain(builder, profile.as_deref()).map_err(|source| ConfigError::S3Origin {
+                    field: field(".profile"),
+                    source,
+                })?;
             if let Some(p) = prefix {
                 builder = builder.prefix(p.clone());
             }
@@ -60,6 +66,7 @@ fn origin(name: &str, file: &OriginFile, base: &Path) -> Result<Arc<dyn Origin>,
             Arc::new(builder.build().map_err(|source| {
                 let field = match &source {
                     S3ConfigError::InvalidPrefix { .. } => field(".prefix"),
+                    S3ConfigError::NoAwsChain { .. } => field(".profile"),
                     _ => field(""),
                 };
                 ConfigError::S3Origin { field, source }
@@ -79,4 +86,31 @@ fn origin(name: &str, file: &OriginFile, base: &Path) -> Result<Arc<dyn Origin>,
             )
         }
     })
+}
+
+/// The AWS SDK's credential chain (with `profile`, if given), as `cfsign aws` uses.
+#[cfg(feature = "aws-chain")]
+#[allow(clippy::unnecessary_wraps)] // the same signature as without the feature
+fn aws_chain(
+    builder: S3OriginBuilder,
+    profile: Option<&str>,
+) -> Result<S3OriginBuilder, S3ConfigError> {
+    Ok(match profile {
+        Some(p) => builder.aws_profile(p),
+        None => builder.aws_chain(),
+    })
+}
+
+/// Without the AWS SDK: object_store's chain; a profile cannot be read.
+#[cfg(not(feature = "aws-chain"))]
+fn aws_chain(
+    builder: S3OriginBuilder,
+    profile: Option<&str>,
+) -> Result<S3OriginBuilder, S3ConfigError> {
+    match profile {
+        Some(p) => Err(S3ConfigError::NoAwsChain {
+            profile: p.to_owned(),
+        }),
+        None => Ok(builder),
+    }
 }

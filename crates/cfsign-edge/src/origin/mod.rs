@@ -9,6 +9,8 @@
 //! the edge on top of the metadata, the same way for every origin; every origin
 //! runs the same conformance suite (`cfsign_testkit::conformance`, test-only).
 
+#[cfg(feature = "aws-chain")]
+pub mod aws_chain;
 pub mod directory;
 pub mod http;
 pub mod s3;

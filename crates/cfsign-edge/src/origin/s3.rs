@@ -36,6 +36,17 @@
 //! seen to exist, a `HEAD` 404 is simply not found). [`S3Origin::check`] does
 //! the same check up front, for a server to fail at startup.
 //!
+//! Credentials: explicit ones ([`S3OriginBuilder::credentials`]) or a provider
+//! ([`S3OriginBuilder::credential_provider`]) if given; else, with the
+//! `aws-chain` feature and [`S3OriginBuilder::aws_chain`] or
+//! [`S3OriginBuilder::aws_profile`], the AWS SDK's default chain, the one
+//! `cfsign aws` uses (profiles with `credential_process`, SSO, `aws login`,
+//! roles; refreshed before they expire; see
+//! [`aws_chain`](super::aws_chain)), which also gives the region when none is
+//! set; else `object_store`'s own chain: the `AWS_ACCESS_KEY_ID` /
+//! `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` variables, web identity, the
+//! ECS/EKS container endpoints, instance metadata (no profiles).
+//!
 //! Timeouts: 5 s to connect and 30 s without receiving a byte (waiting for the
 //! response headers or for the next part of a body). There is deliberately no
 //! limit on a whole request, which would cut off the download of a large
@@ -50,7 +61,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt as _;
-use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredential};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredential, AwsCredentialProvider};
 use object_store::client::{HttpError, HttpErrorKind};
 use object_store::path::Path;
 use object_store::{
@@ -87,6 +98,16 @@ pub enum S3ConfigError {
     /// The S3 client refused the configuration (bucket name, endpoint URL, …).
     #[error("invalid S3 configuration: {0}")]
     Client(String),
+    /// A profile was named, but this build has no AWS SDK credential chain.
+    #[error(
+        "the AWS profile {profile:?} cannot be used: profiles are read by the AWS SDK's credential \
+         chain, which this build of cfsign-edge leaves out (its `aws-chain` feature); build with it, \
+         or give the credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead"
+    )]
+    NoAwsChain {
+        /// The profile as given.
+        profile: String,
+    },
 }
 
 /// Static credentials (`AwsCredential` is not `Clone`).
@@ -97,6 +118,32 @@ struct Credentials {
     token: Option<String>,
 }
 
+/// Where an [`S3Origin`]'s credentials come from.
+#[derive(Clone)]
+enum CredentialSource {
+    /// `object_store`'s own chain (environment, web identity, ECS, instance metadata).
+    ObjectStore,
+    /// These keys.
+    Static(Credentials),
+    /// This provider.
+    Provider(AwsCredentialProvider),
+    /// The AWS SDK's default chain with this profile (`None`: `AWS_PROFILE`, else `default`).
+    #[cfg(feature = "aws-chain")]
+    AwsChain(Option<String>),
+}
+
+impl fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ObjectStore => f.write_str("object_store chain"),
+            Self::Static(_) => f.write_str("explicit"),
+            Self::Provider(p) => write!(f, "provider {p:?}"),
+            #[cfg(feature = "aws-chain")]
+            Self::AwsChain(profile) => write!(f, "AWS SDK chain, profile {profile:?}"),
+        }
+    }
+}
+
 /// Settings of an [`S3Origin`]; see [`S3Origin::builder`].
 #[derive(Clone)]
 pub struct S3OriginBuilder {
@@ -105,7 +152,7 @@ pub struct S3OriginBuilder {
     endpoint: Option<String>,
     region: Option<String>,
     allow_http: bool,
-    credentials: Option<Credentials>,
+    credentials: CredentialSource,
     connect_timeout: Duration,
     read_timeout: Duration,
     max_retries: usize,
@@ -120,10 +167,7 @@ impl fmt::Debug for S3OriginBuilder {
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("allow_http", &self.allow_http)
-            .field(
-                "credentials",
-                &self.credentials.as_ref().map(|_| "explicit"),
-            )
+            .field("credentials", &self.credentials)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("max_retries", &self.max_retries)
@@ -166,10 +210,12 @@ impl S3OriginBuilder {
         self
     }
 
-    /// Static credentials, used instead of the environment's (default: the
-    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`
-    /// variables, else web identity, the ECS/EKS container endpoints or the
-    /// instance metadata service; shared config files are not read).
+    /// Static credentials, used instead of a chain (default: `object_store`'s
+    /// chain, the `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+    /// `AWS_SESSION_TOKEN` variables, else web identity, the ECS/EKS container
+    /// endpoints or the instance metadata service, shared config files not
+    /// read; or the AWS SDK's chain, see [`S3OriginBuilder::aws_chain`]).
+    /// Replaces an earlier credential setting.
     #[must_use]
     pub fn credentials(
         mut self,
@@ -177,11 +223,72 @@ impl S3OriginBuilder {
         secret_access_key: impl Into<String>,
         session_token: Option<String>,
     ) -> Self {
-        self.credentials = Some(Credentials {
+        self.credentials = CredentialSource::Static(Credentials {
             key_id: access_key_id.into(),
             secret_key: secret_access_key.into(),
             token: session_token,
         });
+        self
+    }
+
+    /// Credentials from this provider, asked before every request (it caches
+    /// them itself, as `object_store`'s providers do). Replaces an earlier
+    /// credential setting.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use cfsign_edge::origin::S3Origin;
+    /// use object_store::StaticCredentialProvider;
+    /// use object_store::aws::AwsCredential;
+    ///
+    /// let keys = AwsCredential { key_id: "AKIDEXAMPLE".into(), secret_key: "secret".into(), token: None };
+    /// let origin = S3Origin::builder("media")
+    ///     .credential_provider(Arc::new(StaticCredentialProvider::new(keys)))
+    ///     .build()?;
+    /// # Ok::<(), cfsign_edge::origin::s3::S3ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn credential_provider(mut self, provider: AwsCredentialProvider) -> Self {
+        self.credentials = CredentialSource::Provider(provider);
+        self
+    }
+
+    /// Credentials from the AWS SDK's default chain, as `cfsign aws` gets them:
+    /// the environment, then the profile `AWS_PROFILE` names (else `default`)
+    /// with its `credential_process`, SSO, `aws login` session or role, then
+    /// web identity, ECS, instance metadata; refreshed before they expire (see
+    /// [`aws_chain`](super::aws_chain)). Without a [`region`](Self::region),
+    /// the region comes from the same chain (the profile's `region`,
+    /// `AWS_REGION`, instance metadata), else `us-east-1`. Replaces an earlier
+    /// credential setting.
+    ///
+    /// ```no_run
+    /// use cfsign_edge::origin::S3Origin;
+    ///
+    /// let origin = S3Origin::builder("media").aws_chain().build()?;
+    /// # Ok::<(), cfsign_edge::origin::s3::S3ConfigError>(())
+    /// ```
+    #[cfg(feature = "aws-chain")]
+    #[must_use]
+    pub fn aws_chain(mut self) -> Self {
+        self.credentials = CredentialSource::AwsChain(None);
+        self
+    }
+
+    /// As [`S3OriginBuilder::aws_chain`], with this profile of
+    /// `~/.aws/config` instead of `AWS_PROFILE`'s.
+    ///
+    /// ```no_run
+    /// use cfsign_edge::origin::S3Origin;
+    ///
+    /// // [profile media-reader] in ~/.aws/config: credential_process, sso_session, ...
+    /// let origin = S3Origin::builder("media").aws_profile("media-reader").build()?;
+    /// # Ok::<(), cfsign_edge::origin::s3::S3ConfigError>(())
+    /// ```
+    #[cfg(feature = "aws-chain")]
+    #[must_use]
+    pub fn aws_profile(mut self, profile: impl Into<String>) -> Self {
+        self.credentials = CredentialSource::AwsChain(Some(profile.into()));
         self
     }
 
@@ -209,7 +316,11 @@ impl S3OriginBuilder {
         self
     }
 
-    /// Builds the origin (no request is made: see [`S3Origin::check`]).
+    /// Builds the origin (no request is made: see [`S3Origin::check`]). With
+    /// the AWS SDK's chain and no region, the region is looked up first: the
+    /// environment and the profile, then the instance metadata service, which
+    /// takes a few seconds to give up off EC2 (set a region, or
+    /// `AWS_EC2_METADATA_DISABLED=true`, to skip it).
     pub fn build(self) -> Result<S3Origin, S3ConfigError> {
         let prefix = normalize_prefix(&self.prefix)?;
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(&self.bucket);
@@ -219,24 +330,43 @@ impl S3OriginBuilder {
                 .with_endpoint(endpoint)
                 .with_config(object_store::aws::AmazonS3ConfigKey::S3Endpoint, endpoint);
         }
-        if let Some(region) = &self.region {
-            builder = builder.with_region(region);
-        }
         if self.allow_http {
             builder = builder.with_allow_http(true);
         }
-        if let Some(Credentials {
-            key_id,
-            secret_key,
-            token,
-        }) = self.credentials
-        {
-            let credential = AwsCredential {
+        #[cfg_attr(not(feature = "aws-chain"), allow(unused_mut))]
+        let mut region = self.region;
+        match self.credentials {
+            CredentialSource::ObjectStore => {}
+            CredentialSource::Static(Credentials {
                 key_id,
                 secret_key,
                 token,
-            };
-            builder = builder.with_credentials(Arc::new(StaticCredentialProvider::new(credential)));
+            }) => {
+                let credential = AwsCredential {
+                    key_id,
+                    secret_key,
+                    token,
+                };
+                builder =
+                    builder.with_credentials(Arc::new(StaticCredentialProvider::new(credential)));
+            }
+            CredentialSource::Provider(provider) => builder = builder.with_credentials(provider),
+            #[cfg(feature = "aws-chain")]
+            CredentialSource::AwsChain(profile) => {
+                if region.is_none() {
+                    region =
+                        super::aws_chain::AwsChainCredentials::region_blocking(profile.as_deref());
+                }
+                let chain = super::aws_chain::AwsChainCredentials::new(profile);
+                let chain = match &region {
+                    Some(r) => chain.with_region(r.clone()),
+                    None => chain,
+                };
+                builder = builder.with_credentials(Arc::new(chain));
+            }
+        }
+        if let Some(region) = &region {
+            builder = builder.with_region(region);
         }
         let options = ClientOptions::new()
             .with_allow_http(self.allow_http)
@@ -352,7 +482,7 @@ impl S3Origin {
             endpoint: None,
             region: None,
             allow_http: false,
-            credentials: None,
+            credentials: CredentialSource::ObjectStore,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
