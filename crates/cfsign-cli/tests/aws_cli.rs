@@ -6,8 +6,10 @@
 
 use std::process::Command;
 
-use cfsign_testkit::cli;
+use cfsign_testkit::cli::{self, EdgeProcess};
+use cfsign_testkit::credentials::{self, Keys, ProcessProfile};
 use cfsign_testkit::moto::{ACCESS_KEY_ID, Moto, REGION, SECRET_ACCESS_KEY};
+use cfsign_testkit::s3::{self, S3Object};
 use serde_json::Value;
 
 fn cfsign(moto: &Moto) -> Command {
@@ -598,4 +600,280 @@ fn aws_exit_codes_bad_usage_2_unreachable_aws_3() {
     let (code, help, _) = cli::run(cfsign(&moto).args(["aws", "--help"]));
     assert_eq!(code, 0);
     assert!(help.contains("3 AWS failed"), "{help}");
+}
+
+/// The account the `credential_process` profile's keys belong to (moto files what
+/// they create under it; the dummy keys are the default account, 123456789012).
+const PROCESS_ACCOUNT: &str = "111122223333";
+
+/// `cfsign` with no AWS setting but the profile's files (no keys in the environment).
+fn cfsign_with_profile(profile: &ProcessProfile) -> Command {
+    let mut c = cli::command(env!("CARGO_BIN_EXE_cfsign"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            c.env_remove(name);
+        }
+    }
+    c.envs(profile.env());
+    c
+}
+
+/// Buckets and key groups as `python` lists them with the keys on its standard
+/// input (three lines: key ID, secret, session token), or the dummy keys.
+fn listed(moto: &Moto, keys: Option<&Keys>) -> String {
+    let input = keys.map_or_else(String::new, |k| {
+        format!(
+            "{}\n{}\n{}\n",
+            k.access_key_id,
+            k.secret_access_key,
+            k.session_token.as_deref().unwrap_or_default()
+        )
+    });
+    moto.python(
+        "import boto3,os,sys\n\
+         kw=dict(endpoint_url=os.environ['MOTO_ENDPOINT'])\n\
+         lines=sys.stdin.read().split()\n\
+         if lines: kw.update(aws_access_key_id=lines[0],aws_secret_access_key=lines[1],aws_session_token=lines[2])\n\
+         s3=boto3.client('s3',**kw); cf=boto3.client('cloudfront',**kw)\n\
+         print(sorted(b['Name'] for b in s3.list_buckets()['Buckets']), cf.list_key_groups()['KeyGroupList']['Quantity'])",
+        input.as_bytes(),
+    )
+    .trim()
+    .to_owned()
+}
+
+#[test]
+fn aws_setup_gets_its_keys_from_a_credential_process_profile() {
+    let moto = Moto::start();
+    let keys = credentials::assumed_role_keys(&moto, PROCESS_ACCOUNT);
+    let profile = ProcessProfile::new("cfsign-test", &keys);
+    let generated = profile.dir().join("keys");
+    let (code, out, err) = cli::run(cfsign_with_profile(&profile).args([
+        "aws",
+        "setup",
+        "--bucket",
+        "process-media",
+        "--create-bucket",
+        "--generate-key",
+        generated.to_str().unwrap(),
+        "--json",
+        "--profile",
+        profile.name(),
+        "--endpoint-url",
+        &moto.endpoint(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    json(&out);
+    // The process ran, once for the whole command (the SDK keeps its keys), ...
+    assert_eq!(profile.runs(), 1, "credential_process runs");
+    // ... and its keys made the bucket and key group: they are its account's, not the
+    // default account's.
+    assert_eq!(listed(&moto, Some(&keys)), "['process-media'] 1");
+    assert_eq!(listed(&moto, None), "[] 0");
+    // AWS_PROFILE names it just as well.
+    let (code, out, err) = cli::run(
+        cfsign_with_profile(&profile)
+            .env("AWS_PROFILE", profile.name())
+            .args(["aws", "keys", "list", "--key-group", "cfsign-process-media"])
+            .args(["--json", "--endpoint-url", &moto.endpoint()]),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["keys"].as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(profile.runs(), 2);
+}
+
+#[test]
+fn a_failing_credential_process_is_named_with_its_profile_and_cause() {
+    let moto = Moto::start();
+    let profile = ProcessProfile::failing("cfsign-broken", "the token vault is locked");
+    let (code, out, err) = cli::run(
+        cfsign_with_profile(&profile)
+            .args(["aws", "keys", "list", "--key-group", "media"])
+            .args([
+                "--profile",
+                "cfsign-broken",
+                "--endpoint-url",
+                &moto.endpoint(),
+            ]),
+    );
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(profile.runs() >= 1, "the process did not run: {err}");
+    for part in [
+        "profile `cfsign-broken`",
+        "the token vault is locked",
+        "external process",
+        "credential_process must print",
+    ] {
+        assert!(err.contains(part), "{part:?} missing: {err}");
+    }
+}
+
+/// `cfsign edge` serving a bucket whose only usable keys come from the profile's
+/// `credential_process`: moto checks every signature against its IAM users.
+#[test]
+fn edge_s3_origin_gets_its_keys_from_a_credential_process_profile() {
+    let moto = Moto::start();
+    let keys = credentials::iam_user_keys(&moto, "edge-reader");
+    s3::upload(
+        &moto,
+        "process-bucket",
+        &[
+            S3Object::new("a.txt", "first object\n"),
+            S3Object::new("b.txt", "second object\n"),
+        ],
+    );
+    credentials::require_iam_auth(&moto);
+    let good = ProcessProfile::new("edge-reader", &keys);
+    let wrong = ProcessProfile::new(
+        "edge-reader",
+        &Keys {
+            secret_access_key: "not-the-secret".to_owned(),
+            ..keys.clone()
+        },
+    );
+    let failing = ProcessProfile::failing("edge-reader", "the token vault is locked");
+    let config = good.dir().join("edge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[origins.bucket]\ntype = \"s3\"\nbucket = \"process-bucket\"\nendpoint = \"{}\"\n\
+             allow_http = true\nprofile = \"edge-reader\"\n\
+             [default_behavior]\norigin = \"bucket\"\nrestricted = false\n",
+            moto.endpoint()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let serve = |profile: &ProcessProfile, path: &str| {
+        let env = profile.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let edge =
+            EdgeProcess::start_with_env(env!("CARGO_BIN_EXE_cfsign"), &["--config", config], &env);
+        let reply = cfsign_testkit::http::get_blocking(&format!("{}{path}", edge.base()), &[]);
+        (reply, edge)
+    };
+
+    let (first, edge) = serve(&good, "/a.txt");
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert_eq!(&first.body[..], b"first object\n");
+    let second = cfsign_testkit::http::get_blocking(&format!("{}/b.txt", edge.base()), &[]);
+    assert_eq!(second.status, 200);
+    assert_eq!(&second.body[..], b"second object\n");
+    // One run for both objects: the keys (valid for an hour) are kept.
+    assert_eq!(good.runs(), 1, "credential_process runs");
+    drop(edge);
+
+    // The same profile with a wrong secret: moto refuses the signature.
+    let (refused, _edge) = serve(&wrong, "/a.txt");
+    assert_eq!(wrong.runs(), 1);
+    assert_eq!(
+        refused.status,
+        403,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+
+    // A process that fails: no object, and the edge says why.
+    let (failed, edge) = serve(&failing, "/a.txt");
+    assert!(failing.runs() >= 1);
+    assert_eq!(
+        failed.status,
+        502,
+        "{}",
+        String::from_utf8_lossy(&failed.body)
+    );
+    let _ = edge;
+}
+
+/// An IAM Identity Center (SSO) profile with an `sso-session` is recognised: the token
+/// `aws sso login` cached is read and sent to SSO's portal for the profile's account and
+/// role. moto has no SSO portal (`sso`: GetRoleCredentials), so the portal is pointed at
+/// moto (AWS_ENDPOINT_URL_SSO) and the test reads the request in moto's log; the command
+/// then fails, naming the profile. An expired token is never sent.
+#[test]
+fn an_sso_profile_reads_the_cached_token_and_asks_the_sso_portal() {
+    let moto = Moto::start();
+    let profile = ProcessProfile::failing("unused", "not this profile");
+    let config = format!(
+        "[profile cfsign-sso]\nsso_session = cfsign\nsso_account_id = {PROCESS_ACCOUNT}\n\
+         sso_role_name = MediaAdmin\nregion = us-east-1\n\
+         [sso-session cfsign]\nsso_start_url = https://cfsign-test.awsapps.com/start\n\
+         sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n"
+    );
+    std::fs::write(profile.config_file(), config).unwrap();
+    // ~/.aws/sso/cache/SHA1(session name).json, as `aws sso login` writes it.
+    let cache = profile.dir().join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let name = moto.python(
+        "import hashlib; print(hashlib.sha1(b'cfsign').hexdigest())",
+        b"",
+    );
+    let token_file = cache.join(format!("{}.json", name.trim()));
+    let token = |expires: jiff::Timestamp| {
+        serde_json::json!({
+            "accessToken": "cfsign-test-sso-access-token",
+            "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "region": "us-east-1",
+            "startUrl": "https://cfsign-test.awsapps.com/start",
+        })
+        .to_string()
+    };
+    let run = || {
+        cli::run(
+            cfsign_with_profile(&profile)
+                .env("AWS_ENDPOINT_URL_SSO", moto.endpoint())
+                .args(["aws", "keys", "list", "--key-group", "media"])
+                .args([
+                    "--profile",
+                    "cfsign-sso",
+                    "--endpoint-url",
+                    &moto.endpoint(),
+                ]),
+        )
+    };
+    let portal_request = || {
+        moto.log()
+            .lines()
+            .any(|l| l.contains("/federation/credentials") && l.contains("role_name=MediaAdmin"))
+    };
+
+    // Expired: refused before any request (no refresh token to renew it with).
+    let an_hour = jiff::SignedDuration::from_hours(1);
+    std::fs::write(&token_file, token(jiff::Timestamp::now() - an_hour)).unwrap();
+    let (code, out, err) = run();
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("profile `cfsign-sso`"), "{err}");
+    assert!(
+        !portal_request(),
+        "an expired token was sent:\n{}",
+        moto.log()
+    );
+    assert!(err.contains("SSO token has expired"), "{err}");
+
+    // Valid: sent to the portal for the profile's account and role.
+    std::fs::write(&token_file, token(jiff::Timestamp::now() + an_hour)).unwrap();
+    let (code, out, err) = run();
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("profile `cfsign-sso`"), "{err}");
+    assert!(
+        portal_request(),
+        "no GetRoleCredentials request in moto's log:\n{}",
+        moto.log()
+    );
+    assert!(
+        moto.log()
+            .contains(&format!("account_id={PROCESS_ACCOUNT}")),
+        "{}",
+        moto.log()
+    );
+    assert_eq!(
+        profile.runs(),
+        0,
+        "the credential_process of another profile ran"
+    );
 }

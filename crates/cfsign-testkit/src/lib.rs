@@ -11,6 +11,9 @@
 //! - [`s3`]: buckets on moto, the S3 origin pointed at them, an S3 writer.
 //! - [`moto`]: a real moto server (S3, CloudFront's control plane, KMS) on
 //!   127.0.0.1, started per test on a free port and stopped on drop.
+//! - [`credentials`]: AWS logins for credential-chain tests: keys moto tells apart
+//!   (another account's role, an IAM user with moto's signature checks on), and a
+//!   `credential_process` profile in a temporary config file.
 //! - [`tls`]: self-signed certificates and an HTTPS client that trusts only them.
 //! - [`browser`]: headless Chromium driven by a Node.js script, and its JSON result.
 //! - [`cli`]: the `cfsign` binary run for real, and `cfsign edge` as a child process.
@@ -27,6 +30,7 @@
 pub mod browser;
 pub mod cli;
 pub mod conformance;
+pub mod credentials;
 pub mod data;
 pub mod edge;
 pub mod http;
