@@ -347,6 +347,48 @@ mod tests {
         assert_eq!(refresh_at(now, now - short), now);
     }
 
+    /// A real `credential_process` (a shell command) that fails: the error says what it
+    /// wrote, and nothing is kept, so the next request runs it again.
+    #[tokio::test]
+    async fn a_failing_process_is_reported_and_tried_again() {
+        use aws_config::credential_process::CredentialProcessProvider;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("runs");
+        let command = format!(
+            "echo run >> '{}'; echo 'the token vault is locked' >&2; exit 3",
+            log.display()
+        );
+        let provider = SharedCredentialsProvider::new(CredentialProcessProvider::new(command));
+        let chain = AwsChainCredentials::from_provider(provider);
+        for runs in 1..=2 {
+            let error = chain.credential().await.unwrap_err();
+            let text = error.to_string();
+            assert!(text.contains("the token vault is locked"), "{text}");
+            assert!(text.contains("credential_process must print"), "{text}");
+            let ran = std::fs::read_to_string(&log).unwrap().lines().count();
+            assert_eq!(ran, runs);
+        }
+        // object_store sees it as an error of the S3 store, with the same text.
+        let error = chain.get_credential().await.unwrap_err().to_string();
+        assert!(error.contains("the token vault is locked"), "{error}");
+    }
+
+    #[test]
+    fn errors_name_the_profile_and_the_fix() {
+        let cause = CredentialsError::provider_error(std::io::Error::other("exit status 3"));
+        let text = AwsChainError::new(Some("media-reader".to_owned()), cause).to_string();
+        assert!(
+            text.contains("the profile `media-reader`") && text.contains("exit status 3"),
+            "{text}"
+        );
+        let none = CredentialsError::not_loaded("no providers in chain provided credentials");
+        let text = AwsChainError::new(None, none).to_string();
+        assert!(
+            text.contains("AWS_PROFILE") && text.contains("AWS_ACCESS_KEY_ID"),
+            "{text}"
+        );
+    }
+
     #[tokio::test]
     async fn a_shared_provider_is_asked_once_for_lasting_credentials() {
         use aws_credential_types::Credentials;
