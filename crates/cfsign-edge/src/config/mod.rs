@@ -36,7 +36,8 @@
 //! [origins.bucket]                        # an S3-compatible bucket
 //! type = "s3"
 //! bucket = "my-private-media"
-//! prefix = "site/"                        # optional; also region, endpoint, allow_http
+//! prefix = "site/"                        # optional; also region, endpoint, allow_http, and profile
+//!                                         # (credentials of ~/.aws/config, as for `cfsign aws`)
 //!
 //! [origins.app]                           # an HTTP application (a custom origin)
 //! type = "http"

@@ -648,6 +648,32 @@ fn origin_errors_are_typed() {
     cause_is::<crate::origin::s3::S3ConfigError>(&err);
 }
 
+/// `profile` in an S3 origin: the AWS SDK's chain reads it (feature `aws-chain`);
+/// without the chain it is an error naming the field and the feature.
+#[test]
+fn s3_origin_profile() {
+    let d = dir();
+    // A region, so building looks nothing up; no request is made.
+    let text = "[origins.bucket]\ntype = \"s3\"\nbucket = \"media\"\nregion = \"eu-west-1\"\n\
+                profile = \"media-reader\"\n\
+                [default_behavior]\norigin = \"bucket\"\nrestricted = false\n";
+    let loaded = load(&d, text);
+    if cfg!(feature = "aws-chain") {
+        let config = loaded.unwrap();
+        assert_eq!(config.behaviors.select("/x").origin.kind(), "s3");
+    } else {
+        let err = loaded.unwrap_err();
+        assert!(matches!(err, ConfigError::S3Origin { .. }), "{err:?}");
+        about(&err, "origins.bucket.profile");
+        cause_is::<crate::origin::s3::S3ConfigError>(&err);
+        let text = err.to_string();
+        assert!(
+            text.contains("media-reader") && text.contains("aws-chain"),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn behavior_errors_are_typed() {
     let d = dir();
