@@ -237,6 +237,11 @@ pub(crate) struct EdgeArgs {
     #[arg(long)]
     pub(crate) check: bool,
 
+    /// With --check: print one JSON object (listeners, TLS, admin, watch, access log, cache,
+    /// behaviors) instead of text
+    #[arg(long, requires = "check")]
+    pub(crate) json: bool,
+
     /// The directory to serve (simple case, without --config)
     #[arg(long, value_name = "DIR")]
     pub(crate) root: Option<std::path::PathBuf>,

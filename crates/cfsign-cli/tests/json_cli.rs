@@ -174,3 +174,62 @@ fn quickstart_json_reports_every_step_without_the_private_key() {
     let (code, _, err) = cli::run(cfsign().args(["quickstart", "--json", "--serve"]));
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn edge_check_json_describes_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("media")).unwrap();
+    let config = dir.path().join("edge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "127.0.0.1:8443"
+admin_listen = "127.0.0.1:9901"
+[key_groups.main]
+keys = [{{ id = "K2JCJMDEHXQW5F", public_key = "{}" }}]
+[origins.media]
+type = "directory"
+root = "media"
+[[behaviors]]
+path_pattern = "/public/*"
+origin = "media"
+restricted = false
+compress = true
+[default_behavior]
+origin = "media"
+trusted_key_groups = ["main"]
+"#,
+            data("keys/rsa2048.pub.pem")
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let checked = json_of(&["edge", "--config", config, "--check", "--json"], 0);
+    assert_eq!(checked["schema"], 1);
+    assert_eq!(checked["ok"], true);
+    assert_eq!(checked["listen"], "127.0.0.1:8443");
+    assert_eq!(checked["scheme"], "http");
+    assert_eq!(checked["tls"], Value::Null);
+    assert_eq!(checked["admin"]["listen"], "127.0.0.1:9901");
+    assert_eq!(checked["admin"]["token_file"], Value::Null);
+    assert_eq!(checked["watch"], Value::Null);
+    let behaviors = checked["behaviors"].as_array().unwrap();
+    assert_eq!(behaviors.len(), 2, "{checked}");
+    assert_eq!(behaviors[0]["path_pattern"], "/public/*");
+    assert_eq!(behaviors[0]["restricted"], false);
+    assert_eq!(behaviors[0]["compress"], true);
+    assert_eq!(behaviors[1]["path_pattern"], "*");
+    assert_eq!(behaviors[1]["restricted"], true);
+    assert_eq!(behaviors[1]["origin"], "media");
+    assert!(behaviors[1]["ttl_seconds"]["default"].as_u64().unwrap() > 0);
+
+    // --json without --check is bad usage; a broken configuration is exit 2 with nothing on stdout.
+    let (code, out, err) = cli::run(cfsign().args(["edge", "--config", config, "--json"]));
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("--check"), "{err}");
+    std::fs::remove_dir(dir.path().join("media")).unwrap();
+    let (code, out, err) =
+        cli::run(cfsign().args(["edge", "--config", config, "--check", "--json"]));
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("origins.media.root"), "{err}");
+}

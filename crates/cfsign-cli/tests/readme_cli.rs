@@ -153,10 +153,9 @@ struct Elsewhere {
 
 const ELSEWHERE: &[Elsewhere] = &[
     Elsewhere {
-        // The binary it builds and runs is the one this test runs as `cfsign quickstart`.
         command: "cargo run -p cfsign-cli -- quickstart",
-        file: "crates/cfsign-cli/tests/cli.rs",
-        needle: "fn quickstart_runs_without_arguments",
+        file: "scripts/test",
+        needle: "first_run cargo run -p cfsign-cli -- quickstart",
     },
     Elsewhere {
         command: "scripts/test",
@@ -165,8 +164,8 @@ const ELSEWHERE: &[Elsewhere] = &[
     },
     Elsewhere {
         command: "cargo install --locked --path crates/cfsign-cli",
-        file: "crates/cfsign-cli/tests/package_cli.rs",
-        needle: "cargo",
+        file: "scripts/test",
+        needle: "cargo install --locked --path crates/cfsign-cli",
     },
     Elsewhere {
         command: "cd bindings/python && maturin build --release && pip install ../../target/wheels/cfsign_rs-*.whl",
@@ -179,10 +178,6 @@ const ELSEWHERE: &[Elsewhere] = &[
         needle: "npm run build",
     },
 ];
-
-/// Files of [`ELSEWHERE`] written on other branches at the time of writing; the
-/// entry is checked once the file exists.
-const PENDING_FILES: &[&str] = &["crates/cfsign-cli/tests/package_cli.rs"];
 
 /// What a command did.
 #[derive(Debug)]
@@ -747,23 +742,13 @@ fn every_readme_command_is_run() {
             "in both tables: {}",
             e.command
         );
-        let file = root().join(e.file);
-        if file.exists() {
-            assert!(
-                read(&file).contains(e.needle),
-                "{} is said to run `{}`, but does not contain {:?}",
-                e.file,
-                e.command,
-                e.needle
-            );
-        } else {
-            assert!(
-                PENDING_FILES.contains(&e.file),
-                "{} (said to run `{}`) does not exist",
-                e.file,
-                e.command
-            );
-        }
+        assert!(
+            read(&root().join(e.file)).contains(e.needle),
+            "{} is said to run `{}`, but does not contain {:?}",
+            e.file,
+            e.command,
+            e.needle
+        );
     }
 
     // Every README command is in a table; those of STEPS run here, in the README's order.

@@ -14,7 +14,10 @@ use cfsign_edge::reload::{Fingerprint, Reload, ReloadError, ReloadFuture, Reload
 use cfsign_edge::server::{self, Limits, ServeOptions};
 use cfsign_edge::tls::EdgeTls;
 
+use serde_json::json;
+
 use crate::cli::EdgeArgs;
+use crate::commands::with_schema;
 
 /// Where the configuration comes from (a file, or the simple edge of --root and
 /// --public-key) and the flags that override it; loaded again on SIGHUP.
@@ -204,66 +207,17 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         "http"
     };
     if args.check {
-        println!("configuration OK; would listen on {listen} ({scheme})");
-        println!(
-            "listen backlog {backlog}; send timeout {}s",
-            limits.send_timeout.as_secs()
-        );
-        match &config.tls {
-            Some(t) => println!(
-                "TLS: certificate {} ({} in the chain), key {}",
-                t.cert_file().display(),
-                t.chain().len(),
-                t.key_file().display()
-            ),
-            None => println!("TLS: off"),
-        }
-        match admin_listen {
-            Some(a) => println!("admin (/healthz, /readyz, /metrics, POST /invalidations) on {a}"),
-            None => println!("admin listener: off"),
-        }
-        match &config.admin_token {
-            Some(t) => println!(
-                "admin token: {} (POST /reload and POST /invalidations require it)",
-                t.file()
-                    .map_or_else(String::new, |f| f.display().to_string())
-            ),
-            None => println!("admin token: none (POST /reload refused, POST /invalidations open)"),
-        }
-        match watch {
-            Some(every) => println!(
-                "watch: {} file(s) polled every {}s; a change reloads",
-                loaded_files.paths().count(),
-                every.as_secs()
-            ),
-            None => println!("watch: off (SIGHUP or POST /reload reloads)"),
-        }
-        println!("access log: {}", logging.describe());
-        match &config.cache {
-            Some(c) => println!(
-                "cache: {} bytes in all, objects up to {} bytes, errors for {}s",
-                c.max_bytes,
-                c.max_object_bytes,
-                c.error_ttl.as_secs()
-            ),
-            None => println!("cache: off"),
-        }
-        for b in config.behaviors.iter() {
-            let access = if b.access.is_some() {
-                "signed URLs or cookies required"
-            } else {
-                "public"
-            };
-            println!(
-                "  {:<24} -> origin {:<12} {access}; TTL min/default/max {}/{}/{}s; compress {}; sign manifests {}",
-                b.pattern.as_str(),
-                b.origin_name,
-                b.ttl.min().as_secs(),
-                b.ttl.default_ttl().as_secs(),
-                b.ttl.max().as_secs(),
-                if b.compress { "on" } else { "off" },
-                if b.sign_manifests { "on" } else { "off" }
-            );
+        let checked = Checked {
+            config: &config,
+            scheme,
+            logging: &logging,
+            watch,
+            watched_files: loaded_files.paths().count(),
+        };
+        if args.json {
+            println!("{}", with_schema(checked.json()));
+        } else {
+            checked.print();
         }
         return Ok(());
     }
@@ -382,6 +336,143 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
 }
 
 /// A token file its group may read works, but deserves a word.
+/// What `edge --check` reports of a loaded configuration, as text or as JSON.
+struct Checked<'a> {
+    config: &'a EdgeConfig,
+    scheme: &'static str,
+    logging: &'a LogSetting,
+    watch: Option<Duration>,
+    watched_files: usize,
+}
+
+impl Checked<'_> {
+    fn print(&self) {
+        let config = self.config;
+        println!(
+            "configuration OK; would listen on {} ({})",
+            config.listen, self.scheme
+        );
+        println!(
+            "listen backlog {}; send timeout {}s",
+            config.listen_backlog,
+            config.send_timeout.as_secs()
+        );
+        match &config.tls {
+            Some(t) => println!(
+                "TLS: certificate {} ({} in the chain), key {}",
+                t.cert_file().display(),
+                t.chain().len(),
+                t.key_file().display()
+            ),
+            None => println!("TLS: off"),
+        }
+        match config.admin_listen {
+            Some(a) => println!("admin (/healthz, /readyz, /metrics, POST /invalidations) on {a}"),
+            None => println!("admin listener: off"),
+        }
+        match &config.admin_token {
+            Some(t) => println!(
+                "admin token: {} (POST /reload and POST /invalidations require it)",
+                t.file()
+                    .map_or_else(String::new, |f| f.display().to_string())
+            ),
+            None => println!("admin token: none (POST /reload refused, POST /invalidations open)"),
+        }
+        match self.watch {
+            Some(every) => println!(
+                "watch: {} file(s) polled every {}s; a change reloads",
+                self.watched_files,
+                every.as_secs()
+            ),
+            None => println!("watch: off (SIGHUP or POST /reload reloads)"),
+        }
+        println!("access log: {}", self.logging.describe());
+        match &config.cache {
+            Some(c) => println!(
+                "cache: {} bytes in all, objects up to {} bytes, errors for {}s",
+                c.max_bytes,
+                c.max_object_bytes,
+                c.error_ttl.as_secs()
+            ),
+            None => println!("cache: off"),
+        }
+        for b in config.behaviors.iter() {
+            let access = if b.access.is_some() {
+                "signed URLs or cookies required"
+            } else {
+                "public"
+            };
+            println!(
+                "  {:<24} -> origin {:<12} {access}; TTL min/default/max {}/{}/{}s; compress {}; sign manifests {}",
+                b.pattern.as_str(),
+                b.origin_name,
+                b.ttl.min().as_secs(),
+                b.ttl.default_ttl().as_secs(),
+                b.ttl.max().as_secs(),
+                if b.compress { "on" } else { "off" },
+                if b.sign_manifests { "on" } else { "off" }
+            );
+        }
+    }
+
+    /// The same as one JSON object (`--check --json`); paths as given, durations in seconds.
+    fn json(&self) -> serde_json::Value {
+        let config = self.config;
+        let path = |p: &std::path::Path| p.display().to_string();
+        let behaviors: Vec<serde_json::Value> = config
+            .behaviors
+            .iter()
+            .map(|b| {
+                json!({
+                    "path_pattern": b.pattern.as_str(),
+                    "origin": b.origin_name,
+                    "restricted": b.access.is_some(),
+                    "ttl_seconds": {
+                        "min": b.ttl.min().as_secs(),
+                        "default": b.ttl.default_ttl().as_secs(),
+                        "max": b.ttl.max().as_secs(),
+                    },
+                    "compress": b.compress,
+                    "sign_manifests": b.sign_manifests,
+                })
+            })
+            .collect();
+        json!({
+            "ok": true,
+            "listen": config.listen.to_string(),
+            "scheme": self.scheme,
+            "listen_backlog": config.listen_backlog,
+            "send_timeout_seconds": config.send_timeout.as_secs(),
+            "tls": config.tls.as_ref().map(|t| json!({
+                "certificate": path(t.cert_file()),
+                "chain_length": t.chain().len(),
+                "key": path(t.key_file()),
+            })),
+            "admin": config.admin_listen.map(|a| json!({
+                "listen": a.to_string(),
+                "token_file": config.admin_token.as_ref().and_then(|t| t.file()).map(path),
+            })),
+            "watch": self.watch.map(|every| json!({
+                "files": self.watched_files,
+                "interval_seconds": every.as_secs(),
+            })),
+            "access_log": self.logging.format.map(|format| json!({
+                "format": match format {
+                    AccessLogFormat::Text => "text",
+                    AccessLogFormat::Json => "json",
+                },
+                "file": self.logging.file.as_deref().map(path),
+            })),
+            "cache": config.cache.as_ref().map(|c| json!({
+                "max_bytes": c.max_bytes,
+                "max_object_bytes": c.max_object_bytes,
+                "error_ttl_seconds": c.error_ttl.as_secs(),
+            })),
+            "behaviors": behaviors,
+        })
+    }
+}
+
 fn warn_about_token(token: Option<&AdminToken>) {
     if let Some(file) = token
         .filter(|t| t.group_readable())
