@@ -217,6 +217,10 @@ pub(crate) struct InvalidateArgs {
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub(crate) timeout: u64,
 
+    /// Print one JSON object: the paths and, per instance, its answer or its error
+    #[arg(long)]
+    pub(crate) json: bool,
+
     /// Paths to invalidate, as in a CloudFront invalidation: /images/photo.jpg, '/images/*', '/*'
     #[arg(value_name = "PATH", required = true)]
     pub(crate) paths: Vec<String>,

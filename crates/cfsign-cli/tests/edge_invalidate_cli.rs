@@ -156,6 +156,38 @@ fn failed_instances_are_reported_and_the_exit_code_is_1() {
         "{stderr}"
     );
     assert_eq!(cached.get("/a.txt"), ("a2".to_owned(), false));
+
+    // --json: the same outcomes as one object, in the order given; still exit 1.
+    let out = invalidate(&[
+        "--json",
+        "--admin",
+        &dead,
+        "--admin",
+        &cached.admin,
+        "--timeout",
+        "5",
+        "/a.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema"], 1);
+    assert_eq!(report["paths"], serde_json::json!(["/a.txt"]));
+    assert_eq!(report["failed"], 1);
+    let instances = report["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 2, "{report}");
+    assert_eq!(instances[0]["admin"], dead.as_str());
+    assert_eq!(instances[0]["ok"], false);
+    assert!(
+        instances[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot reach"),
+        "{report}"
+    );
+    assert_eq!(instances[1]["admin"], cached.admin.as_str());
+    assert_eq!(instances[1]["ok"], true);
+    assert_eq!(instances[1]["paths"], 1);
+    assert_eq!(instances[1]["invalidated"], 1);
 }
 
 /// A bad path or admin URL fails before anything is sent (exit 2), naming the

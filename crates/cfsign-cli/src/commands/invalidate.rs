@@ -14,7 +14,10 @@ use anyhow::{Context as _, Result};
 use cfsign_edge::admin::{self, AdminToken, InvalidationRequest};
 use cfsign_edge::cache::invalidation::InvalidationPaths;
 
+use serde_json::json;
+
 use crate::cli::InvalidateArgs;
+use crate::commands::with_schema;
 
 /// Runs the invalidation; `Ok(false)` if some instance was not invalidated
 /// (each one's outcome is printed).
@@ -48,20 +51,38 @@ pub(crate) fn run(args: &InvalidateArgs) -> Result<bool> {
         }
         outcomes
     });
-    let mut failed = 0;
-    for (url, outcome) in args.admin.iter().zip(outcomes) {
-        match outcome {
-            Ok(Ok(answer)) => println!(
-                "{url}: {} path(s), {} cached object(s) dropped",
-                answer.paths, answer.invalidated
-            ),
-            Ok(Err(e)) => {
-                failed += 1;
-                println!("{url}: failed: {e}");
-            }
-            Err(e) => {
-                failed += 1;
-                println!("{url}: failed: {e}");
+    // Each instance's answer, or why it has none (a failed send, or a task that panicked).
+    let answers: Vec<Result<_, String>> = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        })
+        .collect();
+    let failed = answers.iter().filter(|a| a.is_err()).count();
+    if args.json {
+        let instances: Vec<serde_json::Value> = args
+            .admin
+            .iter()
+            .zip(&answers)
+            .map(|(url, answer)| match answer {
+                Ok(a) => json!({"admin": url, "ok": true, "paths": a.paths, "invalidated": a.invalidated}),
+                Err(e) => json!({"admin": url, "ok": false, "error": e}),
+            })
+            .collect();
+        println!(
+            "{}",
+            with_schema(json!({"paths": args.paths, "instances": instances, "failed": failed}))
+        );
+    } else {
+        for (url, answer) in args.admin.iter().zip(&answers) {
+            match answer {
+                Ok(a) => println!(
+                    "{url}: {} path(s), {} cached object(s) dropped",
+                    a.paths, a.invalidated
+                ),
+                Err(e) => println!("{url}: failed: {e}"),
             }
         }
     }
