@@ -15,8 +15,11 @@
 //! (SSO, `credential_process` with an `Expiration`, assumed roles) are
 //! refreshed halfway through their life, at most [`REFRESH_BEFORE`] before
 //! they expire; credentials without an expiry are kept. One request fetches
-//! them while the others wait for it; a failure is not kept, so the next
-//! request tries again.
+//! them while the others wait for it. When a fetch fails, the chain is not
+//! asked again for [`RETRY_AFTER_FAILURE`] (a failing `credential_process`
+//! would otherwise run once per request); meanwhile the kept credentials are
+//! used while they have not expired, and without them each request gets the
+//! same error.
 //!
 //! The chain is built on the first request, on the runtime that serves it.
 //! [`AwsChainCredentials::region`] resolves the region the same way (the
@@ -39,7 +42,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
@@ -54,10 +57,14 @@ use tokio::sync::{Mutex, OnceCell};
 /// they expire (and halfway through their life, if that comes first).
 pub const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 
+/// After a failed fetch, the chain is asked again only this much later (the
+/// default of [`AwsChainCredentials::retry_after_failure`]).
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
 /// Why the chain gave no credentials: which profile, and the chain's own
 /// explanation (a `credential_process` that failed, an expired SSO token, no
 /// credentials anywhere, …).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error(
     "no AWS credentials for the S3 origin from {}: {detail}; {fix}",
     profile_name(profile.as_deref())
@@ -68,9 +75,10 @@ pub struct AwsChainError {
     /// The chain's error and its causes, joined (what the source chain says).
     pub detail: String,
     fix: &'static str,
-    /// The SDK's error.
+    /// The SDK's error (shared: the same failure answers every request until
+    /// the chain is asked again).
     #[source]
-    pub source: CredentialsError,
+    pub source: Arc<CredentialsError>,
 }
 
 impl AwsChainError {
@@ -92,7 +100,7 @@ impl AwsChainError {
             profile,
             detail,
             fix,
-            source,
+            source: Arc::new(source),
         }
     }
 }
@@ -124,6 +132,16 @@ struct Cached {
     credential: Arc<AwsCredential>,
     /// `None`: they do not expire.
     refresh_at: Option<SystemTime>,
+    /// `None`: they do not expire.
+    expires_at: Option<SystemTime>,
+}
+
+/// What the adapter holds between requests.
+#[derive(Default)]
+struct State {
+    cached: Option<Cached>,
+    /// The last failed fetch and when it happened, until the chain is asked again.
+    failure: Option<(Instant, AwsChainError)>,
 }
 
 /// `object_store` credentials from an `aws-config` provider, cached until
@@ -132,7 +150,8 @@ pub struct AwsChainCredentials {
     profile: Option<String>,
     region: Option<String>,
     provider: OnceCell<SharedCredentialsProvider>,
-    cached: Mutex<Option<Cached>>,
+    retry_after_failure: Duration,
+    state: Mutex<State>,
 }
 
 impl fmt::Debug for AwsChainCredentials {
@@ -159,7 +178,8 @@ impl AwsChainCredentials {
             profile,
             region: None,
             provider: OnceCell::new(),
-            cached: Mutex::new(None),
+            retry_after_failure: RETRY_AFTER_FAILURE,
+            state: Mutex::default(),
         }
     }
 
@@ -182,7 +202,8 @@ impl AwsChainCredentials {
             profile: None,
             region: None,
             provider: OnceCell::new_with(Some(provider)),
-            cached: Mutex::new(None),
+            retry_after_failure: RETRY_AFTER_FAILURE,
+            state: Mutex::default(),
         }
     }
 
@@ -198,6 +219,22 @@ impl AwsChainCredentials {
     #[must_use]
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
+        self
+    }
+
+    /// How long a failed fetch keeps the chain from being asked again
+    /// (default [`RETRY_AFTER_FAILURE`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cfsign_edge::origin::aws_chain::AwsChainCredentials;
+    ///
+    /// let credentials = AwsChainCredentials::new(None).retry_after_failure(Duration::from_secs(30));
+    /// # let _ = credentials;
+    /// ```
+    #[must_use]
+    pub fn retry_after_failure(mut self, wait: Duration) -> Self {
+        self.retry_after_failure = wait;
         self
     }
 
@@ -279,29 +316,54 @@ impl AwsChainCredentials {
     ///
     /// [`AwsChainError`] when the chain gives none.
     pub async fn credential(&self) -> Result<Arc<AwsCredential>, AwsChainError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref()
-            && c.refresh_at.is_none_or(|at| SystemTime::now() < at)
+        let mut state = self.state.lock().await;
+        let now = SystemTime::now();
+        if let Some(c) = &state.cached
+            && c.refresh_at.is_none_or(|at| now < at)
         {
             return Ok(Arc::clone(&c.credential));
         }
+        let failed_recently = state
+            .failure
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.retry_after_failure)
+            .map(|(_, error)| error.clone());
+        let result = match failed_recently {
+            Some(error) => Err(error),
+            None => self.fetch(&mut state).await,
+        };
+        result.or_else(|error| {
+            // Due for a refresh but not expired: still good while the chain recovers.
+            match &state.cached {
+                Some(c) if c.expires_at.is_none_or(|at| now < at) => Ok(Arc::clone(&c.credential)),
+                _ => Err(error),
+            }
+        })
+    }
+
+    /// Asks the chain, and keeps what it gives (or its failure) in `state`.
+    async fn fetch(&self, state: &mut State) -> Result<Arc<AwsCredential>, AwsChainError> {
         let fetched_at = SystemTime::now();
-        let credentials = self
-            .provider()
-            .await
-            .provide_credentials()
-            .await
-            .map_err(|e| AwsChainError::new(self.profile.clone(), e))?;
+        let credentials = match self.provider().await.provide_credentials().await {
+            Ok(credentials) => credentials,
+            Err(e) => {
+                let error = AwsChainError::new(self.profile.clone(), e);
+                state.failure = Some((Instant::now(), error.clone()));
+                return Err(error);
+            }
+        };
         let credential = Arc::new(AwsCredential {
             key_id: credentials.access_key_id().to_owned(),
             secret_key: credentials.secret_access_key().to_owned(),
             token: credentials.session_token().map(str::to_owned),
         });
-        *cached = Some(Cached {
+        state.failure = None;
+        state.cached = Some(Cached {
             credential: Arc::clone(&credential),
             refresh_at: credentials
                 .expiry()
                 .map(|expiry| refresh_at(fetched_at, expiry)),
+            expires_at: credentials.expiry(),
         });
         Ok(credential)
     }
@@ -348,9 +410,10 @@ mod tests {
     }
 
     /// A real `credential_process` (a shell command) that fails: the error says what it
-    /// wrote, and nothing is kept, so the next request runs it again.
+    /// wrote; requests within the retry interval get that error without running it again,
+    /// and the first one after the interval runs it again.
     #[tokio::test]
-    async fn a_failing_process_is_reported_and_tried_again() {
+    async fn a_failing_process_is_reported_and_tried_again_after_a_pause() {
         use aws_config::credential_process::CredentialProcessProvider;
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("runs");
@@ -359,18 +422,70 @@ mod tests {
             log.display()
         );
         let provider = SharedCredentialsProvider::new(CredentialProcessProvider::new(command));
-        let chain = AwsChainCredentials::from_provider(provider);
-        for runs in 1..=2 {
-            let error = chain.credential().await.unwrap_err();
-            let text = error.to_string();
+        let pause = Duration::from_millis(300);
+        let chain = AwsChainCredentials::from_provider(provider).retry_after_failure(pause);
+        let runs = || std::fs::read_to_string(&log).unwrap().lines().count();
+        for _ in 0..3 {
+            let text = chain.credential().await.unwrap_err().to_string();
             assert!(text.contains("the token vault is locked"), "{text}");
             assert!(text.contains("credential_process must print"), "{text}");
-            let ran = std::fs::read_to_string(&log).unwrap().lines().count();
-            assert_eq!(ran, runs);
         }
+        assert_eq!(runs(), 1, "run once for three requests within the pause");
+        tokio::time::sleep(pause + Duration::from_millis(50)).await;
         // object_store sees it as an error of the S3 store, with the same text.
         let error = chain.get_credential().await.unwrap_err().to_string();
         assert!(error.contains("the token vault is locked"), "{error}");
+        assert_eq!(runs(), 2, "run again after the pause");
+    }
+
+    /// Credentials due for a refresh but not expired are used while the refresh fails.
+    #[tokio::test]
+    async fn kept_credentials_serve_while_a_refresh_fails() {
+        use aws_credential_types::Credentials;
+        use aws_credential_types::provider::future::ProvideCredentials;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        /// Credentials that expire in 4 s (due for a refresh after 2 s) the first time,
+        /// then failures.
+        #[derive(Debug, Default)]
+        struct Flaky(AtomicUsize);
+        impl aws_credential_types::provider::ProvideCredentials for Flaky {
+            fn provide_credentials<'a>(&'a self) -> ProvideCredentials<'a>
+            where
+                Self: 'a,
+            {
+                let expiry = SystemTime::now() + Duration::from_secs(4);
+                ProvideCredentials::ready(match self.0.fetch_add(1, Ordering::SeqCst) {
+                    0 => Ok(Credentials::new("AKID", "SECRET", None, Some(expiry), "t")),
+                    _ => Err(CredentialsError::provider_error(std::io::Error::other(
+                        "portal down",
+                    ))),
+                })
+            }
+        }
+        let flaky = Arc::new(Flaky::default());
+        let chain = AwsChainCredentials::from_provider(SharedCredentialsProvider::new(FlakyRef(
+            Arc::clone(&flaky),
+        )))
+        .retry_after_failure(Duration::ZERO);
+        assert_eq!(chain.credential().await.unwrap().key_id, "AKID");
+        assert_eq!(flaky.0.load(Ordering::SeqCst), 1, "kept until halfway");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        // Due for a refresh, not expired: asked again, fails, the kept ones are served.
+        assert_eq!(chain.credential().await.unwrap().key_id, "AKID");
+        assert_eq!(chain.credential().await.unwrap().key_id, "AKID");
+        assert_eq!(flaky.0.load(Ordering::SeqCst), 3);
+
+        #[derive(Debug)]
+        struct FlakyRef(Arc<Flaky>);
+        impl aws_credential_types::provider::ProvideCredentials for FlakyRef {
+            fn provide_credentials<'a>(&'a self) -> ProvideCredentials<'a>
+            where
+                Self: 'a,
+            {
+                self.0.provide_credentials()
+            }
+        }
     }
 
     #[test]
