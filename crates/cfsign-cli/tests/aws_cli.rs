@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use cfsign_testkit::cli::{self, EdgeProcess};
-use cfsign_testkit::credentials::{self, Keys, ProcessProfile};
+use cfsign_testkit::credentials::{self, Keys, ProcessProfile, SsoPortal};
 use cfsign_testkit::moto::{ACCESS_KEY_ID, Moto, REGION, SECRET_ACCESS_KEY};
 use cfsign_testkit::s3::{self, S3Object};
 use serde_json::Value;
@@ -790,14 +790,18 @@ fn edge_s3_origin_gets_its_keys_from_a_credential_process_profile() {
     let _ = edge;
 }
 
-/// An IAM Identity Center (SSO) profile with an `sso-session` is recognised: the token
+/// An IAM Identity Center (SSO) profile with an `sso-session` logs in: the token
 /// `aws sso login` cached is read and sent to SSO's portal for the profile's account and
-/// role. moto has no SSO portal (`sso`: GetRoleCredentials), so the portal is pointed at
-/// moto (AWS_ENDPOINT_URL_SSO) and the test reads the request in moto's log; the command
-/// then fails, naming the profile. An expired token is never sent.
+/// role, and the role's keys it answers with do the work. moto has no SSO portal, so
+/// `SsoPortal` stands in for it (`GetRoleCredentials`, as the API reference gives it);
+/// the keys it hands out are a role's in another account of moto, so the resources made
+/// show which keys were used.
 #[test]
-fn an_sso_profile_reads_the_cached_token_and_asks_the_sso_portal() {
+fn an_sso_profile_logs_in_with_the_cached_token() {
     let moto = Moto::start();
+    let keys = credentials::assumed_role_keys(&moto, PROCESS_ACCOUNT);
+    const TOKEN: &str = "cfsign-test-sso-access-token";
+    let portal = SsoPortal::start(keys.clone(), TOKEN, PROCESS_ACCOUNT, "MediaAdmin");
     let profile = ProcessProfile::failing("unused", "not this profile");
     let config = format!(
         "[profile cfsign-sso]\nsso_session = cfsign\nsso_account_id = {PROCESS_ACCOUNT}\n\
@@ -814,20 +818,22 @@ fn an_sso_profile_reads_the_cached_token_and_asks_the_sso_portal() {
         b"",
     );
     let token_file = cache.join(format!("{}.json", name.trim()));
-    let token = |expires: jiff::Timestamp| {
+    let token = |access_token: &str, expires: jiff::Timestamp| {
         serde_json::json!({
-            "accessToken": "cfsign-test-sso-access-token",
+            "accessToken": access_token,
             "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
             "region": "us-east-1",
             "startUrl": "https://cfsign-test.awsapps.com/start",
         })
         .to_string()
     };
-    let run = || {
+    let generated = profile.dir().join("keys");
+    let setup = || {
         cli::run(
             cfsign_with_profile(&profile)
-                .env("AWS_ENDPOINT_URL_SSO", moto.endpoint())
-                .args(["aws", "keys", "list", "--key-group", "media"])
+                .env("AWS_ENDPOINT_URL_SSO", portal.endpoint())
+                .args(["aws", "setup", "--bucket", "sso-media", "--create-bucket"])
+                .args(["--generate-key", generated.to_str().unwrap(), "--json"])
                 .args([
                     "--profile",
                     "cfsign-sso",
@@ -836,41 +842,54 @@ fn an_sso_profile_reads_the_cached_token_and_asks_the_sso_portal() {
                 ]),
         )
     };
-    let portal_request = || {
-        moto.log()
-            .lines()
-            .any(|l| l.contains("/federation/credentials") && l.contains("role_name=MediaAdmin"))
-    };
+    let an_hour = jiff::SignedDuration::from_hours(1);
 
     // Expired: refused before any request (no refresh token to renew it with).
-    let an_hour = jiff::SignedDuration::from_hours(1);
-    std::fs::write(&token_file, token(jiff::Timestamp::now() - an_hour)).unwrap();
-    let (code, out, err) = run();
+    std::fs::write(&token_file, token(TOKEN, jiff::Timestamp::now() - an_hour)).unwrap();
+    let (code, out, err) = setup();
     assert_eq!(code, 3, "{out}{err}");
     assert!(err.contains("profile `cfsign-sso`"), "{err}");
-    assert!(
-        !portal_request(),
-        "an expired token was sent:\n{}",
-        moto.log()
-    );
     assert!(err.contains("SSO token has expired"), "{err}");
+    assert_eq!(portal.requests(), [], "an expired token was sent");
 
-    // Valid: sent to the portal for the profile's account and role.
-    std::fs::write(&token_file, token(jiff::Timestamp::now() + an_hour)).unwrap();
-    let (code, out, err) = run();
+    // A token the portal does not know: its 401, named with the profile; nothing made.
+    std::fs::write(
+        &token_file,
+        token("revoked-token", jiff::Timestamp::now() + an_hour),
+    )
+    .unwrap();
+    let (code, out, err) = setup();
     assert_eq!(code, 3, "{out}{err}");
     assert!(err.contains("profile `cfsign-sso`"), "{err}");
+    let requests = portal.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
     assert!(
-        portal_request(),
-        "no GetRoleCredentials request in moto's log:\n{}",
-        moto.log()
+        !requests[0].token_ok && requests[0].status == 401,
+        "{requests:?}"
+    );
+    assert_eq!(listed(&moto, Some(&keys)), "[] 0");
+
+    // Valid: the portal is asked once for the profile's account and role, and the role's keys
+    // make the bucket and the key group in that account, none in the default one.
+    std::fs::write(&token_file, token(TOKEN, jiff::Timestamp::now() + an_hour)).unwrap();
+    let (code, out, err) = setup();
+    assert_eq!(code, 0, "{out}{err}");
+    json(&out);
+    let requests = portal.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        requests[1].token_ok && requests[1].status == 200,
+        "{requests:?}"
     );
     assert!(
-        moto.log()
-            .contains(&format!("account_id={PROCESS_ACCOUNT}")),
-        "{}",
-        moto.log()
+        requests[1].target.contains("role_name=MediaAdmin")
+            && requests[1]
+                .target
+                .contains(&format!("account_id={PROCESS_ACCOUNT}")),
+        "{requests:?}"
     );
+    assert_eq!(listed(&moto, Some(&keys)), "['sso-media'] 1");
+    assert_eq!(listed(&moto, None), "[] 0");
     assert_eq!(
         profile.runs(),
         0,

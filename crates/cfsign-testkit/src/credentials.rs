@@ -270,3 +270,172 @@ fn write(path: &Path, text: &str) {
     file.write_all(text.as_bytes())
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
+
+/// A stand-in for the IAM Identity Center (SSO) portal, which moto lacks: the
+/// one call an SSO profile makes, `GetRoleCredentials` (`GET
+/// /federation/credentials?role_name=ROLE&account_id=ACCOUNT` with the
+/// `x-amz-sso_bearer_token` header, as the SSO portal API reference gives it),
+/// answered with `keys` (their expiry an hour ahead, in epoch milliseconds)
+/// when the token, role and account are the expected ones, and with the API's
+/// `401 UnauthorizedException` otherwise. Point `AWS_ENDPOINT_URL_SSO` at
+/// [`SsoPortal::endpoint`]. It listens on 127.0.0.1, one connection at a time,
+/// each request head bounded (16 KiB, 5 s), and stops when dropped.
+///
+/// ```no_run
+/// use cfsign_testkit::credentials::{Keys, SsoPortal};
+///
+/// let keys = Keys { access_key_id: "ASIA…".into(), secret_access_key: "…".into(), session_token: None };
+/// let portal = SsoPortal::start(keys, "the-access-token", "111122223333", "MediaAdmin");
+/// // Run the program with AWS_ENDPOINT_URL_SSO=portal.endpoint(), then:
+/// assert_eq!(portal.requests().len(), 0);
+/// ```
+pub struct SsoPortal {
+    endpoint: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<SsoRequest>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One request the [`SsoPortal`] received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoRequest {
+    /// The request target: path and query.
+    pub target: String,
+    /// Whether it carried the expected bearer token.
+    pub token_ok: bool,
+    /// The status it was answered with.
+    pub status: u16,
+}
+
+impl SsoPortal {
+    /// Starts the portal.
+    ///
+    /// # Panics
+    ///
+    /// If it cannot listen on 127.0.0.1.
+    #[must_use]
+    pub fn start(keys: Keys, token: &str, account: &str, role: &str) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut expected_query = [format!("role_name={role}"), format!("account_id={account}")];
+        expected_query.sort();
+        let asks_for_the_role = move |target: &str| {
+            target.split_once('?').is_some_and(|(path, query)| {
+                let mut query: Vec<&str> = query.split('&').collect();
+                query.sort_unstable();
+                path == "/federation/credentials" && query == expected_query
+            })
+        };
+        let token = token.to_owned();
+        let thread = {
+            let (requests, stop) = (Arc::clone(&requests), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(mut stream) = stream else { continue };
+                    let Some((target, headers)) = read_head(&mut stream) else {
+                        continue;
+                    };
+                    let token_ok = headers.iter().any(|(name, value)| {
+                        name.eq_ignore_ascii_case("x-amz-sso_bearer_token") && *value == token
+                    });
+                    let (status, body) = if token_ok && asks_for_the_role(&target) {
+                        let expiration = (jiff::Timestamp::now()
+                            + jiff::SignedDuration::from_hours(1))
+                        .as_millisecond();
+                        let credentials = serde_json::json!({"roleCredentials": {
+                            "accessKeyId": keys.access_key_id,
+                            "secretAccessKey": keys.secret_access_key,
+                            "sessionToken": keys.session_token,
+                            "expiration": expiration,
+                        }});
+                        (200, credentials.to_string())
+                    } else {
+                        let message = "Session token not found or invalid";
+                        (401, serde_json::json!({"message": message}).to_string())
+                    };
+                    let reason = if status == 200 { "OK" } else { "Unauthorized" };
+                    let mut head = format!(
+                        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n",
+                        body.len()
+                    );
+                    if status == 401 {
+                        head.push_str("x-amzn-ErrorType: UnauthorizedException\r\n");
+                    }
+                    head.push_str("\r\n");
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body.as_bytes());
+                    requests.lock().expect("not poisoned").push(SsoRequest {
+                        target,
+                        token_ok,
+                        status,
+                    });
+                }
+            })
+        };
+        Self {
+            endpoint,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    #[must_use]
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The requests so far, in order.
+    ///
+    /// # Panics
+    ///
+    /// If the portal's thread panicked.
+    #[must_use]
+    pub fn requests(&self) -> Vec<SsoRequest> {
+        self.requests.lock().expect("not poisoned").clone()
+    }
+}
+
+impl Drop for SsoPortal {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(self.endpoint.trim_start_matches("http://"));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The request line's target and the headers of an HTTP/1.1 request head, read
+/// with a bound (16 KiB, 5 s); `None` for anything else.
+fn read_head(stream: &mut std::net::TcpStream) -> Option<(String, Vec<(String, String)>)> {
+    use std::io::Read as _;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 || head.len() + n > 16 * 1024 {
+            return None;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let target = lines.next()?.split(' ').nth(1)?.to_owned();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Some((target, headers))
+}
