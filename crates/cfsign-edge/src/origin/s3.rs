@@ -137,7 +137,8 @@ impl fmt::Debug for CredentialSource {
         match self {
             Self::ObjectStore => f.write_str("object_store chain"),
             Self::Static(_) => f.write_str("explicit"),
-            Self::Provider(p) => write!(f, "provider {p:?}"),
+            // Not the provider's own Debug: another crate's provider may print its keys.
+            Self::Provider(_) => f.write_str("provider"),
             #[cfg(feature = "aws-chain")]
             Self::AwsChain(profile) => write!(f, "AWS SDK chain, profile {profile:?}"),
         }
@@ -353,7 +354,9 @@ impl S3OriginBuilder {
             CredentialSource::Provider(provider) => builder = builder.with_credentials(provider),
             #[cfg(feature = "aws-chain")]
             CredentialSource::AwsChain(profile) => {
-                if region.is_none() {
+                // An S3-compatible server (an endpoint) takes any region: no lookup, which
+                // off AWS can wait seconds for the instance metadata service.
+                if region.is_none() && self.endpoint.is_none() {
                     region =
                         super::aws_chain::AwsChainCredentials::region_blocking(profile.as_deref());
                 }
