@@ -171,6 +171,22 @@ fn static_binary_tarball() {
             .arg(unpacked.path()),
         STEP_TIMEOUT,
     );
+    // Reproducible: gzip's header carries no time (gzip -n), every member is root's with the
+    // same modes (the umask of the machine that packed it does not show).
+    let bytes = std::fs::read(&tarball).unwrap();
+    assert_eq!(&bytes[..3], b"\x1f\x8b\x08", "not gzip");
+    assert_eq!(&bytes[4..8], &[0, 0, 0, 0], "gzip header carries a time");
+    let listing = stdout(&ok(
+        Command::new("tar").arg("-tvzf").arg(&tarball),
+        STEP_TIMEOUT,
+    ));
+    for line in listing.lines() {
+        let mode = line.split_whitespace().next().unwrap();
+        assert!(
+            line.contains(" 0/0 ") && ["-rw-r--r--", "-rwxr-xr-x", "drwxr-xr-x"].contains(&mode),
+            "{line}"
+        );
+    }
     let name = tarball.file_name().unwrap().to_str().unwrap();
     let top = unpacked.path().join(name.strip_suffix(".tar.gz").unwrap());
     for file in [
