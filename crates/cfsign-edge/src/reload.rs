@@ -50,15 +50,42 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use aws_lc_rs::digest::{Context, SHA256};
+use cfsign::key::PUBLIC_KEY_FILE;
 use serde::Serialize;
+
+use crate::admin::TOKEN_FILE;
+use crate::config::CONFIG_FILE;
+use crate::tls::{TLS_CERT_FILE, TLS_KEY_FILE};
 
 /// How often the files are polled unless told otherwise.
 pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// The most bytes of one file a [`Fingerprint`] reads (a configuration, key or
-/// certificate chain is a few KiB; a larger file is fingerprinted by its first
-/// bytes and its size).
-pub const MAX_FINGERPRINTED_BYTES: u64 = 16 << 20;
+/// The most bytes of one file a [`Fingerprint`] reads: one more than the
+/// largest file a reload loads (the configuration file, or a TLS certificate
+/// chain or key file: 1 MiB, [`CONFIG_FILE`]), so a file at that bound and one
+/// past it differ. A larger file is fingerprinted by its first bytes and its
+/// size (its size is digested too): it cannot be loaded anyway.
+pub const MAX_FINGERPRINTED_BYTES: u64 = largest_loaded_file() + 1;
+
+/// The largest bound of the files [`ConfigSource::load`](crate::config::ConfigSource::load) reads.
+const fn largest_loaded_file() -> u64 {
+    let bounds = [
+        CONFIG_FILE.max_bytes(),
+        TLS_CERT_FILE.max_bytes(),
+        TLS_KEY_FILE.max_bytes(),
+        PUBLIC_KEY_FILE.max_bytes(),
+        TOKEN_FILE.max_bytes(),
+    ];
+    let mut largest = 0;
+    let mut i = 0;
+    while i < bounds.len() {
+        if bounds[i] > largest {
+            largest = bounds[i];
+        }
+        i += 1;
+    }
+    largest as u64
+}
 
 /// What asked for a reload (for messages).
 ///
@@ -164,7 +191,9 @@ pub trait Reload: Send + Sync {
 
 /// The contents of some files, as SHA-256 digests: what a reload would read.
 /// A missing or unreadable file, or one that is not a regular file, counts as
-/// absent. Symlinks are followed (Kubernetes' `..data` layout).
+/// absent (a FIFO is never opened: that could block). Symlinks are followed
+/// (Kubernetes' `..data` layout). Each file's size and at most
+/// [`MAX_FINGERPRINTED_BYTES`] of its contents are digested.
 ///
 /// Reading is synchronous: from async code, take it on a blocking thread.
 ///
@@ -219,17 +248,24 @@ impl Fingerprint {
 }
 
 fn digest_file(path: &Path) -> Option<[u8; 32]> {
-    // Not a FIFO or a device: reading one could block or never end.
+    // Not a FIFO or a device: opening one could block, reading it never end. A
+    // path that is not a regular file now is not opened; what is read is then
+    // checked on the opened handle itself (the path may have been replaced in
+    // between), and its size comes from that handle too.
     if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
-    let mut file = std::fs::File::open(path)
-        .ok()?
-        .take(MAX_FINGERPRINTED_BYTES);
+    let file = std::fs::File::open(path).ok()?;
+    let metadata = file.metadata().ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
     let mut context = Context::new(&SHA256);
+    context.update(&metadata.len().to_le_bytes());
+    let mut contents = file.take(MAX_FINGERPRINTED_BYTES);
     let mut buffer = [0u8; 8192];
     loop {
-        match file.read(&mut buffer) {
+        match contents.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => context.update(&buffer[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -320,6 +356,42 @@ mod tests {
         assert_eq!(gone.0[&key], None);
         assert_eq!(gone.0[root], None);
         assert_eq!(gone.changed(&after), vec![root.to_owned(), key]);
+    }
+
+    #[test]
+    fn a_large_file_counts_by_its_first_bytes_and_its_size() {
+        assert_eq!(MAX_FINGERPRINTED_BYTES, CONFIG_FILE.max_bytes() as u64 + 1);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("big");
+        let bound = usize::try_from(MAX_FINGERPRINTED_BYTES).unwrap();
+        std::fs::write(&f, vec![b'a'; bound + 10]).unwrap();
+        let first = Fingerprint::of([f.clone()]);
+        assert!(first.0[&f].is_some());
+        // the same bytes as far as read, another size: changed
+        std::fs::write(&f, vec![b'a'; bound + 20]).unwrap();
+        let second = Fingerprint::of([f.clone()]);
+        assert_eq!(second.changed(&first), vec![f.clone()]);
+        // past the bytes read, at the same size: not seen (it cannot load anyway)
+        let mut other = vec![b'a'; bound + 20];
+        other[bound + 5] = b'b';
+        std::fs::write(&f, other).unwrap();
+        assert_eq!(Fingerprint::of([f.clone()]), second);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_absent_and_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("no mkfifo: not tried");
+            return;
+        }
+        // opening it for reading would block here, with no writer
+        let started = std::time::Instant::now();
+        assert_eq!(Fingerprint::of([fifo.clone()]).0[&fifo], None);
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

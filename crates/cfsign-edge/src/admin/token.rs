@@ -3,12 +3,13 @@
 //! listener checks (replaced by a reload).
 
 use std::fmt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use arc_swap::ArcSwapOption;
 use aws_lc_rs::digest::{SHA256, digest};
-use cfsign::input::{InputError, Limit};
+use cfsign::input::{InputError, Limit, PIPE_DEADLINE, Source};
 
 /// The fewest characters a token may have (`openssl rand -hex 32` makes 64).
 pub const MIN_TOKEN_CHARS: usize = 32;
@@ -151,34 +152,8 @@ impl AdminToken {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_file(path: &Path) -> Result<Self, AdminTokenError> {
-        let group_readable = Self::private(path)?;
-        let text = TOKEN_FILE
-            .read_file_to_string(path)
-            .map_err(AdminTokenError::Read)?;
+        let (text, group_readable) = read_private(path)?;
         Self::checked(&text, Some(path.to_owned()), group_readable)
-    }
-
-    /// Refuses a file others can read or change; `Ok(true)` if its group can read it.
-    #[cfg(unix)]
-    fn private(path: &Path) -> Result<bool, AdminTokenError> {
-        use std::os::unix::fs::PermissionsExt as _;
-        // A missing file is reported by the read, with its usual message.
-        let Ok(metadata) = std::fs::metadata(path) else {
-            return Ok(false);
-        };
-        let mode = metadata.permissions().mode() & 0o7777;
-        if mode & 0o027 != 0 {
-            return Err(AdminTokenError::Exposed {
-                file: path.to_owned(),
-                mode,
-            });
-        }
-        Ok(mode & 0o040 != 0)
-    }
-
-    #[cfg(not(unix))]
-    fn private(_: &Path) -> Result<bool, AdminTokenError> {
-        Ok(false)
     }
 
     fn checked(
@@ -243,6 +218,78 @@ impl fmt::Debug for AdminToken {
             .field("file", &self.file)
             .finish_non_exhaustive()
     }
+}
+
+/// Reads the token file through one handle, whose own permissions are checked
+/// (not those of whatever the path named a moment before): `Ok((text, true))`
+/// if its group can read it.
+fn read_private(path: &Path) -> Result<(String, bool), AdminTokenError> {
+    let source = Source::File(path.to_owned());
+    let metadata = std::fs::metadata(path).map_err(|error| io_error(&source, error))?;
+    if metadata.is_file() {
+        let file = File::open(path).map_err(|error| io_error(&source, error))?;
+        return read_opened(&file, path);
+    }
+    // Not a regular file (a FIFO such as `<(...)`, a device): opening it blocks
+    // until a writer comes, and reading it while the writer is silent, so both
+    // happen on a thread that is given up on after PIPE_DEADLINE, as
+    // `Limit::read_file` does.
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let owned = path.to_owned();
+    std::thread::Builder::new()
+        .name("cfsign-token".to_owned())
+        .spawn(move || {
+            let result = File::open(&owned)
+                .map_err(|error| io_error(&Source::File(owned.clone()), error))
+                .and_then(|file| read_opened(&file, &owned));
+            let _ = sender.send(result);
+        })
+        .map_err(|error| io_error(&source, error))?;
+    receiver
+        .recv_timeout(PIPE_DEADLINE)
+        .unwrap_or(Err(AdminTokenError::Read(InputError::Stalled {
+            input: source,
+            limit: TOKEN_FILE,
+            waited: PIPE_DEADLINE,
+        })))
+}
+
+/// Checks the opened file's permissions, then reads it (at most [`TOKEN_FILE`]).
+fn read_opened(file: &File, path: &Path) -> Result<(String, bool), AdminTokenError> {
+    let source = Source::File(path.to_owned());
+    let metadata = file.metadata().map_err(|error| io_error(&source, error))?;
+    let group_readable = private(path, &metadata)?;
+    let text = TOKEN_FILE
+        .read_to_string(file, source)
+        .map_err(AdminTokenError::Read)?;
+    Ok((text, group_readable))
+}
+
+/// Refuses a file others can read or change; `Ok(true)` if its group can read it.
+#[cfg(unix)]
+fn private(path: &Path, metadata: &std::fs::Metadata) -> Result<bool, AdminTokenError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o027 != 0 {
+        return Err(AdminTokenError::Exposed {
+            file: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(mode & 0o040 != 0)
+}
+
+#[cfg(not(unix))]
+fn private(_: &Path, _: &std::fs::Metadata) -> Result<bool, AdminTokenError> {
+    Ok(false)
+}
+
+fn io_error(source: &Source, error: std::io::Error) -> AdminTokenError {
+    AdminTokenError::Read(InputError::Io {
+        input: source.clone(),
+        limit: TOKEN_FILE,
+        error,
+    })
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -374,5 +421,56 @@ mod tests {
         );
         let missing = AdminToken::from_file(&dir.path().join("none")).unwrap_err();
         assert!(matches!(missing, AdminTokenError::Read(_)), "{missing}");
+    }
+
+    /// The permissions checked are those of the file read: through a symlink,
+    /// the target's; a FIFO's own (read on a thread with a deadline).
+    #[cfg(unix)]
+    #[test]
+    fn the_opened_file_is_the_one_checked() {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, format!("{GOOD}\n")).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("token");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = AdminToken::from_file(&link).unwrap_err();
+        assert!(
+            matches!(err, AdminTokenError::Exposed { mode: 0o644, .. }),
+            "{err}"
+        );
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(AdminToken::from_file(&link).unwrap().matches(GOOD));
+
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg("-m")
+            .arg("600")
+            .arg(&fifo)
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("no mkfifo: the FIFO case is not tried");
+            return;
+        }
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, format!("{GOOD}\n")))
+        };
+        assert!(AdminToken::from_file(&fifo).unwrap().matches(GOOD));
+        writer.join().unwrap().unwrap();
+        std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, format!("{GOOD}\n")))
+        };
+        let err = AdminToken::from_file(&fifo).unwrap_err();
+        assert!(
+            matches!(err, AdminTokenError::Exposed { mode: 0o644, .. }),
+            "{err}"
+        );
+        // the writer is released once the refused reader closes the FIFO
+        let _ = writer.join().unwrap();
     }
 }
