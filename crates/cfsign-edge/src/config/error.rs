@@ -308,6 +308,17 @@ pub enum ConfigError {
         #[source]
         source: AdminTokenError,
     },
+    /// `admin_token_file` without `admin_listen`: there is no listener for the
+    /// token to guard.
+    #[error(
+        "{field}: an admin token guards the admin listener's POST /reload and POST /invalidations, \
+         and no admin listener is set: give admin_listen too (e.g. \"127.0.0.1:9901\"), or remove {}",
+        field.name()
+    )]
+    AdminTokenWithoutListener {
+        /// The field (`admin_token_file`).
+        field: Field,
+    },
     /// A public key file that cannot be read or is not a usable public key.
     #[error("{field}: {source}")]
     PublicKey {
@@ -496,6 +507,7 @@ impl ConfigError {
             | ConfigError::KeyPairId { field, .. }
             | ConfigError::PublicKey { field, .. }
             | ConfigError::AdminToken { field, .. }
+            | ConfigError::AdminTokenWithoutListener { field }
             | ConfigError::DirectoryRoot { field, .. }
             | ConfigError::S3Origin { field, .. }
             | ConfigError::HttpOrigin { field, .. }

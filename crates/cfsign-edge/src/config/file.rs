@@ -42,7 +42,8 @@ pub struct ConfigFile {
     /// Address of the admin listener (`/healthz`, `/metrics`); none unless set.
     pub admin_listen: Option<SocketAddr>,
     /// A file holding the bearer token the admin listener requires for
-    /// `POST /reload` and `POST /invalidations` (see [`AdminToken`](crate::admin::AdminToken)).
+    /// `POST /reload` and `POST /invalidations` (see [`AdminToken`](crate::admin::AdminToken));
+    /// it needs `admin_listen` (refused without one).
     pub admin_token_file: Option<PathBuf>,
     /// Access-log format: `text` (the default), `json` or `off`.
     pub access_log: Option<String>,

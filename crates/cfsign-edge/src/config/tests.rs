@@ -157,7 +157,7 @@ fn admin_token_file_is_read_checked_and_listed() {
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
     let text = FULL.replacen(
         "signature_cache = 10\n",
-        "signature_cache = 10\nadmin_token_file = \"admin-token\"\n",
+        "signature_cache = 10\nadmin_listen = \"127.0.0.1:9901\"\nadmin_token_file = \"admin-token\"\n",
         1,
     );
     let config = load(&d, &text).unwrap();
@@ -212,6 +212,51 @@ fn admin_token_file_is_read_checked_and_listed() {
     );
     std::fs::write(&path, "[[behaviors]\n").unwrap();
     assert_eq!(source.inputs(&overrides), vec![path]);
+}
+
+/// A token without an admin listener guards nothing: refused, naming the
+/// field (or the override) and the fix, before the file is read.
+#[test]
+fn admin_token_file_needs_admin_listen() {
+    let d = dir();
+    let text = FULL.replacen(
+        "signature_cache = 10\n",
+        "signature_cache = 10\nadmin_token_file = \"no-such-token\"\n",
+        1,
+    );
+    let err = load(&d, &text).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::AdminTokenWithoutListener { field } if *field == Field::File("admin_token_file".into())),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with("admin_token_file: an admin token guards the admin listener's"),
+        "{message}"
+    );
+    assert!(
+        message.contains("give admin_listen too") && message.contains("or remove admin_token_file"),
+        "{message}"
+    );
+    assert!(!message.contains("--"), "{message}");
+
+    // as an override: named as one; an admin_listen override satisfies it
+    let mut edge = SimpleEdge::new(d.dir.path());
+    edge.public = true;
+    let mut overrides = ConfigOverrides {
+        admin_token_file: Some(d.dir.path().join("no-such-token")),
+        ..ConfigOverrides::default()
+    };
+    let err = (edge.config_file())
+        .load_with(Path::new(""), &overrides)
+        .unwrap_err();
+    assert_eq!(err.field(), Some(&Field::Override(Setting::AdminTokenFile)));
+    assert!(err.reason().contains("give admin_listen too"), "{err}");
+    overrides.admin_listen = Some("127.0.0.1:9901".parse().unwrap());
+    let err = (edge.config_file())
+        .load_with(Path::new(""), &overrides)
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::AdminToken { .. }), "{err:?}");
 }
 
 #[test]

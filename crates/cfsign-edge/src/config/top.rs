@@ -76,11 +76,17 @@ pub(super) fn listening(s: &Settings<'_>) -> Result<Listening, ConfigError> {
     })
 }
 
-/// `admin_token_file`: the token read and checked; `None` without one.
+/// `admin_token_file`: the token read and checked; `None` without one. It
+/// needs `admin_listen`: the token guards that listener's endpoints.
 pub(super) fn admin_token(s: &Settings<'_>) -> Result<Option<AdminToken>, ConfigError> {
     let Some(Given { value, field }) = &s.admin_token_file else {
         return Ok(None);
     };
+    if s.admin_listen.is_none() {
+        return Err(ConfigError::AdminTokenWithoutListener {
+            field: field.clone(),
+        });
+    }
     AdminToken::from_file(value)
         .map(Some)
         .map_err(|source| ConfigError::AdminToken {
