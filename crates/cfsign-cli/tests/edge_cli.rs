@@ -313,7 +313,7 @@ fn flags_override_the_file_and_check_shows_the_result() {
             && stdout.contains("listen backlog 128; send timeout 60s")
             && stdout.contains(&format!("access log: text, appended to {}", log.display()))
             && stdout.contains(
-                "admin (/healthz, /readyz, /metrics, POST /invalidations) on 127.0.0.1:9901"
+                "admin (/healthz, /readyz, /metrics, POST /invalidations, POST /reload) on 127.0.0.1:9901"
             ),
         "{stdout}"
     );

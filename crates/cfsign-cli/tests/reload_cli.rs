@@ -319,7 +319,20 @@ fn without_a_token_reload_is_refused_and_bad_tokens_stop_the_start() {
             .args(extra);
         cli::run(&mut command)
     };
-    let flag = ["--admin-token-file", token.to_str().unwrap()];
+    // a token guards the admin listener: without one it is refused, naming both flags
+    let (code, _, stderr) = check(&["--admin-token-file", token.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--admin-token-file: an admin token guards the admin listener")
+            && stderr.contains("give --admin-listen ADDR too"),
+        "{stderr}"
+    );
+    let flag = [
+        "--admin-listen",
+        "127.0.0.1:9901",
+        "--admin-token-file",
+        token.to_str().unwrap(),
+    ];
     let (code, _, stderr) = check(&flag);
     assert_eq!(code, 2, "{stderr}");
     assert!(
@@ -345,6 +358,78 @@ fn without_a_token_reload_is_refused_and_bad_tokens_stop_the_start() {
         stdout.contains(&format!("admin token: {}", token.display())),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_reload_applies_what_it_can_and_names_what_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    std::fs::write(dir.path().join("media/free.txt"), "free").unwrap();
+    let token = dir.path().join("admin-token");
+    write_private(&token, TOKEN);
+    let public = |listen: &str, root: &str| {
+        format!(
+            "listen = \"{listen}\"\nadmin_listen = \"127.0.0.1:0\"\nadmin_token_file = \"admin-token\"\n\
+             [origins.media]\ntype = \"directory\"\nroot = \"{root}\"\n\
+             [default_behavior]\norigin = \"media\"\nrestricted = false\n"
+        )
+    };
+    let file = dir.path().join("edge.toml");
+    std::fs::write(&file, public("127.0.0.1:0", "media")).unwrap();
+    // started here rather than by EdgeProcess, whose --listen would take the file's place
+    let mut child = std::process::Command::new(CFSIGN)
+        .args(["edge", "--config", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = cfsign_testkit::lines::Lines::new(child.stderr.take().unwrap());
+    let line = stderr.next();
+    let base = line
+        .strip_prefix("cfsign edge: listening on ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    let admin = admin_base(&stderr.next());
+    assert_eq!(status(&format!("{base}/free.txt")), StatusCode::OK);
+
+    // another address, and another origin root: the root is applied, the address is not
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let new_address = elsewhere.local_addr().unwrap();
+    drop(elsewhere);
+    std::fs::create_dir_all(dir.path().join("other")).unwrap();
+    std::fs::write(dir.path().join("other/other.txt"), "other").unwrap();
+    std::fs::write(&file, public(&new_address.to_string(), "other")).unwrap();
+    let reply = post(&format!("{admin}/reload"), Some(&format!("Bearer {TOKEN}")));
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let answer = json(&reply);
+    assert_eq!(answer["reloaded"], true, "{answer}");
+    assert_eq!(
+        answer["not_applied"],
+        serde_json::json!(["listen"]),
+        "{answer}"
+    );
+    assert!(stderr.next().contains("reloaded (POST /reload; changed: "));
+    let line = stderr.next();
+    assert!(
+        line.contains("not applied by the reload")
+            && line.contains("listen")
+            && line.contains("a restart applies them"),
+        "{line}"
+    );
+    // still on the old address, serving the new root; nothing on the new one
+    assert_eq!(status(&format!("{base}/other.txt")), StatusCode::OK);
+    assert_eq!(status(&format!("{base}/free.txt")), StatusCode::NOT_FOUND);
+    assert!(std::net::TcpStream::connect(new_address).is_err());
+    assert_eq!(reloads(&admin), (1, 0));
+
+    // no such change: nothing to report
+    std::fs::write(&file, public("127.0.0.1:0", "other")).unwrap();
+    let reply = post(&format!("{admin}/reload"), Some(&format!("Bearer {TOKEN}")));
+    assert_eq!(json(&reply)["not_applied"], serde_json::json!([]));
+
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Kubernetes' update of a mounted secret: the new contents in a new folder,

@@ -24,8 +24,10 @@
 //!   [`Reload`] hook, and an [`AdminToken`]): loads the
 //!   configuration, keys, TLS certificate and admin token again, as SIGHUP
 //!   does, through the same routine (one reload at a time). Answers, all JSON:
-//!   `200` `{"reloaded": true, "behaviors": N, "tls_certificate": ..., "admin_token": ..., "changed": [FILE, ...]}`
-//!   ([`Reloaded`](crate::reload::Reloaded)); `422` `{"reloaded": false, "error": ...}`
+//!   `200` `{"reloaded": true, "behaviors": N, "tls_certificate": ..., "admin_token": ..., "changed": [FILE, ...], "not_applied": [SETTING, ...]}`
+//!   ([`Reloaded`](crate::reload::Reloaded); `not_applied` names the changed
+//!   settings only a restart applies, such as `listen` or `cache`, kept as
+//!   they run while the rest is applied); `422` `{"reloaded": false, "error": ...}`
 //!   when the new configuration cannot be used and `409` when it changes what
 //!   only a restart changes (the running configuration keeps serving in both
 //!   cases); `403` when no token is configured (it never reloads
@@ -1028,6 +1030,7 @@ mod tests {
                     None => Ok(crate::reload::Reloaded {
                         behaviors: 2,
                         changed: vec!["keys/b.pem".to_owned()],
+                        not_applied: vec!["listen".to_owned()],
                         ..crate::reload::Reloaded::default()
                     }),
                 }
@@ -1113,7 +1116,7 @@ mod tests {
             assert_eq!(status, StatusCode::OK);
             assert_eq!(
                 answer,
-                json!({"reloaded": true, "behaviors": 2, "tls_certificate": false, "admin_token": false, "changed": ["keys/b.pem"]})
+                json!({"reloaded": true, "behaviors": 2, "tls_certificate": false, "admin_token": false, "changed": ["keys/b.pem"], "not_applied": ["listen"]})
             );
         }
         assert_eq!(reloader.calls.load(std::sync::atomic::Ordering::SeqCst), 3);

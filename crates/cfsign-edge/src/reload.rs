@@ -121,9 +121,15 @@ impl fmt::Display for Trigger {
 /// ```
 /// use cfsign_edge::reload::Reloaded;
 ///
-/// let done = Reloaded { behaviors: 2, tls_certificate: false, admin_token: false, changed: vec!["keys/b.pem".into()] };
+/// let done = Reloaded {
+///     behaviors: 2,
+///     changed: vec!["keys/b.pem".into()],
+///     not_applied: vec!["listen".into()],
+///     ..Reloaded::default()
+/// };
 /// let json = serde_json::to_value(&done)?;
 /// assert_eq!(json["changed"][0], "keys/b.pem");
+/// assert_eq!(json["not_applied"][0], "listen");
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -137,6 +143,12 @@ pub struct Reloaded {
     /// The files whose contents differ from those the running configuration
     /// was read from (added, changed or gone), as paths.
     pub changed: Vec<String>,
+    /// The settings the new configuration changes that only a restart applies
+    /// (named as in the configuration file: `listen`, `admin_listen`,
+    /// `listen_backlog`, `send_timeout`, `cache`, `access_log`,
+    /// `access_log_file`); the running values stay until then. Everything else
+    /// was applied.
+    pub not_applied: Vec<String>,
 }
 
 /// Why a reload was not applied; the running configuration, keys and

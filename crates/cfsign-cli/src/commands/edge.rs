@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use cfsign_edge::admin::{self, AdminAuth, AdminOptions, AdminToken};
+use cfsign_edge::cache::CacheSettings;
 use cfsign_edge::config::{
-    ConfigError, ConfigOverrides, ConfigSource, EdgeConfig, KeyFile, Setting, SimpleEdge, TlsFile,
+    ConfigError, ConfigOverrides, ConfigSource, EdgeConfig, Field, KeyFile, Setting, SimpleEdge,
+    TlsFile,
 };
 use cfsign_edge::edge::Edge;
 use cfsign_edge::observe::{AccessLog, AccessLogFormat, Metrics};
@@ -103,6 +105,17 @@ impl Source {
     /// names the flag, one in the file names the file. The message is rendered
     /// once here (it already holds its cause's, which the error chain would repeat).
     fn explain(&self, e: &ConfigError) -> anyhow::Error {
+        if let ConfigError::AdminTokenWithoutListener {
+            field: Field::Override(_),
+        } = e
+        {
+            return anyhow!(
+                "--admin-token-file: an admin token guards the admin listener's POST /reload and POST \
+                 /invalidations, and no admin listener is set: give --admin-listen ADDR too (e.g. \
+                 127.0.0.1:9901; with --config, admin_listen in the file does as well), or drop \
+                 --admin-token-file"
+            );
+        }
         if let Some(setting) = e.field().and_then(|f| f.setting()) {
             return anyhow!("{}: {}", flag(setting), e.reason());
         }
@@ -197,6 +210,7 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         ..Limits::default()
     };
     let admin_listen = config.admin_listen;
+    let started = RestartOnly::of(&config);
     let logging = LogSetting::new(&config);
     let watch = args
         .watch_config
@@ -252,16 +266,20 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
         // The one reload routine, for SIGHUP, POST /reload and the file watch.
         let auth = AdminAuth::new(config.admin_token.clone());
         let reloader = std::sync::Arc::new(Reloader {
-            source,
-            edge: edge.clone(),
-            tls: tls.clone(),
-            auth: auth.clone(),
+            apply: std::sync::Arc::new(Loader {
+                source,
+                edge: edge.clone(),
+                tls: tls.clone(),
+                auth: auth.clone(),
+                started,
+            }),
+            metrics: edge.metrics().clone(),
             #[cfg(unix)]
             notifier: notifier.clone(),
-            files: tokio::sync::Mutex::new(LoadedFiles {
+            files: std::sync::Arc::new(tokio::sync::Mutex::new(LoadedFiles {
                 running: loaded_files.clone(),
                 attempted: loaded_files,
-            }),
+            })),
         });
         // One signal stops both listeners.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -335,7 +353,6 @@ pub(crate) fn run(args: &EdgeArgs) -> Result<()> {
     served
 }
 
-/// A token file its group may read works, but deserves a word.
 /// What `edge --check` reports of a loaded configuration, as text or as JSON.
 struct Checked<'a> {
     config: &'a EdgeConfig,
@@ -367,7 +384,9 @@ impl Checked<'_> {
             None => println!("TLS: off"),
         }
         match config.admin_listen {
-            Some(a) => println!("admin (/healthz, /readyz, /metrics, POST /invalidations) on {a}"),
+            Some(a) => println!(
+                "admin (/healthz, /readyz, /metrics, POST /invalidations, POST /reload) on {a}"
+            ),
             None => println!("admin listener: off"),
         }
         match &config.admin_token {
@@ -473,6 +492,7 @@ impl Checked<'_> {
     }
 }
 
+/// A token file its group may read works, but deserves a word.
 fn warn_about_token(token: Option<&AdminToken>) {
     if let Some(file) = token
         .filter(|t| t.group_readable())
@@ -496,31 +516,56 @@ struct LoadedFiles {
 /// The reload routine: SIGHUP, `POST /reload` and the file watch all call
 /// [`Reload::reload`], one at a time. It loads the configuration, keys, TLS
 /// certificate and admin token again and puts them in place, or keeps the
-/// running ones; counts the result in `cfsign_edge_reloads_total` and
+/// running ones (the [`Apply`] part, on a blocking thread: it reads files);
+/// counts the result in `cfsign_edge_reloads_total` and
 /// `cfsign_edge_last_reload_timestamp_seconds`; says so on standard error and
 /// to systemd (RELOADING=1, then READY=1). TLS itself is turned on or off, and
-/// a token removed, by a restart only.
-struct Reloader {
-    source: Source,
-    edge: Edge,
-    tls: Option<EdgeTls>,
-    auth: AdminAuth,
+/// a token removed, by a restart only (refused); the listeners, the cache and
+/// the access log are kept as they run until a restart (reported, the rest
+/// applied).
+struct Reloader<A = Loader> {
+    apply: std::sync::Arc<A>,
+    metrics: Metrics,
     #[cfg(unix)]
     notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
-    /// Also the lock that makes reloads one at a time.
-    files: tokio::sync::Mutex<LoadedFiles>,
+    /// Also the lock that makes reloads one at a time: held (as an owned
+    /// guard) from before the work starts until it has been reported.
+    files: std::sync::Arc<tokio::sync::Mutex<LoadedFiles>>,
 }
 
-impl Reload for Reloader {
+/// The work of one reload, synchronous (it reads files: keys, certificates, a
+/// token, perhaps a FIFO for up to 10 s); [`Reloader`] runs it off the async
+/// workers, one at a time.
+trait Apply: Send + Sync + 'static {
+    fn apply(&self, files: &mut LoadedFiles) -> Result<Reloaded, ReloadError>;
+}
+
+impl<A: Apply> Reload for Reloader<A> {
     fn reload(&self, trigger: Trigger) -> ReloadFuture<'_> {
         Box::pin(async move {
-            let mut files = self.files.lock().await;
+            let mut files = self.files.clone().lock_owned().await;
             #[cfg(unix)]
             if let Some(n) = &self.notifier {
                 n.send("RELOADING=1");
             }
-            let result = self.apply(&mut files);
-            self.edge.metrics().reloaded(result.is_ok());
+            let apply = self.apply.clone();
+            // The guard goes to the blocking thread and comes back: the next
+            // reload waits for this one to be reported too.
+            let done = tokio::task::spawn_blocking(move || {
+                let result = apply.apply(&mut files);
+                (result, files)
+            })
+            .await;
+            let (result, _files) = match done {
+                Ok((result, files)) => (result, Some(files)),
+                Err(e) => (
+                    Err(ReloadError::Invalid(format!(
+                        "the reload stopped before it completed ({e})"
+                    ))),
+                    None,
+                ),
+            };
+            self.metrics.reloaded(result.is_ok());
             match &result {
                 Ok(done) => {
                     let what = match (done.tls_certificate, done.admin_token) {
@@ -535,6 +580,12 @@ impl Reload for Reloader {
                         format!("changed: {}", done.changed.join(", "))
                     };
                     eprintln!("cfsign edge: {what} reloaded ({trigger}; {changed})");
+                    if !done.not_applied.is_empty() {
+                        eprintln!(
+                            "cfsign edge: not applied by the reload, still as the edge started: {}; a restart applies them",
+                            done.not_applied.join(", ")
+                        );
+                    }
                 }
                 Err(e) => eprintln!(
                     "cfsign edge: reload failed ({trigger}), keeping the running configuration: {e}"
@@ -550,7 +601,67 @@ impl Reload for Reloader {
     }
 }
 
-impl Reloader {
+/// The settings a running edge keeps as it started until a restart: its
+/// listeners, how it sends, its object cache and its access log.
+#[derive(Debug, Clone, PartialEq)]
+struct RestartOnly {
+    listen: std::net::SocketAddr,
+    admin_listen: Option<std::net::SocketAddr>,
+    listen_backlog: u32,
+    send_timeout: Duration,
+    cache: Option<CacheSettings>,
+    access_log: Option<AccessLogFormat>,
+    access_log_file: Option<PathBuf>,
+}
+
+impl RestartOnly {
+    fn of(config: &EdgeConfig) -> Self {
+        Self {
+            listen: config.listen,
+            admin_listen: config.admin_listen,
+            listen_backlog: config.listen_backlog,
+            send_timeout: config.send_timeout,
+            cache: config.cache,
+            access_log: config.access_log,
+            access_log_file: config.access_log_file.clone(),
+        }
+    }
+
+    /// The settings that differ in `newer`, named as in the configuration file.
+    fn differences(&self, newer: &Self) -> Vec<String> {
+        [
+            ("listen", self.listen == newer.listen),
+            ("admin_listen", self.admin_listen == newer.admin_listen),
+            (
+                "listen_backlog",
+                self.listen_backlog == newer.listen_backlog,
+            ),
+            ("send_timeout", self.send_timeout == newer.send_timeout),
+            ("cache", self.cache == newer.cache),
+            ("access_log", self.access_log == newer.access_log),
+            (
+                "access_log_file",
+                self.access_log_file == newer.access_log_file,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+    }
+}
+
+/// What a reload of the running edge loads, and where it puts it.
+struct Loader {
+    source: Source,
+    edge: Edge,
+    tls: Option<EdgeTls>,
+    auth: AdminAuth,
+    /// As the edge started (a reload does not change them).
+    started: RestartOnly,
+}
+
+impl Apply for Loader {
     fn apply(&self, files: &mut LoadedFiles) -> Result<Reloaded, ReloadError> {
         // Before loading: a file changed while it is read is seen as changed.
         files.attempted = self.source.fingerprint();
@@ -578,6 +689,7 @@ impl Reloader {
                     .to_owned(),
             ));
         }
+        let not_applied = self.started.differences(&RestartOnly::of(&config));
         self.edge.replace(&config.behaviors);
         if let (Some(running), Some(certificate)) = (&self.tls, &config.tls) {
             running.replace(certificate);
@@ -594,6 +706,7 @@ impl Reloader {
             tls_certificate: self.tls.is_some(),
             admin_token,
             changed,
+            not_applied,
         })
     }
 }
@@ -631,7 +744,7 @@ async fn reload_on_change(reloader: std::sync::Arc<Reloader>, every: Duration) {
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let reading = reloader.clone();
+        let reading = reloader.apply.clone();
         let Ok(now) = tokio::task::spawn_blocking(move || reading.source.fingerprint()).await
         else {
             continue;
@@ -643,5 +756,111 @@ async fn reload_on_change(reloader: std::sync::Arc<Reloader>, every: Duration) {
         if settled {
             let _ = reloader.reload(Trigger::Watch).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A stand-in for the reload's work that counts how many run at once.
+    #[derive(Default)]
+    struct Counting {
+        running: AtomicUsize,
+        most: AtomicUsize,
+        runs: AtomicUsize,
+    }
+
+    impl Apply for Counting {
+        fn apply(&self, _: &mut LoadedFiles) -> Result<Reloaded, ReloadError> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            // long enough for every other caller to arrive meanwhile
+            std::thread::sleep(Duration::from_millis(30));
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            Ok(Reloaded::default())
+        }
+    }
+
+    #[test]
+    fn concurrent_reloads_run_one_at_a_time_off_the_async_workers() {
+        let counting = Arc::new(Counting::default());
+        let reloader = Arc::new(Reloader {
+            apply: counting.clone(),
+            metrics: Metrics::new(),
+            #[cfg(unix)]
+            notifier: None,
+            files: Arc::new(tokio::sync::Mutex::new(LoadedFiles {
+                running: Fingerprint::default(),
+                attempted: Fingerprint::default(),
+            })),
+        });
+        // One worker: were a reload's work done on it, nothing else would run meanwhile.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let triggers = [Trigger::Signal, Trigger::Admin, Trigger::Watch];
+            let calls: Vec<_> = (0..9)
+                .map(|i| {
+                    let reloader = reloader.clone();
+                    tokio::spawn(async move { reloader.reload(triggers[i % 3]).await })
+                })
+                .collect();
+            // queued behind the nine: it runs while they do, not after them
+            let probe = {
+                let counting = counting.clone();
+                tokio::spawn(async move { counting.runs.load(Ordering::SeqCst) })
+            };
+            assert!(probe.await.unwrap() < 9, "the worker was blocked");
+            for call in calls {
+                assert_eq!(call.await.unwrap(), Ok(Reloaded::default()));
+            }
+        });
+        assert_eq!(counting.runs.load(Ordering::SeqCst), 9);
+        assert_eq!(
+            counting.most.load(Ordering::SeqCst),
+            1,
+            "reloads overlapped"
+        );
+    }
+
+    #[test]
+    fn restart_only_settings_are_named_as_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut edge = SimpleEdge::new(dir.path());
+        edge.public = true;
+        let source = ConfigSource::Simple(edge);
+        let started = RestartOnly::of(&source.load(&ConfigOverrides::default()).unwrap());
+        assert!(started.differences(&started.clone()).is_empty());
+        let overrides = ConfigOverrides {
+            listen: Some("127.0.0.1:9999".parse().unwrap()),
+            admin_listen: Some("127.0.0.1:9901".parse().unwrap()),
+            listen_backlog: Some(64),
+            send_timeout: Some(5),
+            access_log: Some("json".to_owned()),
+            access_log_file: Some(dir.path().join("access.log")),
+            cache_max_bytes: Some(0),
+            ..ConfigOverrides::default()
+        };
+        let newer = RestartOnly::of(&source.load(&overrides).unwrap());
+        assert_eq!(
+            started.differences(&newer),
+            [
+                "listen",
+                "admin_listen",
+                "listen_backlog",
+                "send_timeout",
+                "cache",
+                "access_log",
+                "access_log_file"
+            ]
+        );
     }
 }
