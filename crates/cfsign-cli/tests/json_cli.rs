@@ -233,3 +233,87 @@ trusted_key_groups = ["main"]
     assert_eq!((code, out.as_str()), (2, ""), "{err}");
     assert!(err.contains("origins.media.root"), "{err}");
 }
+
+/// Every optional object of `--check --json` when its setting is given: TLS,
+/// the admin listener with its token file, the watch and the access-log file.
+#[cfg(unix)]
+#[test]
+fn edge_check_json_reports_tls_token_watch_and_access_log() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("media")).unwrap();
+    let (cert, key) = cfsign_testkit::tls::self_signed(&["localhost"]).write(dir.path(), "edge");
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, format!("{}\n", "7e".repeat(32))).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let log = dir.path().join("access.log");
+    let config = dir.path().join("edge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "127.0.0.1:8443"
+admin_listen = "127.0.0.1:9901"
+admin_token_file = "{}"
+access_log = "json"
+access_log_file = "{}"
+[tls]
+cert_file = "{}"
+key_file = "{}"
+[key_groups.main]
+keys = [{{ id = "K2JCJMDEHXQW5F", public_key = "{}" }}]
+[origins.media]
+type = "directory"
+root = "media"
+[default_behavior]
+origin = "media"
+trusted_key_groups = ["main"]
+"#,
+            token.display(),
+            log.display(),
+            cert.display(),
+            key.display(),
+            data("keys/rsa2048.pub.pem")
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let checked = json_of(
+        &[
+            "edge",
+            "--config",
+            config,
+            "--check",
+            "--json",
+            "--watch-config",
+            "--watch-interval",
+            "5",
+        ],
+        0,
+    );
+    assert_eq!(checked["schema"], 1);
+    assert_eq!(checked["scheme"], "https", "{checked}");
+    assert_eq!(
+        checked["tls"],
+        json!({
+            "certificate": cert.display().to_string(),
+            "chain_length": 1,
+            "key": key.display().to_string(),
+        })
+    );
+    assert_eq!(
+        checked["admin"],
+        json!({"listen": "127.0.0.1:9901", "token_file": token.display().to_string()})
+    );
+    // the configuration, the public key, the certificate, its key and the token
+    assert_eq!(
+        checked["watch"],
+        json!({"files": 5, "interval_seconds": 5}),
+        "{checked}"
+    );
+    assert_eq!(
+        checked["access_log"],
+        json!({"format": "json", "file": log.display().to_string()})
+    );
+    assert!(!checked.to_string().contains(&"7e".repeat(32)));
+}
