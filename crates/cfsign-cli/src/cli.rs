@@ -153,8 +153,11 @@ Examples:
   (umask 077; openssl rand -hex 32 > admin-token)
   cfsign edge --config edge.toml --admin-listen 127.0.0.1:9901 \\
       --admin-token-file admin-token
-  curl -X POST -H \"Authorization: Bearer $(cat admin-token)\" \\
-      http://127.0.0.1:9901/reload
+  # curl takes the header from a file (mode 0600): the token is then not in
+  # its arguments, which every local user can read in /proc
+  (umask 077; printf 'Authorization: Bearer %s\\n' \"$(cat admin-token)\" \\
+      > /etc/cfsign/admin-header)
+  curl -fsS -X POST -H @/etc/cfsign/admin-header http://127.0.0.1:9901/reload
   cfsign edge --config /etc/cfsign/edge.toml --watch-config
 
 Denials are CloudFront's 403 XML bodies and codes. GET and HEAD, ranges and conditional
@@ -295,7 +298,8 @@ pub(crate) struct EdgeArgs {
     /// A file holding the admin listener's bearer token (at least 32 characters, e.g. from
     /// `openssl rand -hex 32`; mode 0600: a file other users can read is refused). POST /reload
     /// and POST /invalidations then need `Authorization: Bearer TOKEN`; without a token POST
-    /// /reload is refused. Read again on every reload (default: the configuration's
+    /// /reload is refused. Needs an admin listener (--admin-listen, or the configuration's
+    /// `admin_listen`). Read again on every reload (default: the configuration's
     /// `admin_token_file`, else none)
     #[arg(long, value_name = "FILE")]
     pub(crate) admin_token_file: Option<std::path::PathBuf>,
