@@ -181,7 +181,11 @@ pub type ReloadFuture<'a> =
 /// certificate again and put them in place, or keep the running ones and say
 /// why. Implementations run one reload at a time (a second caller waits), count
 /// it in [`Metrics::reloaded`](crate::observe::Metrics::reloaded), and report
-/// it as their program reports things.
+/// it as their program reports things. Loading reads files (a FIFO may take
+/// seconds): do it on a blocking thread (`tokio::task::spawn_blocking`), not on
+/// the async workers that serve requests. Settings the running edge cannot
+/// change (its listeners, for one) are named in [`Reloaded::not_applied`],
+/// with the rest applied.
 ///
 /// ```
 /// use std::sync::Arc;
