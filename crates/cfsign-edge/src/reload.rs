@@ -263,15 +263,31 @@ impl Fingerprint {
     }
 }
 
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> Option<std::fs::File> {
+    // Elsewhere: no FIFOs that block an open; only what is a regular file now.
+    std::fs::metadata(path)
+        .ok()?
+        .is_file()
+        .then(|| std::fs::File::open(path).ok())?
+}
+
 fn digest_file(path: &Path) -> Option<[u8; 32]> {
-    // Not a FIFO or a device: opening one could block, reading it never end. A
-    // path that is not a regular file now is not opened; what is read is then
-    // checked on the opened handle itself (the path may have been replaced in
-    // between), and its size comes from that handle too.
-    if !std::fs::metadata(path).ok()?.is_file() {
-        return None;
-    }
-    let file = std::fs::File::open(path).ok()?;
+    // Not a FIFO or a device: opening one could block, reading it never end. The
+    // open itself never blocks (O_NONBLOCK: a FIFO without a writer opens at once),
+    // and what was opened is checked on the handle, so a path replaced by a FIFO
+    // between two looks is caught too; the size comes from that handle.
+    let file = open_nonblocking(path)?;
     let metadata = file.metadata().ok()?;
     if !metadata.is_file() {
         return None;
@@ -396,7 +412,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn a_fifo_is_absent_and_never_opened() {
+    fn a_fifo_is_absent_and_never_blocks() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
