@@ -283,10 +283,15 @@ fn open_nonblocking(path: &Path) -> Option<std::fs::File> {
 }
 
 fn digest_file(path: &Path) -> Option<[u8; 32]> {
-    // Not a FIFO or a device: opening one could block, reading it never end. The
-    // open itself never blocks (O_NONBLOCK: a FIFO without a writer opens at once),
-    // and what was opened is checked on the handle, so a path replaced by a FIFO
-    // between two looks is caught too; the size comes from that handle.
+    // Not a FIFO or a device: opening one could block, reading it never end, and
+    // even opening and closing it disturbs its writer (who then feeds the real
+    // reader nothing). So what is not a regular file now is not opened; the open
+    // itself never blocks (O_NONBLOCK), and what was opened is checked on the
+    // handle, for a path replaced by a FIFO between the two looks; the size comes
+    // from that handle.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let file = open_nonblocking(path)?;
     let metadata = file.metadata().ok()?;
     if !metadata.is_file() {

@@ -270,7 +270,8 @@ impl ConfigSource {
     /// certificate and key and admin token file it names (with `overrides`
     /// applied; relative paths resolved as `load` resolves them). Origins'
     /// contents are not configuration and are not listed. A configuration file
-    /// that cannot be read or parsed is listed alone.
+    /// that cannot be read or parsed, or is not a regular file (a pipe the load
+    /// has read), is listed alone.
     ///
     /// ```
     /// use std::path::PathBuf;
@@ -291,7 +292,10 @@ impl ConfigSource {
             ConfigSource::File(path) => {
                 let base = path.parent().unwrap_or(Path::new("."));
                 let mut files = vec![path.clone()];
-                if let Ok(file) = ConfigFile::read(path) {
+                // Read again only a regular file: a pipe or FIFO was read by the load, and a
+                // second read would consume another writer's content or wait for one.
+                let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+                if let Some(file) = regular.then(|| ConfigFile::read(path).ok()).flatten() {
                     files.extend(file.inputs(base, overrides));
                 }
                 files
