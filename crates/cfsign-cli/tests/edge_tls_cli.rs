@@ -104,7 +104,7 @@ fn https_with_flags_and_certificate_reload_by_sighup() {
     edge.signal("HUP");
     let line = edge.next_line();
     assert!(
-        line.contains("reload failed, keeping the running configuration: --tls-key: ")
+        line.contains("reload failed (SIGHUP), keeping the running configuration: --tls-key: ")
             && line.contains(s(&key)),
         "{line}"
     );

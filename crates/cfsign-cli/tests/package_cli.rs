@@ -308,10 +308,11 @@ fn debian_package() {
         .map(|d| r.join(d).join("cfsign-edge.service"))
         .find(|p| p.is_file())
         .expect("the package installs cfsign-edge.service");
-    assert_eq!(
-        std::fs::read(&unit).unwrap(),
-        std::fs::read(workspace_root().join("dist/systemd/cfsign-edge.service")).unwrap(),
-        "the packaged unit is dist/systemd/cfsign-edge.service"
+    assert!(
+        std::fs::read_to_string(&unit).unwrap()
+            == std::fs::read_to_string(workspace_root().join("dist/systemd/cfsign-edge.service"))
+                .unwrap(),
+        "the packaged unit is not dist/systemd/cfsign-edge.service (run scripts/package again?)"
     );
 
     let binary = r.join("usr/bin/cfsign");
