@@ -3,7 +3,7 @@
 //! and `aws-cloudfront-sign` (`getSignedUrl(url, params)`,
 //! `getSignedCookies(url, params)`, `getSignedRTMPUrl(domain, s3key, params)`),
 //! over the core. What differs from those packages, and why, is listed in the
-//! README ("Deliberate differences").
+//! docs/node.md ("Deliberate differences").
 
 use cfsign::options::{PolicyInputs, SigningOptions};
 use cfsign::{Layout, Policy, Resource, SignableUrl, SignedCookies};
