@@ -2,7 +2,7 @@
 //! `@aws-sdk/cloudfront-signer` (`getSignedUrl(options)`, `getSignedCookies(options)`)
 //! and `aws-cloudfront-sign` (`getSignedUrl(url, params)`,
 //! `getSignedCookies(url, params)`, `getSignedRTMPUrl(domain, s3key, params)`),
-//! over the core. What differs from those packages, and why, is listed in the
+//! over the core. What differs from those packages, and why, is listed in
 //! docs/node.md ("Deliberate differences").
 
 use cfsign::options::{PolicyInputs, SigningOptions};
