@@ -13,6 +13,13 @@ use clap::Parser as _;
 
 use cli::{Cli, Command, EdgeCommand};
 
+/// musl's allocator costs `cfsign edge` about a fifth of its requests/s against glibc's
+/// (BENCHMARKS.md, "The static binary"), so the static musl build uses jemalloc, as
+/// ripgrep's does; every other build keeps the system allocator.
+#[cfg(all(target_env = "musl", target_pointer_width = "64"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
