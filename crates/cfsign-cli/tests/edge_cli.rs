@@ -420,21 +420,8 @@ fn sighup_reopens_the_access_log_and_counts_reloads() {
         ],
     );
     let line = edge.next_line();
-    let admin = line
-        .strip_prefix("cfsign edge: admin listening on ")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    let metric = |name: &str| -> String {
-        let (_, text) = status(&format!("{admin}/metrics"));
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no {name}:\n{text}"))
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
+    let admin = cfsign_testkit::cli::admin_base(&line);
+    let metric = |name: &str| cli::metric(&admin, name);
     assert_eq!(metric("cfsign_edge_reloads_total{result=\"ok\"}"), "0");
     assert_eq!(metric("cfsign_edge_last_reload_timestamp_seconds "), "0");
 

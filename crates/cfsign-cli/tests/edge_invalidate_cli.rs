@@ -26,11 +26,7 @@ impl Edge {
         args.extend_from_slice(extra);
         let process = EdgeProcess::start(CFSIGN, &args);
         let line = process.next_line();
-        let admin = line
-            .strip_prefix("cfsign edge: admin listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .to_owned();
+        let admin = cfsign_testkit::cli::admin_base(&line);
         Self {
             base: process.base().to_owned(),
             admin,

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cfsign_testkit::cli::{self, EdgeProcess};
+use cfsign_testkit::cli::{self, EdgeProcess, admin_base, metric};
 use cfsign_testkit::http::{Reply, fetch, get_blocking};
 use cfsign_testkit::signer::TestSigner;
 use http::{Method, StatusCode};
@@ -36,26 +36,6 @@ fn post(url: &str, authorization: Option<&str>) -> Reply {
 
 fn json(reply: &Reply) -> serde_json::Value {
     serde_json::from_slice(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.text()))
-}
-
-/// The admin listener's base URL, from the line that announces it.
-fn admin_base(line: &str) -> String {
-    line.strip_prefix("cfsign edge: admin listening on ")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned()
-}
-
-/// The value of the first metric line that starts with `name`.
-fn metric(admin: &str, name: &str) -> String {
-    let text = get_blocking(&format!("{admin}/metrics"), &[]).text();
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .unwrap_or_else(|| panic!("no {name}:\n{text}"))
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 fn reloads(admin: &str) -> (u64, u64) {

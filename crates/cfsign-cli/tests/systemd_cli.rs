@@ -166,11 +166,7 @@ fn a_reload_through_the_admin_listener_is_notified_as_sighup_is() {
         &[("NOTIFY_SOCKET", path.to_str().unwrap())],
     );
     let line = edge.next_line();
-    let admin = line
-        .strip_prefix("cfsign edge: admin listening on ")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
+    let admin = cfsign_testkit::cli::admin_base(&line);
     assert!(next(&socket).starts_with("READY=1\n"));
     let reply = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -41,6 +41,43 @@ pub fn command(program: &str) -> Command {
     command
 }
 
+/// The admin listener's base URL (`http://127.0.0.1:PORT`) from the line
+/// `cfsign edge` announces it with (`cfsign edge: admin listening on URL (...)`).
+///
+/// ```
+/// let line = "cfsign edge: admin listening on http://127.0.0.1:9901 (/healthz, /readyz, /metrics)";
+/// assert_eq!(cfsign_testkit::cli::admin_base(line), "http://127.0.0.1:9901");
+/// ```
+///
+/// # Panics
+///
+/// If `line` is not that line.
+#[must_use]
+pub fn admin_base(line: &str) -> String {
+    line.strip_prefix("cfsign edge: admin listening on ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("not the admin listener's line: {line:?}"))
+        .to_owned()
+}
+
+/// The value of the first line of the admin listener's `/metrics` (at
+/// `admin`, as [`admin_base`] gives it) that starts with `name`.
+///
+/// # Panics
+///
+/// If no line starts with `name`.
+#[must_use]
+pub fn metric(admin: &str, name: &str) -> String {
+    let text = crate::http::get_blocking(&format!("{admin}/metrics"), &[]).text();
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name}:\n{text}"))
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Runs `command` to its end, standard input empty: (exit code, or -1 when
 /// killed by a signal; standard output; standard error).
 ///
