@@ -333,17 +333,25 @@ impl From<DenialReason> for Denial {
 /// A request CloudFront would serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowed {
-    key_pair_id: String,
+    key_pair_id: Arc<str>,
     group: Arc<str>,
     hash: HashAlgorithm,
     source: CredentialSource,
-    form: PolicyForm,
-    policy_json: String,
+    policy: VerifiedPolicy,
     date_less_than: EpochSeconds,
     date_greater_than: Option<EpochSeconds>,
     source_ip: Option<SourceIp>,
-    resource: Option<String>,
     forward_url: String,
+}
+
+/// The policy an [`Allowed`] request was verified against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum VerifiedPolicy {
+    /// A canned policy: its JSON, rebuilt from the URL and `Expires`; its
+    /// resource is the URL without the signing parameters (the forward URL).
+    Canned(String),
+    /// A custom policy, as decoded (shared with the verifier's policy cache).
+    Custom(Arc<Policy>),
 }
 
 impl Allowed {
@@ -374,13 +382,19 @@ impl Allowed {
     /// Canned or custom.
     #[must_use]
     pub fn form(&self) -> PolicyForm {
-        self.form
+        match self.policy {
+            VerifiedPolicy::Canned(_) => PolicyForm::Canned,
+            VerifiedPolicy::Custom(_) => PolicyForm::Custom,
+        }
     }
 
     /// The policy bytes that were verified.
     #[must_use]
     pub fn policy_json(&self) -> &str {
-        &self.policy_json
+        match &self.policy {
+            VerifiedPolicy::Canned(json) => json,
+            VerifiedPolicy::Custom(policy) => policy.json(),
+        }
     }
 
     /// `DateLessThan`.
@@ -404,7 +418,10 @@ impl Allowed {
     /// The policy's resource (None: the policy has no Resource).
     #[must_use]
     pub fn resource(&self) -> Option<&str> {
-        self.resource.as_deref()
+        match &self.policy {
+            VerifiedPolicy::Canned(_) => Some(&self.forward_url),
+            VerifiedPolicy::Custom(policy) => policy.resource().map(|r| r.as_str()),
+        }
     }
 
     /// The URL to request from the origin: the viewer's URL without
@@ -481,6 +498,8 @@ impl KeyGroup {
 #[derive(Clone)]
 struct TrustedKey {
     key: PublicKey,
+    /// The key-pair ID (shared with every request it allows).
+    id: Arc<str>,
     group: Arc<str>,
     /// SHA-256 of the key's SPKI: the signature cache is keyed by the key
     /// itself, never by its ID (verifiers that share a cache may map one ID to
@@ -548,6 +567,7 @@ impl Verifier {
                 .entry(id.as_str().to_owned())
                 .or_insert(TrustedKey {
                     key,
+                    id: Arc::from(id.as_str()),
                     group: Arc::clone(&name),
                     fingerprint,
                 });
@@ -640,7 +660,7 @@ impl Verifier {
         })?;
         let url = creds.unsigned_url.as_ref();
         let given = (creds.expires.as_deref(), creds.policy.as_deref());
-        let (form, policy_json, parsed, canned_expires) = match given {
+        let (policy, date_less_than) = match given {
             (Some(_), Some(_)) if !strict::policy_overrides_expires(creds.source) => {
                 return Err(R::BothExpiresAndPolicy);
             }
@@ -651,37 +671,28 @@ impl Verifier {
                     return Err(R::UnrebuildableUrl);
                 }
                 (
-                    PolicyForm::Canned,
-                    canned_policy_json(url, expires),
-                    None,
-                    Some(expires),
+                    VerifiedPolicy::Canned(canned_policy_json(url, expires)),
+                    expires,
                 )
             }
             // In a URL with both, the signed Policy decides; Expires is ignored.
             (_, Some(encoded)) => {
                 let policy = self.custom_policy(encoded)?;
-                (
-                    PolicyForm::Custom,
-                    policy.json().to_owned(),
-                    Some(policy),
-                    None,
-                )
+                let expires = policy.date_less_than();
+                (VerifiedPolicy::Custom(policy), expires)
             }
+        };
+        let policy_json = match &policy {
+            VerifiedPolicy::Canned(json) => json.as_str(),
+            VerifiedPolicy::Custom(p) => p.json(),
         };
         if !self.signature_valid(trusted, hash, policy_json.as_bytes(), &signature) {
             return Err(R::SignatureMismatch);
         }
-        let (date_less_than, date_greater_than, source_ip, resource) =
-            match (&parsed, canned_expires) {
-                (Some(p), _) => (
-                    p.date_less_than(),
-                    p.date_greater_than(),
-                    p.source_ip(),
-                    p.resource(),
-                ),
-                (None, Some(expires)) => (expires, None, None, None),
-                (None, None) => return Err(R::NoPolicy),
-            };
+        let (date_greater_than, source_ip) = match &policy {
+            VerifiedPolicy::Custom(p) => (p.date_greater_than(), p.source_ip()),
+            VerifiedPolicy::Canned(_) => (None, None),
+        };
         let now_s = now.as_second();
         if !strict::before_expiry(now_s, date_less_than.get()) {
             return Err(R::Expired {
@@ -707,8 +718,8 @@ impl Verifier {
                 return Err(R::IpNotAllowed { client: ip, range });
             }
         }
-        if form == PolicyForm::Custom
-            && let Some(resource) = resource
+        if let VerifiedPolicy::Custom(p) = &policy
+            && let Some(resource) = p.resource()
             && !resource.matches_str(url)
         {
             return Err(R::ResourceMismatch {
@@ -716,22 +727,15 @@ impl Verifier {
                 url: url.to_owned(),
             });
         }
-        let resource_text = match (&parsed, form) {
-            (_, PolicyForm::Canned) => Some(url.to_owned()),
-            (Some(p), _) => p.resource().map(|r| r.as_str().to_owned()),
-            (None, _) => None,
-        };
         Ok(Allowed {
-            key_pair_id: id.to_owned(),
+            key_pair_id: Arc::clone(&trusted.id),
             group: Arc::clone(&trusted.group),
             hash,
             source: creds.source,
-            form,
-            policy_json,
+            policy,
             date_less_than,
             date_greater_than,
             source_ip,
-            resource: resource_text,
             forward_url: creds.unsigned_url.into_owned(),
         })
     }
