@@ -85,6 +85,10 @@ pub(crate) fn check<B>(
     let path_and_query = forward[after_scheme..]
         .find('/')
         .map_or("/", |i| &forward[after_scheme + i..]);
+    // Signed cookies leave the URL as it was: nothing to take out.
+    if request.uri().path_and_query().map(|pq| pq.as_str()) == Some(path_and_query) {
+        return Ok((request.uri().clone(), decision));
+    }
     let mut parts = request.uri().clone().into_parts();
     parts.path_and_query = Some(
         path_and_query

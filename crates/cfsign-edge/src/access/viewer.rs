@@ -53,6 +53,12 @@ pub enum ViewerError {
 /// # Ok::<(), http::Error>(())
 /// ```
 pub fn request_authority<B>(request: &Request<B>) -> Result<Option<String>, ViewerError> {
+    // Hosts are case-insensitive; browsers send them in lower case, as signers sign them.
+    named_authority(request).map(|a| a.map(str::to_ascii_lowercase))
+}
+
+/// [`request_authority`] as the request spells it (not yet in lower case).
+fn named_authority<B>(request: &Request<B>) -> Result<Option<&str>, ViewerError> {
     let mut hosts = request.headers().get_all(http::header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
@@ -72,11 +78,10 @@ pub fn request_authority<B>(request: &Request<B>) -> Result<Option<String>, View
         if !is_host(target) {
             return Err(ViewerError::BadTarget);
         }
-        return Ok(Some(target.to_ascii_lowercase()));
+        return Ok(Some(target));
     }
     match host {
-        // Hosts are case-insensitive; browsers send them in lower case, as signers sign them.
-        Some(h) => Ok(Some(h.to_ascii_lowercase())),
+        Some(h) => Ok(Some(h)),
         None if request.version() >= http::Version::HTTP_11 => Err(ViewerError::NoHost),
         None => Ok(None),
     }
@@ -98,7 +103,7 @@ fn is_host(text: &str) -> bool {
 /// the path and query (behind a load balancer, the base wins over both, but the
 /// request's `Host` headers are still checked).
 pub fn viewer_url<B>(request: &Request<B>, config: &AccessConfig) -> Result<String, ViewerError> {
-    let authority = request_authority(request)?;
+    let authority = named_authority(request)?;
     let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
     if let Some(base) = &config.public_base_url {
         return Ok(format!("{base}{path_and_query}"));
@@ -108,7 +113,13 @@ pub fn viewer_url<B>(request: &Request<B>, config: &AccessConfig) -> Result<Stri
     if request.uri().scheme_str().is_some_and(|s| s != scheme) {
         return Err(ViewerError::SchemeMismatch);
     }
-    Ok(format!("{scheme}://{authority}{path_and_query}"))
+    let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path_and_query.len());
+    url.push_str(scheme);
+    url.push_str("://");
+    // The authority of `request_authority`: in lower case.
+    url.extend(authority.chars().map(|c| c.to_ascii_lowercase()));
+    url.push_str(path_and_query);
+    Ok(url)
 }
 
 /// The client address: the TCP peer, or — only when the peer is a trusted proxy —

@@ -21,7 +21,7 @@ use hyper::body::{Frame, SizeHint};
 use jiff::Timestamp;
 use tower::{Layer, Service};
 
-use super::log::{Logged, Record, ResultType, cookie_names};
+use super::log::{Logged, Record, RequestId, ResultType, cookie_names};
 use super::{AccessLog, Metrics};
 use crate::outcome::{BehaviorLabel, CacheStatus};
 
@@ -57,6 +57,8 @@ struct Shared {
     metrics: Metrics,
     log: Option<AccessLog>,
     ids: RequestIds,
+    /// The `behavior` label of a request no behavior answered: `-`.
+    no_behavior: Arc<str>,
 }
 
 impl ObserveLayer {
@@ -68,6 +70,7 @@ impl ObserveLayer {
                 metrics,
                 log,
                 ids: RequestIds::new(),
+                no_behavior: Arc::from("-"),
             }),
         }
     }
@@ -108,9 +111,9 @@ impl RequestIds {
         }
     }
 
-    fn next(&self) -> String {
+    fn next(&self) -> RequestId {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}{n:016x}", self.prefix)
+        RequestId::new(self.prefix, n)
     }
 }
 
@@ -168,18 +171,16 @@ fn version(v: Version) -> &'static str {
 /// What is known of a request when it arrives. The client's own values are
 /// redacted for the access log only when there is one (`logged`): redaction
 /// is work on every request that nothing else needs.
-fn capture<B>(request: &Request<B>, request_id: String, logged: bool) -> Record {
+fn capture<B>(request: &Request<B>, request_id: RequestId, logged: bool) -> Record {
     let headers = request.headers();
     if !logged {
+        // The time is only written to the log: not read when there is none.
         return Record {
-            request_id,
             protocol_version: version(request.version()),
-            ..Record::unanswered()
+            ..Record::unanswered(request_id, Timestamp::UNIX_EPOCH)
         };
     }
     Record {
-        received: Timestamp::now(),
-        request_id,
         client: request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -203,7 +204,7 @@ fn capture<B>(request: &Request<B>, request_id: String, logged: bool) -> Record 
         protocol_version: version(request.version()),
         tls: request.extensions().get::<TlsSession>().copied(),
         request_bytes: request_bytes(request),
-        ..Record::unanswered()
+        ..Record::unanswered(request_id, Timestamp::now())
     }
 }
 
@@ -267,7 +268,7 @@ impl Drop for Pending {
 
 impl<S, B> Service<Request<B>> for Observe<S>
 where
-    S: Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response<Body>> + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -287,12 +288,11 @@ where
             shared: Arc::clone(&self.shared),
             record,
             started,
-            behavior: Arc::from("-"),
+            behavior: Arc::clone(&self.shared.no_behavior),
             code: "-",
         }));
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let future = inner.call(request);
+        // `poll_ready` was the inner service's, and the future owns what it needs.
+        let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await?;
             let Some(flight) = pending.0.take() else {
@@ -318,7 +318,9 @@ fn respond(mut flight: InFlight, response: Response<Body>) -> Response<Body> {
         .and_then(|v| v.to_str().ok()?.parse().ok())
         .or_else(|| hyper::body::Body::size_hint(&body).exact());
     record.range = content_range(headers);
-    record.first_byte = Some(flight.started.elapsed());
+    if flight.shared.log.is_some() {
+        record.first_byte = Some(flight.started.elapsed());
+    }
     flight.code = parts
         .extensions
         .get::<Denial>()
@@ -332,7 +334,7 @@ fn respond(mut flight: InFlight, response: Response<Body>) -> Response<Body> {
     if let Some(label) = parts.extensions.get::<BehaviorLabel>() {
         flight.behavior = label.shared();
     }
-    if let Ok(id) = HeaderValue::from_str(&record.request_id) {
+    if let Ok(id) = HeaderValue::from_bytes(record.request_id.as_str().as_bytes()) {
         parts.headers.insert(REQUEST_ID_HEADER, id);
     }
     let declared = record.content_length;

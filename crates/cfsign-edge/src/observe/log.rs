@@ -312,13 +312,36 @@ impl ResultType {
     }
 }
 
+/// A request id: 32 hex digits (a per-process prefix and a counter), kept
+/// inline so that naming a request allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestId([u8; 32]);
+
+impl RequestId {
+    pub(crate) fn new(prefix: u64, n: u64) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 32];
+        for (i, d) in digits.iter_mut().enumerate() {
+            let word = if i < 16 { prefix } else { n };
+            let shift = 60 - 4 * (i % 16);
+            *d = HEX[((word >> shift) & 0xf) as usize];
+        }
+        Self(digits)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// One request, as logged. Every value from the request (or the response) is
 /// [`Logged`]: redacted and escaped.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) received: Timestamp,
-    /// Made by the edge (hex digits).
-    pub(crate) request_id: String,
+    /// Made by the edge.
+    pub(crate) request_id: RequestId,
     pub(crate) client: Option<SocketAddr>,
     pub(crate) method: Logged,
     pub(crate) host: Logged,
@@ -354,10 +377,10 @@ pub(crate) struct Record {
 impl Record {
     /// The response fields of a request not answered (yet): `000`, an error,
     /// nothing sent. The request fields are for the caller to fill.
-    pub(crate) fn unanswered() -> Self {
+    pub(crate) fn unanswered(request_id: RequestId, received: Timestamp) -> Self {
         Self {
-            received: Timestamp::now(),
-            request_id: String::new(),
+            received,
+            request_id,
             client: None,
             method: Logged::default(),
             host: Logged::default(),
@@ -482,7 +505,7 @@ impl Record {
             } else {
                 self.result.as_str()
             }),
-            Value::str(&self.request_id),
+            Value::str(self.request_id.as_str()),
             Value::logged(&self.host),
             Value::Str(if self.tls.is_some() { "https" } else { "http" }),
             Value::Int(self.request_bytes),

@@ -478,3 +478,11 @@ fn build_info_reloads_and_watched_gauges() {
     assert!(text.contains("cfsign_edge_cache_entries 0\n"), "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");
 }
+
+#[test]
+fn request_ids_are_the_prefix_and_the_counter_in_hex() {
+    for (prefix, n) in [(0, 0), (0x0123_4567_89ab_cdef, 1), (u64::MAX, u64::MAX - 1)] {
+        let id = log::RequestId::new(prefix, n);
+        assert_eq!(id.as_str(), format!("{prefix:016x}{n:016x}"));
+    }
+}

@@ -146,7 +146,8 @@ pub async fn respond<B>(
     let mut r = streamed(object);
     compress::response_headers(encoding, r.headers_mut());
     if let Some(length) = encoded_length {
-        insert(r.headers_mut(), header::CONTENT_LENGTH, &length.to_string());
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     r
 }
@@ -156,11 +157,8 @@ pub async fn respond<B>(
 fn mark(r: &mut Response<Body>, cached: Option<CachedCopy>) {
     let status = match cached {
         Some(copy) => {
-            insert(
-                r.headers_mut(),
-                header::AGE,
-                &copy.age.as_secs().to_string(),
-            );
+            r.headers_mut()
+                .insert(header::AGE, HeaderValue::from(copy.age.as_secs()));
             if copy.revalidated {
                 CacheStatus::RefreshHit
             } else {
@@ -180,11 +178,17 @@ fn streamed(object: GetResponse) -> Response<Body> {
         Err(e) => Either::Right(stream::once(std::future::ready(Err(e)))),
     });
     let mut r = Response::new(Body::from_stream(body));
+    // Room for every header an answer gets, so the map is not grown on the way.
+    r.headers_mut().reserve(RESPONSE_HEADERS);
     set_status(&mut r, object.range);
     object_headers(r.headers_mut(), &object.meta, object.range);
     mark(&mut r, object.cached);
     r
 }
+
+/// How many headers an answer has at most (the object's, `Age`, `X-Cache`,
+/// `Vary`, `Content-Encoding`, the request id and `Date`).
+const RESPONSE_HEADERS: usize = 16;
 
 /// Largest piece of a body handed to the connection at once. The connection
 /// takes a piece only when its write buffer has room, so the bytes handed over
@@ -264,7 +268,7 @@ fn object_headers_of(meta: &ObjectMeta) -> HeaderMap {
 
 fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta, range: Option<ByteRange>) {
     let length = range.map_or(meta.size, |r| r.len());
-    insert(h, header::CONTENT_LENGTH, &length.to_string());
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if let Some(r) = range {
         insert(
             h,
@@ -295,7 +299,10 @@ fn validators(h: &mut HeaderMap, meta: &ObjectMeta) {
         insert(h, header::ETAG, etag);
     }
     if let Some(modified) = meta.last_modified {
-        insert(h, header::LAST_MODIFIED, &httpdate::fmt_http_date(modified));
+        let date = Bytes::from(httpdate::fmt_http_date(modified));
+        if let Ok(v) = HeaderValue::from_maybe_shared(date) {
+            h.insert(header::LAST_MODIFIED, v);
+        }
     }
 }
 
