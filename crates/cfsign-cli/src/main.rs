@@ -13,10 +13,11 @@ use clap::Parser as _;
 
 use cli::{Cli, Command, EdgeCommand};
 
-/// musl's allocator costs `cfsign edge` about a fifth of its requests/s against glibc's
-/// (BENCHMARKS.md, "The static binary"), so the static musl build uses jemalloc, as
-/// ripgrep's does; every other build keeps the system allocator.
-#[cfg(all(target_env = "musl", target_pointer_width = "64"))]
+/// jemalloc on 64-bit Linux: musl's allocator costs `cfsign edge` about a fifth of its
+/// requests/s against glibc's, and jemalloc is ahead of glibc's too (BENCHMARKS.md, "The
+/// static binary" and issue 12), so both Linux builds use it; other platforms keep the
+/// system allocator.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
