@@ -129,7 +129,24 @@ impl Stored {
         CachedCopy {
             age: self.stored_at.elapsed(),
             revalidated: false,
+            stored_at: self.stored_at,
         }
+    }
+
+    /// The whole object, answered from this entry as `copy`; `None` for an
+    /// entry that holds no object.
+    fn answer(&self, copy: CachedCopy) -> Option<GetResponse> {
+        let StoredKind::Object { meta, body } = &self.kind else {
+            return None;
+        };
+        Some(GetResponse {
+            meta: meta.clone(),
+            range: None,
+            body: Box::pin(futures_util::stream::once(std::future::ready(Ok(
+                body.clone()
+            )))),
+            cached: Some(copy),
+        })
     }
 
     /// Within its TTL.
@@ -547,8 +564,20 @@ impl Origin for CachedOrigin {
         &'a self,
         key: &'a ObjectKey,
         encoding: Encoding,
+        copy: Option<CachedCopy>,
     ) -> BoxFuture<'a, Option<GetResponse>> {
         Box::pin(async move {
+            let variant = CacheKey {
+                encoding: Some(encoding),
+                ..self.key(key)
+            };
+            // The variant of the copy just answered from, made already: one lookup.
+            if let Some(copy) = copy
+                && let Some(stored) = self.cache.entries.get(&variant).await
+                && stored.stored_at == copy.stored_at
+            {
+                return stored.answer(copy);
+            }
             let identity = self
                 .cache
                 .entries
@@ -557,10 +586,6 @@ impl Origin for CachedOrigin {
                 .filter(|s| s.is_fresh())?;
             let StoredKind::Object { meta, body } = &identity.kind else {
                 return None;
-            };
-            let variant = CacheKey {
-                encoding: Some(encoding),
-                ..self.key(key)
             };
             let compute = async {
                 let body = body.clone();
@@ -607,17 +632,7 @@ impl Origin for CachedOrigin {
                     }
                 }
             };
-            let StoredKind::Object { meta, body } = &stored.kind else {
-                return None;
-            };
-            Some(GetResponse {
-                meta: meta.clone(),
-                range: None,
-                body: Box::pin(futures_util::stream::once(std::future::ready(Ok(
-                    body.clone()
-                )))),
-                cached: Some(identity.copy()),
-            })
+            stored.answer(identity.copy())
         })
     }
 

@@ -17,7 +17,8 @@ pub mod s3;
 
 use std::fmt;
 use std::pin::Pin;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -66,8 +67,9 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// percent-decoded, UTF-8, with no `.`/`..`/empty segments, no backslash, NUL or
 /// other control character. Every origin can rely on this; the directory origin
 /// additionally checks the resolved file stays under its root (symlinks).
+/// Cheap to clone (the cache's keys share the text).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ObjectKey(String);
+pub struct ObjectKey(Arc<str>);
 
 impl ObjectKey {
     /// Validates the path part of a request URI (still percent-encoded).
@@ -105,7 +107,7 @@ impl ObjectKey {
                 }
             };
             if plain {
-                return Ok(Self(rest.to_owned()));
+                return Ok(Self(Arc::from(rest)));
             }
         }
         Self::decoded(rest)
@@ -144,7 +146,7 @@ impl ObjectKey {
         if key.len() > MAX_KEY_BYTES {
             return Err(KeyError::TooLong);
         }
-        Ok(Self(key))
+        Ok(Self(Arc::from(key)))
     }
 
     /// The key (no leading `/`; empty for the root; ends with `/` for a "folder").
@@ -234,6 +236,9 @@ pub struct CachedCopy {
     /// The copy had expired and the origin has just confirmed it unchanged
     /// (CloudFront's `RefreshHit`).
     pub revalidated: bool,
+    /// When the copy was stored: what tells it from a later copy of the same
+    /// object (a compressed variant belongs to one copy).
+    pub(crate) stored_at: Instant,
 }
 
 /// An object's metadata, as [`Origin::head`] answers it.
@@ -407,13 +412,16 @@ pub trait Origin: Send + Sync + 'static {
     /// The whole object encoded with `encoding`, when this origin keeps encoded
     /// copies (the edge's [cache](crate::cache::CachedOrigin) does, computed
     /// once), with `meta.size` the encoded length; `None`, the default: the
-    /// caller encodes the body itself.
+    /// caller encodes the body itself. `copy` is the cached copy that
+    /// [`get`](Self::get) just answered from, if any: its variant is found
+    /// without looking the object up again.
     fn encoded<'a>(
         &'a self,
         key: &'a ObjectKey,
         encoding: crate::compress::Encoding,
+        copy: Option<CachedCopy>,
     ) -> BoxFuture<'a, Option<GetResponse>> {
-        let _ = (key, encoding);
+        let _ = (key, encoding, copy);
         Box::pin(std::future::ready(None))
     }
 

@@ -25,7 +25,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use crate::access::ErrorResponse;
 use crate::compress::{self, Skip};
 use crate::origin::{
-    ByteRange, CachedCopy, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
+    BodyStream, ByteRange, CachedCopy, GetResponse, ObjectKey, ObjectMeta, Origin, OriginError,
 };
 use crate::outcome::CacheStatus;
 use preconditions::{Precondition, evaluate, has_preconditions};
@@ -103,52 +103,51 @@ pub async fn respond<B>(
             }
         };
         if head_only {
-            let mut r = Response::new(Body::empty());
-            set_status(&mut r, range);
-            object_headers(r.headers_mut(), &head.meta, range);
+            let mut r = answer_head(&head.meta, range, head.cached);
             match encode(r.status(), r.headers()) {
                 Ok(encoding) => compress::response_headers(encoding, r.headers_mut()),
                 Err(skip) if skip.varies() => compress::add_vary(r.headers_mut()),
                 Err(_) => {}
             }
-            mark(&mut r, head.cached);
             return r;
         }
     }
-    let mut object = match origin.get(&key, range).await {
+    let object = match origin.get(&key, range).await {
         Ok(object) => object,
         Err(e) => return origin_error(&e),
     };
+    let GetResponse {
+        meta,
+        range,
+        body,
+        cached,
+    } = object;
+    let mut r = answer_head(&meta, range, cached);
     if !compress {
-        return streamed(object);
+        *r.body_mut() = streamed(body);
+        return r;
     }
-    let encoding = match encode(status_of(object.range), &object_headers_of(&object.meta)) {
+    // Decided on the headers the uncompressed answer has.
+    let encoding = match encode(r.status(), r.headers()) {
         Ok(encoding) => encoding,
         Err(skip) => {
-            let mut r = streamed(object);
             if skip.varies() {
                 compress::add_vary(r.headers_mut());
             }
+            *r.body_mut() = streamed(body);
             return r;
         }
     };
-    let encoded_length = match origin.encoded(&key, encoding).await {
-        Some(variant) => {
-            let length = variant.meta.size;
-            object.body = variant.body;
-            Some(length)
-        }
-        None => {
-            object.body = compress::compress_stream(encoding, object.body, object.meta.size);
-            None
-        }
-    };
-    let mut r = streamed(object);
     compress::response_headers(encoding, r.headers_mut());
-    if let Some(length) = encoded_length {
-        r.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
+    let body = match origin.encoded(&key, encoding, cached).await {
+        Some(variant) => {
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(variant.meta.size));
+            variant.body
+        }
+        None => compress::compress_stream(encoding, body, meta.size),
+    };
+    *r.body_mut() = streamed(body);
     r
 }
 
@@ -171,19 +170,28 @@ fn mark(r: &mut Response<Body>, cached: Option<CachedCopy>) {
     status.mark(r);
 }
 
-/// A 200/206 streaming an origin's body.
-fn streamed(object: GetResponse) -> Response<Body> {
-    let body = object.body.flat_map(|item| match item {
-        Ok(bytes) => Either::Left(frames(bytes)),
-        Err(e) => Either::Right(stream::once(std::future::ready(Err(e)))),
-    });
-    let mut r = Response::new(Body::from_stream(body));
+/// A 200/206 for an object (or the `range` of it), with its headers and its
+/// cache status; the body is for the caller to set ([`streamed`]).
+fn answer_head(
+    meta: &ObjectMeta,
+    range: Option<ByteRange>,
+    cached: Option<CachedCopy>,
+) -> Response<Body> {
+    let mut r = Response::new(Body::empty());
     // Room for every header an answer gets, so the map is not grown on the way.
     r.headers_mut().reserve(RESPONSE_HEADERS);
-    set_status(&mut r, object.range);
-    object_headers(r.headers_mut(), &object.meta, object.range);
-    mark(&mut r, object.cached);
+    set_status(&mut r, range);
+    object_headers(r.headers_mut(), meta, range);
+    mark(&mut r, cached);
     r
+}
+
+/// An origin's body as a response body.
+fn streamed(body: BodyStream) -> Body {
+    Body::from_stream(body.flat_map(|item| match item {
+        Ok(bytes) => Either::Left(frames(bytes)),
+        Err(e) => Either::Right(stream::once(std::future::ready(Err(e)))),
+    }))
 }
 
 /// How many headers an answer has at most (the object's, `Age`, `X-Cache`,
