@@ -578,12 +578,15 @@ impl Origin for CachedOrigin {
             {
                 return stored.answer(copy);
             }
+            // The object as cached now, if it is still the copy whose headers
+            // the caller has: a later copy's variant would not match them.
             let identity = self
                 .cache
                 .entries
                 .get(&self.key(key))
                 .await
-                .filter(|s| s.is_fresh())?;
+                .filter(|s| s.is_fresh())
+                .filter(|s| copy.is_none_or(|c| c.stored_at == s.stored_at))?;
             let StoredKind::Object { meta, body } = &identity.kind else {
                 return None;
             };

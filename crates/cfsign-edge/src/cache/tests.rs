@@ -365,3 +365,54 @@ async fn namespaces_follow_the_origin_identity_and_ttls() {
     objects.clear();
     assert!(!holds(&a, "/k").await);
 }
+
+#[tokio::test]
+async fn a_compressed_variant_is_of_the_copy_answered_from() {
+    let origin = Scripted::new("variants");
+    let page: &'static [u8] = b"<p>the same words again and again and again and again</p>";
+    origin.set("p.html", Script::Object(page, None));
+    let cache = wrap(&ObjectCache::new(settings()), &origin, TtlPolicy::default());
+    assert!(!hit(&cache, "/p.html").await);
+    let copy = cache
+        .get(&key("/p.html"), None)
+        .await
+        .unwrap()
+        .cached
+        .unwrap();
+    // Another copy of the object than the one cached (one replaced since).
+    let other = CachedCopy {
+        stored_at: copy.stored_at + Duration::from_millis(1),
+        ..copy
+    };
+    let gzip = crate::compress::Encoding::Gzip;
+    assert!(
+        cache
+            .encoded(&key("/p.html"), gzip, Some(other))
+            .await
+            .is_none()
+    );
+    for _ in 0..2 {
+        let variant = cache
+            .encoded(&key("/p.html"), gzip, Some(copy))
+            .await
+            .unwrap();
+        let mut body = Vec::new();
+        let mut stream = variant.body;
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            body.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(variant.meta.size, body.len() as u64);
+        let mut decoded = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut decoded)
+            .unwrap();
+        assert_eq!(decoded, page);
+    }
+    // Made now, the variant is still not the other copy's.
+    assert!(
+        cache
+            .encoded(&key("/p.html"), gzip, Some(other))
+            .await
+            .is_none()
+    );
+    assert_eq!(origin.gets(), 1);
+}

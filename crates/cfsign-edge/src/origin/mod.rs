@@ -227,7 +227,7 @@ impl ByteRange {
 }
 
 /// An answer that came from the edge's [cache](crate::cache), not from the
-/// origin just now.
+/// origin just now. Only the cache makes one (origins answer `cached: None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachedCopy {
     /// How long ago the copy was fetched or last confirmed by the origin (the
