@@ -239,14 +239,11 @@ trusted_key_groups = ["main"]
 #[cfg(unix)]
 #[test]
 fn edge_check_json_reports_tls_token_watch_and_access_log() {
-    use std::os::unix::fs::PermissionsExt as _;
-
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("media")).unwrap();
     let (cert, key) = cfsign_testkit::tls::self_signed(&["localhost"]).write(dir.path(), "edge");
     let token = dir.path().join("admin-token");
-    std::fs::write(&token, format!("{}\n", "7e".repeat(32))).unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    cfsign_testkit::cli::write_private(&token, &format!("{}\n", "7e".repeat(32)));
     let log = dir.path().join("access.log");
     let config = dir.path().join("edge.toml");
     std::fs::write(

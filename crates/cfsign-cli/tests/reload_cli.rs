@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cfsign_testkit::cli::{self, EdgeProcess, admin_base, metric};
+use cfsign_testkit::cli::{self, EdgeProcess, admin_base, metric, write_private};
 use cfsign_testkit::http::{Reply, fetch, get_blocking};
 use cfsign_testkit::signer::TestSigner;
 use http::{Method, StatusCode};
@@ -70,11 +70,6 @@ fn config(keys: &[(&str, &str)], extra: &str) -> String {
          [default_behavior]\norigin = \"media\"\ntrusted_key_groups = [\"main\"]\n",
         keys.join(", ")
     )
-}
-
-fn write_private(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn now() -> u64 {

@@ -140,8 +140,6 @@ fn without_notify_socket_the_edge_serves_as_before() {
 
 #[test]
 fn a_reload_through_the_admin_listener_is_notified_as_sighup_is() {
-    use std::os::unix::fs::PermissionsExt as _;
-
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&path).unwrap();
@@ -150,8 +148,7 @@ fn a_reload_through_the_admin_listener_is_notified_as_sighup_is() {
         .unwrap();
     let token = dir.path().join("admin-token");
     let secret = "0123456789abcdef".repeat(4);
-    std::fs::write(&token, &secret).unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    cfsign_testkit::cli::write_private(&token, &secret);
     let mut edge = EdgeProcess::start_with_env(
         env!("CARGO_BIN_EXE_cfsign"),
         &[

@@ -15,6 +15,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,32 @@ pub fn admin_base(line: &str) -> String {
         .and_then(|rest| rest.split(' ').next())
         .unwrap_or_else(|| panic!("not the admin listener's line: {line:?}"))
         .to_owned()
+}
+
+/// Writes `text` to `path` and makes the file readable by its owner only
+/// (0600), as the edge requires of a secret such as its admin token file. An
+/// existing file is overwritten and its mode set again.
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt as _;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("admin-token");
+/// cfsign_testkit::cli::write_private(&path, "secret\n");
+/// let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+/// assert_eq!(mode & 0o777, 0o600);
+/// ```
+///
+/// # Panics
+///
+/// If the file cannot be written or its mode set.
+#[cfg(unix)]
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("chmod 600 {}: {e}", path.display()));
 }
 
 /// The value of the first line of the admin listener's `/metrics` (at

@@ -354,6 +354,16 @@ enum VerifiedPolicy {
     Custom(Arc<Policy>),
 }
 
+impl VerifiedPolicy {
+    /// The policy bytes the signature is over.
+    fn json(&self) -> &str {
+        match self {
+            VerifiedPolicy::Canned(json) => json,
+            VerifiedPolicy::Custom(policy) => policy.json(),
+        }
+    }
+}
+
 impl Allowed {
     /// The key-pair ID whose public key verified the signature.
     #[must_use]
@@ -391,10 +401,7 @@ impl Allowed {
     /// The policy bytes that were verified.
     #[must_use]
     pub fn policy_json(&self) -> &str {
-        match &self.policy {
-            VerifiedPolicy::Canned(json) => json,
-            VerifiedPolicy::Custom(policy) => policy.json(),
-        }
+        self.policy.json()
     }
 
     /// `DateLessThan`.
@@ -682,11 +689,7 @@ impl Verifier {
                 (VerifiedPolicy::Custom(policy), expires)
             }
         };
-        let policy_json = match &policy {
-            VerifiedPolicy::Canned(json) => json.as_str(),
-            VerifiedPolicy::Custom(p) => p.json(),
-        };
-        if !self.signature_valid(trusted, hash, policy_json.as_bytes(), &signature) {
+        if !self.signature_valid(trusted, hash, policy.json().as_bytes(), &signature) {
             return Err(R::SignatureMismatch);
         }
         let (date_greater_than, source_ip) = match &policy {
